@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+// `npm start`: one member on 127.0.0.1:2379 (peer 2380) with data in ./default.etsd.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+
+const bin = join(import.meta.dirname, '..', 'dist', 'src', 'cli', 'etsd.js');
+if (!existsSync(bin)) {
+  console.error('etsd: the server is not built yet (dist/src/cli/etsd.js is missing); run `npm run build`');
+  process.exit(1);
+}
+const child = spawn(process.execPath, [bin, ...process.argv.slice(2)], { stdio: 'inherit' });
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

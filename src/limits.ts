@@ -1,0 +1,72 @@
+/**
+ * Every bound in etsd, in one place, with units last in the names. A queue, buffer, loop or
+ * message without a bound here is a bug. Relations between limits are asserted at the bottom.
+ */
+import { assert } from './util/assert.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+// ---- btree (bbolt file format) ----
+/** Default page size; bbolt uses the OS page size, 4096 on Linux. */
+export const btreePageSizeDefault = 4096;
+export const btreePageSizeMin = 1024;
+export const btreePageSizeMax = 64 * KiB;
+/** bbolt's MaxKeySize. */
+export const btreeKeyBytesMax = 32768;
+/** bbolt's MaxValueSize ((1 << 31) - 2). */
+export const btreeValueBytesMax = 2 ** 31 - 2;
+/** The file grows in steps of this many bytes once past it (bbolt's maxMmapStep). */
+export const btreeGrowStepBytes = 1024 * MiB;
+/** Decoded pages or nodes kept in the read cache. */
+export const btreeCachePagesMax = 65_536;
+
+// ---- WAL ----
+export const walSegmentBytesDefault = 64 * MiB;
+/** A single record's data may not exceed this (a corrupt length beyond it is detected). */
+export const walRecordBytesMax = 256 * MiB;
+/** Segments kept after release, like etcd's --max-wals. */
+export const walSegmentsKeepDefault = 5;
+
+// ---- MVCC ----
+/** etcd's default --max-request-bytes (1.5 MiB). */
+export const requestBytesMax = 1.5 * MiB;
+/** etcd's default --max-txn-ops. */
+export const txnOpsMax = 128;
+/** Backend batch: commit the btree write transaction every interval or this many writes. */
+export const backendBatchOpsMax = 10_000;
+export const backendBatchIntervalMs = 100;
+/** Events buffered per watcher before it is moved to the victims (etcd's chanBufLen). */
+export const watchBufferEventsMax = 128;
+/** Events fetched per pass when catching up unsynced watchers (etcd's maxWatchersPerSync). */
+export const watchSyncBatchMax = 512;
+/** etcd's minimum lease TTL is derived from the election timeout; this is the floor in seconds. */
+export const leaseTtlMinSeconds = 1;
+export const leaseTtlMaxSeconds = 9_000_000_000;
+
+// ---- Raft ----
+export const raftInflightMsgsMax = 256;
+export const raftInflightBytesMax = 4 * MiB;
+export const raftMsgBytesMax = 1 * MiB;
+export const raftUncommittedBytesMax = 64 * MiB;
+export const raftElectionTicksDefault = 10;
+export const raftHeartbeatTicksDefault = 1;
+export const raftHeartbeatMsDefault = 100;
+export const raftElectionMsDefault = 1000;
+/** etcd's default --snapshot-count. */
+export const snapshotCountDefault = 100_000;
+
+// ---- network ----
+/** Largest native frame; checked from the header before any payload is buffered. */
+export const frameBytesMax = 16 * MiB;
+/** gRPC message limit: etcd's max-request-bytes plus grpc overhead headroom. */
+export const grpcMessageBytesMax = requestBytesMax + 512 * KiB;
+/** Peer snapshot chunk size. */
+export const snapshotChunkBytes = 1 * MiB;
+
+assert(btreePageSizeDefault >= btreePageSizeMin && btreePageSizeDefault <= btreePageSizeMax);
+assert(requestBytesMax < frameBytesMax, 'a maximal request must fit in a frame');
+assert(raftMsgBytesMax <= raftInflightBytesMax, 'one message must fit in the inflight byte window');
+assert(raftMsgBytesMax < frameBytesMax, 'a raft message must fit in a peer frame');
+assert(snapshotChunkBytes < frameBytesMax, 'a snapshot chunk must fit in a frame');
+assert(raftHeartbeatTicksDefault < raftElectionTicksDefault);
