@@ -3,7 +3,11 @@
  * writer), in the shape of etcd's zap logger: level, ts (ISO 8601), member, msg, then fields.
  * bigint fields are written as hex strings, as etcd prints member and lease IDs.
  */
-import SonicBoom from 'sonic-boom';
+import sonicBoomModule from 'sonic-boom';
+import type { SonicBoom as SonicBoomType } from 'sonic-boom';
+
+// sonic-boom is CommonJS: the default import is the constructor itself at run time.
+const SonicBoom = sonicBoomModule as unknown as typeof SonicBoomType;
 import type { LogLevel } from './config.js';
 
 const levelRank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
