@@ -3,7 +3,7 @@
  * the nodes that transaction has materialized. Its position is a stack of (page or node, index)
  * from the bucket's root down to a leaf, as in bbolt's cursor.go.
  */
-import { BUCKET_LEAF_FLAG, type PageView } from './page.js';
+import { BUCKET_LEAF_FLAG, compareBytes, type PageView } from './page.js';
 import type { Node } from './node.js';
 import type { Bucket } from './bucket.js';
 
@@ -31,7 +31,7 @@ class ElemRef {
     return this.node !== undefined ? this.node.isLeaf : this.page!.isLeaf;
   }
   count(): number {
-    return this.node !== undefined ? this.node.inodes.length : this.page!.keys.length;
+    return this.node !== undefined ? this.node.inodes.length : this.page!.count;
   }
   childPgid(): number {
     return this.node !== undefined ? this.node.inodes[this.index]!.pgid : this.page!.pgids[this.index]!;
@@ -122,21 +122,26 @@ export class Cursor {
     let pgid = this.bucket.root;
     for (;;) {
       const ref = this.push(pgid, 0);
-      if (ref.isLeaf()) {
-        ref.index = ref.node !== undefined ? ref.node.search(key) : searchPage(ref.page!, key);
-        return;
-      }
-      const keys = ref.node !== undefined ? undefined : ref.page!.keys;
+      const n = ref.node;
       let i: number;
       let exact: boolean;
-      if (keys !== undefined) {
-        i = searchPage(ref.page!, key);
-        exact = i < keys.length && Buffer.compare(keys[i]!, key) === 0;
+      if (n !== undefined) {
+        i = n.search(key);
+        if (n.isLeaf) {
+          ref.index = i;
+          return;
+        }
+        exact = i < n.inodes.length && compareBytes(n.inodes[i]!.key, key) === 0;
       } else {
-        const inodes = ref.node!.inodes;
-        i = ref.node!.search(key);
-        exact = i < inodes.length && Buffer.compare(inodes[i]!.key, key) === 0;
+        const p = ref.page!;
+        i = p.search(key);
+        if (p.isLeaf) {
+          ref.index = i;
+          return;
+        }
+        exact = p.exact;
       }
+      // In a branch, descend into the child whose first key is <= key.
       if (!exact && i > 0) i--;
       ref.index = i;
       pgid = ref.childPgid();
@@ -199,17 +204,17 @@ export class Cursor {
 
   keyAt(): Buffer {
     const ref = this.top();
-    return ref.node !== undefined ? ref.node.inodes[ref.index]!.key : ref.page!.keys[ref.index]!;
+    return ref.node !== undefined ? ref.node.inodes[ref.index]!.key : ref.page!.key(ref.index);
   }
 
   rawValueAt(): Buffer {
     const ref = this.top();
-    return ref.node !== undefined ? ref.node.inodes[ref.index]!.value! : ref.page!.values[ref.index]!;
+    return ref.node !== undefined ? ref.node.inodes[ref.index]!.value! : ref.page!.value(ref.index);
   }
 
   flagsAt(): number {
     const ref = this.top();
-    return ref.node !== undefined ? ref.node.inodes[ref.index]!.flags : ref.page!.eflags[ref.index]!;
+    return ref.node !== undefined ? ref.node.inodes[ref.index]!.flags : ref.page!.flagsAt(ref.index);
   }
 
   /** The element under the cursor, or undefined when it is past the end. */
@@ -221,7 +226,7 @@ export class Cursor {
       return [ino.key, (ino.flags & BUCKET_LEAF_FLAG) !== 0 ? BUCKET_VALUE : ino.value!];
     }
     const p = ref.page!;
-    return [p.keys[ref.index]!, (p.eflags[ref.index]! & BUCKET_LEAF_FLAG) !== 0 ? BUCKET_VALUE : p.values[ref.index]!];
+    return [p.key(ref.index), (p.flagsAt(ref.index) & BUCKET_LEAF_FLAG) !== 0 ? BUCKET_VALUE : p.value(ref.index)];
   }
 
   /** Materializes the leaf node under the cursor (write transactions), as bbolt's node(). */
@@ -233,16 +238,4 @@ export class Cursor {
     for (let i = 0; i < this.depth - 1; i++) n = n.childAt(this.stack[i]!.index);
     return n;
   }
-}
-
-function searchPage(p: PageView, key: Buffer): number {
-  const keys = p.keys;
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (Buffer.compare(keys[mid]!, key) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

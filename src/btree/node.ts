@@ -15,6 +15,7 @@
 import { assert } from '../util/assert.js';
 import {
   BUCKET_LEAF_FLAG,
+  compareBytes,
   ELEMENT_SIZE,
   FLAG_BRANCH,
   FLAG_LEAF,
@@ -89,9 +90,9 @@ export class Node {
     const n = p.count;
     const inodes = new Array<Inode>(n);
     if (p.isLeaf) {
-      for (let i = 0; i < n; i++) inodes[i] = { flags: p.eflags[i]!, key: p.keys[i]!, value: p.values[i]!, pgid: 0 };
+      for (let i = 0; i < n; i++) inodes[i] = { flags: p.flagsAt(i), key: p.key(i), value: p.value(i), pgid: 0 };
     } else {
-      for (let i = 0; i < n; i++) inodes[i] = { flags: 0, key: p.keys[i]!, value: undefined, pgid: p.pgids[i]! };
+      for (let i = 0; i < n; i++) inodes[i] = { flags: 0, key: p.key(i), value: undefined, pgid: p.pgids[i]! };
     }
     this.inodes = inodes;
     this.key = n > 0 ? inodes[0]!.key : undefined;
@@ -132,7 +133,7 @@ export class Node {
     let hi = inodes.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (Buffer.compare(inodes[mid]!.key, key) < 0) lo = mid + 1;
+      if (compareBytes(inodes[mid]!.key, key) < 0) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -144,7 +145,7 @@ export class Node {
     const i = this.search(oldKey);
     const inodes = this.inodes;
     const ino = inodes[i];
-    if (ino !== undefined && ino.key.equals(oldKey)) {
+    if (ino !== undefined && compareBytes(ino.key, oldKey) === 0) {
       ino.flags = flags;
       ino.key = newKey;
       ino.value = value;
@@ -157,7 +158,7 @@ export class Node {
   del(key: Buffer): void {
     const i = this.search(key);
     const ino = this.inodes[i];
-    if (ino === undefined || !ino.key.equals(key)) return;
+    if (ino === undefined || compareBytes(ino.key, key) !== 0) return;
     this.inodes.splice(i, 1);
     this.unbalanced = true;
   }
@@ -216,7 +217,7 @@ export class Node {
   spill(): void {
     if (this.spilled) return;
     const tx = this.bucket.tx;
-    this.children.sort((a, b) => Buffer.compare(a.inodes[0]!.key, b.inodes[0]!.key));
+    this.children.sort((a, b) => compareBytes(a.inodes[0]!.key, b.inodes[0]!.key));
     // Children may append split siblings (already spilled) while we iterate.
     for (let i = 0; i < this.children.length; i++) this.children[i]!.spill();
     this.children = [];
