@@ -43,6 +43,8 @@ export class Cursor {
   /** Stack frames are reused across moves; `depth` is the live length. */
   private readonly stack: ElemRef[] = [];
   private depth = 0;
+  /** Set by delete(): the cursor already sits on the successor, so next() must not move. */
+  private afterDelete = false;
 
   constructor(bucket: Bucket) {
     this.bucket = bucket;
@@ -63,6 +65,7 @@ export class Cursor {
 
   first(): Entry | undefined {
     this.bucket.tx.checkOpen();
+    this.afterDelete = false;
     this.depth = 0;
     this.push(this.bucket.root, 0);
     this.goFirst();
@@ -72,6 +75,7 @@ export class Cursor {
 
   last(): Entry | undefined {
     this.bucket.tx.checkOpen();
+    this.afterDelete = false;
     this.depth = 0;
     const ref = this.push(this.bucket.root, 0);
     ref.index = ref.count() - 1;
@@ -84,11 +88,17 @@ export class Cursor {
   next(): Entry | undefined {
     this.bucket.tx.checkOpen();
     if (this.depth === 0) return undefined;
+    if (this.afterDelete) {
+      this.afterDelete = false;
+      const ref = this.top();
+      if (ref.index < ref.count()) return this.current();
+    }
     return this.moveNext();
   }
 
   prev(): Entry | undefined {
     this.bucket.tx.checkOpen();
+    this.afterDelete = false;
     if (this.depth === 0) return undefined;
     this.movePrev();
     while (this.depth > 0 && this.top().count() === 0) this.movePrev();
@@ -99,6 +109,7 @@ export class Cursor {
   /** Moves to the first key >= seek; undefined when there is none. */
   seek(seek: Uint8Array): Entry | undefined {
     this.bucket.tx.checkOpen();
+    this.afterDelete = false;
     this.seekRaw(Buffer.from(seek.buffer, seek.byteOffset, seek.byteLength));
     const ref = this.top();
     if (ref.index >= ref.count()) return this.moveNext();
@@ -106,14 +117,22 @@ export class Cursor {
   }
 
   /** Deletes the key under the cursor (not a nested bucket). */
+  /**
+   * Deletes the key under the cursor (not a nested bucket). The cursor then sits on the
+   * deleted key's successor without returning it: next() returns that successor and prev()
+   * the predecessor, so `for (e = c.first(); e; e = c.next()) c.delete()` visits every key.
+   */
   delete(): void {
     const tx = this.bucket.tx;
     tx.checkWritable();
+    if (this.depth === 0) return;
     const ref = this.top();
-    if (this.depth === 0 || ref.index >= ref.count()) return;
-    const k = this.keyAt();
+    if (ref.index >= ref.count()) return;
+    const k = Buffer.from(this.keyAt());
     if ((this.flagsAt() & BUCKET_LEAF_FLAG) !== 0) this.bucket.throwIncompatible();
     this.node().del(k);
+    this.seekRaw(k);
+    this.afterDelete = true;
   }
 
   /** Positions on the first leaf element >= key, leaving index == count when past the end. */
