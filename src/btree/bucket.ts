@@ -65,6 +65,7 @@ export class Bucket {
   readonly nodes = new Map<number, Node>();
   /** Opened nested buckets (write transactions keep them to spill their headers). */
   readonly buckets = new Map<string, Bucket>();
+  private scratch: Cursor | undefined = undefined;
 
   constructor(tx: Tx, name: Buffer, root: number, sequence: number, inlinePage: PageView | undefined) {
     this.tx = tx;
@@ -154,10 +155,9 @@ export class Bucket {
     const k = checkKey(key);
     requireBytes(value, 'value');
     if (value.length > btreeValueBytesMax) throw new ValueTooLargeError(`value of ${value.length} bytes exceeds ${btreeValueBytesMax}`);
-    const c = new Cursor(this);
+    const c = this.scratchCursor();
     c.seekRaw(k);
-    const cur = c.current();
-    if (cur !== undefined && compareBytes(cur[0], k) === 0 && c.isBucket()) this.throwIncompatible();
+    if (c.atKey(k) && c.isBucket()) this.throwIncompatible();
     // Copies, so the caller may reuse its arrays.
     const kc = Buffer.from(k);
     c.node().put(kc, kc, Buffer.from(value), 0, 0);
@@ -166,12 +166,17 @@ export class Bucket {
   delete(key: Uint8Array): void {
     this.tx.checkWritable();
     const k = asBuffer(requireBytes(key, 'key'));
-    const c = new Cursor(this);
+    const c = this.scratchCursor();
     c.seekRaw(k);
-    const cur = c.current();
-    if (cur === undefined || compareBytes(cur[0], k) !== 0) return;
+    if (!c.atKey(k)) return;
     if (c.isBucket()) this.throwIncompatible();
     c.node().del(k);
+  }
+
+  /** A cursor reused by put and delete (they call no user code, so it is never shared). */
+  private scratchCursor(): Cursor {
+    if (this.scratch === undefined) this.scratch = new Cursor(this);
+    return this.scratch;
   }
 
   /** The nested bucket of that name, or undefined. */

@@ -216,6 +216,15 @@ export class Cursor {
     this.goLast();
   }
 
+  /** Whether the cursor sits on an element whose key equals key (after seekRaw). */
+  atKey(key: Uint8Array): boolean {
+    if (this.depth === 0) return false;
+    const ref = this.top();
+    if (ref.index >= ref.count()) return false;
+    if (ref.node !== undefined) return compareBytes(ref.node.inodes[ref.index]!.key, key) === 0;
+    return ref.page!.compareAt(ref.index, key) === 0;
+  }
+
   /** Whether the element under the cursor names a nested bucket. */
   isBucket(): boolean {
     return this.depth > 0 && (this.flagsAt() & BUCKET_LEAF_FLAG) !== 0;
