@@ -1,0 +1,198 @@
+/**
+ * A transaction: a read-only snapshot of one committed meta, or the single writer. The writer
+ * changes nodes in memory; commit rebalances, spills them to newly allocated pages, writes the
+ * freelist, fdatasyncs, then writes the meta page of this txid's parity and fdatasyncs again.
+ * A crash before the second sync leaves the previous meta (and its pages, which this commit
+ * never overwrote) in force.
+ */
+import { assert } from '../util/assert.js';
+import { Bucket, nameBytes, type BucketStats } from './bucket.js';
+import type { Cursor } from './cursor.js';
+import type { Db } from './db.js';
+import { TxClosedError, TxNotWritableError, CorruptPageError } from './errors.js';
+import { PGID_NO_FREELIST, encodeMeta, type Meta } from './meta.js';
+import type { PageView } from './page.js';
+
+export class Tx {
+  readonly db: Db;
+  readonly writable: boolean;
+  /** This transaction's copy of the meta; a writer bumps txid and moves pgid as it allocates. */
+  readonly meta: Meta;
+  readonly root: Bucket;
+  private closed = false;
+  /** Pages allocated by this writer: id -> buffer to write at commit. */
+  readonly dirty = new Map<number, Buffer>();
+  /** Ids this writer took from the freelist (returned on rollback). */
+  readonly allocatedFromFree: number[] = [];
+
+  constructor(db: Db, writable: boolean, meta: Meta) {
+    this.db = db;
+    this.writable = writable;
+    this.meta = { ...meta };
+    if (writable) this.meta.txid += 1;
+    this.root = new Bucket(this, Buffer.alloc(0), this.meta.root, this.meta.sequence, undefined);
+  }
+
+  /** The transaction id: the committed txid a reader sees, or the one a writer will commit. */
+  get id(): number {
+    return this.meta.txid;
+  }
+
+  /** Bytes the database occupies as of this transaction (high-water mark * page size). */
+  get size(): number {
+    return this.meta.pgid * this.db.pageSize;
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  checkOpen(): void {
+    if (this.closed) throw new TxClosedError('transaction closed');
+    this.db.checkOpen();
+  }
+
+  checkWritable(): void {
+    this.checkOpen();
+    if (!this.writable) throw new TxNotWritableError('transaction not writable');
+  }
+
+  // ---- buckets ----
+
+  bucket(name: string | Uint8Array): Bucket | undefined {
+    return this.root.bucket(name);
+  }
+  createBucket(name: string | Uint8Array): Bucket {
+    return this.root.createBucket(name);
+  }
+  createBucketIfNotExists(name: string | Uint8Array): Bucket {
+    return this.root.createBucketIfNotExists(name);
+  }
+  deleteBucket(name: string | Uint8Array): void {
+    this.root.deleteBucket(name);
+  }
+  /** Top-level bucket names, in order. */
+  bucketNames(): Buffer[] {
+    return this.root.bucketNames();
+  }
+  forEachBucket(fn: (name: Uint8Array, b: Bucket) => void): void {
+    this.root.forEachBucket(fn);
+  }
+  /** A cursor over the top-level bucket names (values are BUCKET_VALUE). */
+  cursor(): Cursor {
+    return this.root.cursor();
+  }
+  stats(name: string | Uint8Array): BucketStats | undefined {
+    return this.bucket(nameBytes(name))?.stats();
+  }
+
+  // ---- pages ----
+
+  /** The committed page pgid as of this transaction. */
+  page(pgid: number): PageView {
+    this.checkOpen();
+    if (pgid < 2 || pgid >= this.meta.pgid) throw new CorruptPageError(`page ${pgid} out of bounds (high water ${this.meta.pgid})`);
+    return this.db.page(pgid);
+  }
+
+  /** Allocates count contiguous pages: a free run, or new pages at the high-water mark. */
+  allocate(count: number): { id: number; buf: Buffer } {
+    assert(this.writable && !this.closed);
+    let id = this.db.freelist.allocate(count);
+    if (id !== 0) {
+      for (let k = 0; k < count; k++) this.allocatedFromFree.push(id + k);
+    } else {
+      id = this.meta.pgid;
+      this.meta.pgid += count;
+    }
+    const buf = Buffer.alloc(count * this.db.pageSize);
+    this.dirty.set(id, buf);
+    return { id, buf };
+  }
+
+  freePage(id: number, overflow: number): void {
+    assert(this.writable && !this.closed);
+    assert(id >= 2 && id + overflow < this.meta.pgid, `free of page ${id} outside the file`);
+    assert(!this.dirty.has(id), `page ${id} freed in the transaction that allocated it`);
+    this.db.freelist.free(this.meta.txid, id, overflow);
+  }
+
+  // ---- snapshots ----
+
+  /**
+   * This transaction's snapshot as a standalone bbolt file, in chunks (bbolt's Tx.WriteTo,
+   * what etcd streams as a snapshot): two meta pages (this txid in its own slot, txid - 1 in
+   * the other, both pointing at this state), then pages 2 up to the high-water mark, copied
+   * from the file. The pages cannot change while this transaction is open.
+   */
+  *snapshotChunks(chunkBytes = 1 << 20): Generator<Buffer> {
+    this.checkOpen();
+    const ps = this.db.pageSize;
+    const metas = Buffer.alloc(2 * ps);
+    const t = this.meta.txid;
+    encodeMeta(this.meta, ps).copy(metas, (t % 2) * ps);
+    if (t > 0) encodeMeta({ ...this.meta, txid: t - 1 }, ps).copy(metas, ((t - 1) % 2) * ps);
+    else encodeMeta({ ...this.meta, txid: t + 1 }, ps).copy(metas, ps);
+    yield metas;
+    const end = this.meta.pgid * ps;
+    const step = Math.max(ps, Math.floor(chunkBytes / ps) * ps);
+    for (let pos = 2 * ps; pos < end; pos += step) {
+      this.checkOpen();
+      yield this.db.readRange(pos, Math.min(step, end - pos));
+    }
+  }
+
+  /** Writes the snapshot to a new file (fsynced); returns its size in bytes. */
+  writeToFile(dst: string): number {
+    const fsl = this.db.fs;
+    const fd = fsl.open(dst, 'wx+');
+    let pos = 0;
+    try {
+      for (const chunk of this.snapshotChunks()) {
+        fsl.write(fd, chunk, 0, chunk.length, pos);
+        pos += chunk.length;
+      }
+      fsl.fsync(fd);
+    } finally {
+      fsl.close(fd);
+    }
+    return pos;
+  }
+
+  // ---- end ----
+
+  commit(): void {
+    this.checkOpen();
+    if (!this.writable) throw new TxNotWritableError('commit of a read-only transaction');
+    try {
+      this.root.rebalance();
+      this.root.spill();
+      this.meta.root = this.root.root;
+      this.meta.sequence = this.root.sequenceValue;
+      const db = this.db;
+      if (this.meta.freelist !== PGID_NO_FREELIST) {
+        db.freelist.free(this.meta.txid, this.meta.freelist, db.pageOverflow(this.meta.freelist));
+      }
+      const flPages = Math.floor(db.freelist.size() / db.pageSize) + 1;
+      const fl = this.allocate(flPages);
+      db.freelist.write(fl.buf, fl.id, flPages - 1);
+      this.meta.freelist = fl.id;
+      db.writeCommit(this);
+    } catch (err) {
+      this.rollback();
+      throw err;
+    }
+    this.close();
+  }
+
+  rollback(): void {
+    if (this.closed) return;
+    if (this.writable) this.db.freelist.rollback(this.meta.txid, this.allocatedFromFree);
+    this.close();
+  }
+
+  private close(): void {
+    this.closed = true;
+    this.db.txClosed(this);
+  }
+}
