@@ -71,6 +71,10 @@ export const snapshotChunkBytes = 1 * MiB;
  * etcd's own clients nest a handful of levels.
  */
 export const protoDepthMax = 64;
+/** Deepest nesting of arrays and objects the gateway's JSON reader follows (Go allows 10,000). */
+export const jsonDepthMax = 2 * protoDepthMax + 8;
+/** Messages read from one streaming gateway request body (concatenated JSON values). */
+export const gatewayStreamMessagesMax = 10_000;
 
 assert(btreePageSizeDefault >= btreePageSizeMin && btreePageSizeDefault <= btreePageSizeMax);
 assert(requestBytesMax < frameBytesMax, 'a maximal request must fit in a frame');

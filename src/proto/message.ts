@@ -61,7 +61,7 @@ export interface FieldSpec<V = unknown> {
   /** Name of the oneof group this field belongs to. */
   readonly oneof?: string;
   /** The sub-message codec, lazily, so messages may refer to each other (RequestOp <-> TxnRequest). */
-  readonly msg?: () => MessageType<any>;
+  readonly msg?: () => MessageCodec<any>;
   readonly enumDef?: EnumDef;
   /** proto2 non-nullable scalar: written even when it holds the default. */
   readonly always?: boolean;
@@ -90,10 +90,10 @@ export interface Field {
   readonly enumDef: EnumDef | undefined;
   /** Enum value -> name, for JSON. */
   readonly enumNames: ReadonlyMap<number, string> | undefined;
-  msgType(): MessageType<any>;
+  msgType(): MessageCodec<any>;
 }
 
-export interface MessageType<T> {
+export interface MessageCodec<T> {
   /** Fully-qualified proto name, e.g. 'etcdserverpb.RangeRequest'. */
   readonly typeName: string;
   readonly syntax: 2 | 3;
@@ -133,7 +133,7 @@ export const f = {
   string: (no: number, o?: Opts | string): FieldSpec<string> => spec(no, 'string', o),
   enum: <E extends EnumDef>(no: number, def: E, o?: Opts | string): FieldSpec<E[keyof E]> =>
     spec(no, 'enum', o, { enumDef: def }),
-  msg: <M>(no: number, m: () => MessageType<M>, o?: Opts | string): FieldSpec<M> => spec(no, 'message', o, { msg: m }),
+  msg: <M>(no: number, m: () => MessageCodec<M>, o?: Opts | string): FieldSpec<M> => spec(no, 'message', o, { msg: m }),
   rep: {
     int64: (no: number, o?: Opts | string): FieldSpec<number[]> => spec(no, 'int64', o, { repeated: true }),
     uint64: (no: number, o?: Opts | string): FieldSpec<number[]> => spec(no, 'uint64', o, { repeated: true }),
@@ -142,7 +142,7 @@ export const f = {
     string: (no: number, o?: Opts | string): FieldSpec<string[]> => spec(no, 'string', o, { repeated: true }),
     enum: <E extends EnumDef>(no: number, def: E, o?: Opts | string): FieldSpec<E[keyof E][]> =>
       spec(no, 'enum', o, { repeated: true, enumDef: def }),
-    msg: <M>(no: number, m: () => MessageType<M>, o?: Opts | string): FieldSpec<M[]> =>
+    msg: <M>(no: number, m: () => MessageCodec<M>, o?: Opts | string): FieldSpec<M[]> =>
       spec(no, 'message', o, { repeated: true, msg: m }),
   },
 };
@@ -163,7 +163,7 @@ function isScalarPackable(kind: Kind): boolean {
  * spec. The table is checked here (unique numbers, names matching the proto names) so a typo
  * fails at module load, not on the wire.
  */
-export function defineMessage<T>(typeName: string, table: Fields<T>, syntax: 2 | 3 = 3): MessageType<T> {
+export function defineMessage<T>(typeName: string, table: Fields<T>, syntax: 2 | 3 = 3): MessageCodec<T> {
   const fields: Field[] = [];
   for (const [name, s0] of Object.entries(table)) {
     const s = s0 as FieldSpec;
@@ -202,7 +202,7 @@ type Obj = Record<string, unknown>;
 /** Field numbers below this are found by array index on decode; larger ones by Map. */
 const DIRECT_FIELDS = 128;
 
-class CompiledMessage<T> implements MessageType<T> {
+class CompiledMessage<T> implements MessageCodec<T> {
   readonly typeName: string;
   readonly syntax: 2 | 3;
   readonly fields: readonly Field[];

@@ -9,7 +9,7 @@
  * (to, from, vote, ConfState members, ConfChange node_id) and ConfChange's request ID are uint64
  * bigints.
  */
-import { defineMessage, f, type MessageType as Codec } from './message.js';
+import { defineMessage, f, type MessageCodec as Codec } from './message.js';
 
 type Values<E> = E[keyof E];
 const A = { always: true } as const;

@@ -8,7 +8,7 @@
  * decode); cluster and member IDs are uint64 bigints; lease IDs are int64 bigints; raft_term is
  * a number (a term never nears 2^53).
  */
-import { defineMessage, f, type MessageType } from './message.js';
+import { defineMessage, f, type MessageCodec } from './message.js';
 import { KeyValue } from './mvccpb.js';
 
 type Values<E> = E[keyof E];
@@ -135,7 +135,7 @@ export interface RequestOp {
   requestDeleteRange?: DeleteRangeRequest;
   requestTxn?: TxnRequest;
 }
-export const RequestOp: MessageType<RequestOp> = defineMessage<RequestOp>('etcdserverpb.RequestOp', {
+export const RequestOp: MessageCodec<RequestOp> = defineMessage<RequestOp>('etcdserverpb.RequestOp', {
   requestRange: f.msg(1, () => RangeRequest, { proto: 'request_range', oneof: 'request' }),
   requestPut: f.msg(2, () => PutRequest, { proto: 'request_put', oneof: 'request' }),
   requestDeleteRange: f.msg(3, () => DeleteRangeRequest, { proto: 'request_delete_range', oneof: 'request' }),
@@ -149,7 +149,7 @@ export interface ResponseOp {
   responseDeleteRange?: DeleteRangeResponse;
   responseTxn?: TxnResponse;
 }
-export const ResponseOp: MessageType<ResponseOp> = defineMessage<ResponseOp>('etcdserverpb.ResponseOp', {
+export const ResponseOp: MessageCodec<ResponseOp> = defineMessage<ResponseOp>('etcdserverpb.ResponseOp', {
   responseRange: f.msg(1, () => RangeResponse, { proto: 'response_range', oneof: 'response' }),
   responsePut: f.msg(2, () => PutResponse, { proto: 'response_put', oneof: 'response' }),
   responseDeleteRange: f.msg(3, () => DeleteRangeResponse, { proto: 'response_delete_range', oneof: 'response' }),
@@ -200,7 +200,7 @@ export interface TxnRequest {
   success: RequestOp[];
   failure: RequestOp[];
 }
-export const TxnRequest: MessageType<TxnRequest> = defineMessage<TxnRequest>('etcdserverpb.TxnRequest', {
+export const TxnRequest: MessageCodec<TxnRequest> = defineMessage<TxnRequest>('etcdserverpb.TxnRequest', {
   compare: f.rep.msg(1, () => Compare),
   success: f.rep.msg(2, () => RequestOp),
   failure: f.rep.msg(3, () => RequestOp),
@@ -211,7 +211,7 @@ export interface TxnResponse {
   succeeded: boolean;
   responses: ResponseOp[];
 }
-export const TxnResponse: MessageType<TxnResponse> = defineMessage<TxnResponse>('etcdserverpb.TxnResponse', {
+export const TxnResponse: MessageCodec<TxnResponse> = defineMessage<TxnResponse>('etcdserverpb.TxnResponse', {
   header: f.msg(1, () => ResponseHeader),
   succeeded: f.bool(2),
   responses: f.rep.msg(3, () => ResponseOp),
