@@ -168,3 +168,23 @@ test('malformed JSON and wrong types are ProtoJsonError, never another exception
     assert.throws(() => fromJson(RangeRequest, b), ProtoJsonError, b.slice(0, 40));
   }
 });
+
+test('the registry covers etcd 3.4: every service, streaming flags, gateway routes', async () => {
+  const { methods, services } = await import('../../src/proto/index.js');
+  assert.equal(methods.size, 46);
+  assert.deepEqual([...services].sort(), [
+    'etcdserverpb.Auth', 'etcdserverpb.Cluster', 'etcdserverpb.KV', 'etcdserverpb.Lease', 'etcdserverpb.Maintenance',
+    'etcdserverpb.Watch', 'v3electionpb.Election', 'v3lockpb.Lock',
+  ]);
+  const watch = methods.get('/etcdserverpb.Watch/Watch');
+  assert.ok(watch !== undefined && watch.requestStream && watch.responseStream);
+  const snap = methods.get('/etcdserverpb.Maintenance/Snapshot');
+  assert.ok(snap !== undefined && !snap.requestStream && snap.responseStream);
+  const range = methods.get('/etcdserverpb.KV/Range');
+  assert.ok(range !== undefined && !range.requestStream && !range.responseStream);
+  assert.equal(range.requestType, RangeRequest);
+  assert.equal(gatewayRoutes.get('/v3/maintenance/hash')?.method, 'Hash');
+  assert.equal(gatewayRoutes.get('/v3/kv/lease/revoke')?.method, 'LeaseRevoke');
+  assert.equal(methods.get('/etcdserverpb.Maintenance/HashKV')?.httpPaths.length, 0);
+  for (const m of methods.values()) assert.equal(m.path, `/${m.service}/${m.method}`);
+});
