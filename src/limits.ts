@@ -68,6 +68,18 @@ export const grpcMessageBytesMax = requestBytesMax + 512 * KiB;
 /** Peer snapshot chunk size. */
 export const snapshotChunkBytes = 1 * MiB;
 
+// ---- proto (src/proto codec) ----
+/**
+ * Deepest nesting of messages a decoder follows (a Txn nests RequestOp -> TxnRequest -> ...);
+ * deeper input is a ProtoDecodeError instead of a stack overflow. Go's protobuf allows 10,000;
+ * etcd's own clients nest a handful of levels.
+ */
+export const protoDepthMax = 64;
+/** Deepest nesting of arrays and objects the gateway's JSON reader follows (Go allows 10,000). */
+export const jsonDepthMax = 2 * protoDepthMax + 8;
+/** Messages read from one streaming gateway request body (concatenated JSON values). */
+export const gatewayStreamMessagesMax = 10_000;
+
 assert(btreePageSizeDefault >= btreePageSizeMin && btreePageSizeDefault <= btreePageSizeMax);
 assert(requestBytesMax < frameBytesMax, 'a maximal request must fit in a frame');
 assert(raftMsgBytesMax <= raftInflightBytesMax, 'one message must fit in the inflight byte window');
