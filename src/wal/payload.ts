@@ -85,7 +85,8 @@ export function readEntry(buf: Uint8Array, start: number, end: number): WalEntry
     } else if (wire === 2 && field === 4) {
       const range = r.bytesRange();
       if (range === undefined) return undefined;
-      e.data = buf.slice(range[0], range[1]);
+      // A copy (never a view: a Buffer's slice() would keep the whole segment alive).
+      e.data = new Uint8Array(buf.subarray(range[0], range[1]));
     } else if (!r.skip(wire)) {
       return undefined;
     }

@@ -142,7 +142,7 @@ export class Wal {
     const fd = fl.open(join(tmp, name), 'wx+');
     try {
       w.preallocateNow(fd);
-      w.metadata = metadata.slice();
+      w.metadata = new Uint8Array(metadata);
       w.encoder.resetAt(0, undefined);
       w.encoder.crcRecord();
       w.encoder.metadata(w.metadata);
@@ -251,7 +251,7 @@ export class Wal {
           break;
         }
         case RecordType.metadata: {
-          const m = buf.slice(ds, de);
+          const m = new Uint8Array(buf.subarray(ds, de));
           if (metadata !== undefined && Buffer.compare(metadata, m) !== 0) {
             throw new WalError(WalErrorCode.metadataConflict, 'wal: conflicting metadata found', { file, offset: off });
           }
@@ -304,7 +304,7 @@ export class Wal {
     if (start.index > this.lastIdx) this.lastIdx = start.index;
     this.state = 'appending';
     this.pipeline = new FilePipeline(this.fl, this.dir, this.segmentBytes, this.mode);
-    return { metadata: this.metadata.slice(), hardState: { ...hardState }, entries };
+    return { metadata: new Uint8Array(this.metadata), hardState: { ...hardState }, entries };
   }
 
   /**
