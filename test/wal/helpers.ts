@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Prng } from '../../src/util/prng.js';
+import { NodeFileLayer } from '../../src/util/file_layer.js';
 import type { WalEntry } from '../../src/wal/index.js';
 
 /** Runs fn with a fresh temp directory, removed afterwards. */
@@ -47,3 +48,17 @@ export async function seeded(name: string, seed: number, fn: (prng: Prng) => Pro
     throw err;
   }
 }
+
+/**
+ * The real file system without fsyncs, for tests that damage files on purpose and reopen them
+ * thousands of times: what they check is what the reader makes of the bytes, not durability.
+ */
+export class NoSyncFileLayer extends NodeFileLayer {
+  override fsync(): void {}
+  override fdatasync(): void {}
+  override fdatasyncAsync(): Promise<void> {
+    return Promise.resolve();
+  }
+  override fsyncDir(): void {}
+}
+export const noSync = new NoSyncFileLayer();
