@@ -31,6 +31,15 @@ export const walSegmentBytesDefault = 64 * MiB;
 export const walRecordBytesMax = 256 * MiB;
 /** Segments kept after release, like etcd's --max-wals. */
 export const walSegmentsKeepDefault = 5;
+/** Smallest segment size accepted (tests use small segments to exercise rotation). */
+export const walSegmentBytesMin = 4 * KiB;
+/**
+ * Appends are encoded into a buffer of this size (it grows if one batch needs more), and the
+ * buffer is written to the segment once this full even if nobody has asked for a sync yet.
+ */
+export const walWriteBufferBytes = 1 * MiB;
+/** Zero-filling a spare segment writes this much per event-loop turn. */
+export const walPreallocChunkBytes = 1 * MiB;
 
 // ---- MVCC ----
 /** etcd's default --max-request-bytes (1.5 MiB). */
@@ -86,3 +95,6 @@ assert(raftMsgBytesMax <= raftInflightBytesMax, 'one message must fit in the inf
 assert(raftMsgBytesMax < frameBytesMax, 'a raft message must fit in a peer frame');
 assert(snapshotChunkBytes < frameBytesMax, 'a snapshot chunk must fit in a frame');
 assert(raftHeartbeatTicksDefault < raftElectionTicksDefault);
+assert(walRecordBytesMax < 2 ** 32, 'a WAL record length must fit the low 32 bits of its length word');
+assert(walSegmentBytesMin <= walSegmentBytesDefault && walSegmentBytesMin % 512 === 0);
+assert(raftMsgBytesMax < walRecordBytesMax, 'a raft entry must fit in a WAL record');
