@@ -49,6 +49,8 @@ export const raftInflightMsgsMax = 256;
 export const raftInflightBytesMax = 4 * MiB;
 export const raftMsgBytesMax = 1 * MiB;
 export const raftUncommittedBytesMax = 64 * MiB;
+/** Linearizable reads a leader holds while it waits for heartbeat quorums. */
+export const raftReadIndexPendingMax = 4096;
 export const raftElectionTicksDefault = 10;
 export const raftHeartbeatTicksDefault = 1;
 export const raftHeartbeatMsDefault = 100;
