@@ -51,6 +51,8 @@ export const raftMsgBytesMax = 1 * MiB;
 export const raftUncommittedBytesMax = 64 * MiB;
 /** Linearizable reads a leader holds while it waits for heartbeat quorums. */
 export const raftReadIndexPendingMax = 4096;
+/** Committed entries handed to the application per Ready, in payload bytes (at least one entry). */
+export const raftCommittedBytesPerReadyMax = 4 * MiB;
 export const raftElectionTicksDefault = 10;
 export const raftHeartbeatTicksDefault = 1;
 export const raftHeartbeatMsDefault = 100;

@@ -96,7 +96,8 @@ export class Progress {
     }
     // In Probe, only the rejection of the last probe sent is meaningful.
     if (this.next - 1 !== rejected) return false;
-    this.next = Math.max(Math.min(rejected, matchHint + 1), 1);
+    // Never below match+1: a delayed rejection may arrive after a newer ack raised match.
+    this.next = Math.max(Math.min(rejected, matchHint + 1), this.match + 1);
     this.probeSent = false;
     return true;
   }

@@ -17,7 +17,7 @@
 import { assert } from '../util/assert.js';
 import type { Prng } from '../util/prng.js';
 import {
-  raftInflightBytesMax, raftInflightMsgsMax, raftMsgBytesMax, raftReadIndexPendingMax, raftUncommittedBytesMax,
+  raftCommittedBytesPerReadyMax, raftInflightBytesMax, raftInflightMsgsMax, raftMsgBytesMax, raftReadIndexPendingMax, raftUncommittedBytesMax,
 } from '../limits.js';
 import { CompactedError, ProposalDroppedError, SnapshotTemporarilyUnavailableError, UnavailableError } from './errors.js';
 import { ProgressState } from './progress.js';
@@ -125,7 +125,7 @@ export class Raft {
     this.id = c.id;
     this.maxMsgBytes = c.maxMsgBytes ?? raftMsgBytesMax;
     this.maxUncommittedBytes = c.maxUncommittedBytes ?? raftUncommittedBytesMax;
-    this.raftLog = new RaftLog(c.storage, c.maxCommittedBytesPerReady ?? this.maxMsgBytes * 64);
+    this.raftLog = new RaftLog(c.storage, c.maxCommittedBytesPerReady ?? raftCommittedBytesPerReadyMax);
     this.prs = new ProgressTracker(c.maxInflightMsgs ?? raftInflightMsgsMax, c.maxInflightBytes ?? raftInflightBytesMax);
     this.readOnly = new ReadOnly(raftReadIndexPendingMax);
     this.checkQuorum = c.checkQuorum ?? false;
@@ -376,12 +376,13 @@ export class Raft {
   }
 
   /** Appends entries proposed to this leader; false if the uncommitted-bytes bound drops them. */
-  appendEntry(es: Entry[]): boolean {
+  appendEntry(proposed: Entry[]): boolean {
     let li = this.raftLog.lastIndex();
-    for (let i = 0; i < es.length; i++) {
-      const e = es[i]!;
-      e.term = this.term;
-      e.index = li + 1 + i;
+    // Fresh entry objects: the proposal's entries may be shared (a duplicated message).
+    const es: Entry[] = new Array(proposed.length);
+    for (let i = 0; i < proposed.length; i++) {
+      const e = proposed[i]!;
+      es[i] = { term: this.term, index: li + 1 + i, type: e.type, data: e.data };
     }
     if (!this.increaseUncommittedBytes(es)) return false;
     li = this.raftLog.append(es);
@@ -634,18 +635,20 @@ export class Raft {
     assert(m.entries.length > 0, 'stepped empty MsgProp');
     if (!this.prs.progress.has(this.id)) throw new ProposalDroppedError('this member was removed from the configuration');
     if (this.leadTransferee !== None) throw new ProposalDroppedError('leadership transfer in progress');
-    for (let i = 0; i < m.entries.length; i++) {
-      const e = m.entries[i]!;
+    let ents = m.entries;
+    for (let i = 0; i < ents.length; i++) {
+      const e = ents[i]!;
       if (e.type !== EntryType.EntryConfChange) continue;
       // One membership change at a time (thesis 4.1): a second one while the first is not
       // applied becomes an empty entry, and the proposer learns of it by never seeing it applied.
       if (this.pendingConfIndex > this.raftLog.applied) {
-        m.entries[i] = { term: 0, index: 0, type: EntryType.EntryNormal, data: emptyBytes };
+        if (ents === m.entries) ents = ents.slice();
+        ents[i] = { term: 0, index: 0, type: EntryType.EntryNormal, data: emptyBytes };
       } else {
         this.pendingConfIndex = this.raftLog.lastIndex() + i + 1;
       }
     }
-    if (!this.appendEntry(m.entries)) throw new ProposalDroppedError('too many uncommitted bytes');
+    if (!this.appendEntry(ents)) throw new ProposalDroppedError('too many uncommitted bytes');
     this.bcastAppend();
   }
 
@@ -812,9 +815,7 @@ export class Raft {
       case MessageType.MsgProp:
         if (this.lead === None) throw new ProposalDroppedError('no leader');
         if (this.disableProposalForwarding) throw new ProposalDroppedError('proposal forwarding disabled');
-        m.to = this.lead;
-        m.from = None;
-        this.send(m);
+        this.send(msg({ type: MessageType.MsgProp, to: this.lead, entries: m.entries }));
         return;
       case MessageType.MsgApp:
         this.electionElapsed = 0;
@@ -833,8 +834,7 @@ export class Raft {
         return;
       case MessageType.MsgTransferLeader:
         if (this.lead === None) return;
-        m.to = this.lead;
-        this.send(m);
+        this.send(msg({ type: MessageType.MsgTransferLeader, to: this.lead, from: m.from }));
         return;
       case MessageType.MsgTimeoutNow:
         // Thesis 3.10: campaign at once, without pre-vote, even within a leader lease.
@@ -842,9 +842,8 @@ export class Raft {
         return;
       case MessageType.MsgReadIndex:
         if (this.lead === None) return;
-        m.to = this.lead;
-        m.from = None;
-        this.send(m);
+        // A local read keeps our ID as its origin so the leader answers us.
+        this.send(msg({ type: MessageType.MsgReadIndex, to: this.lead, from: m.from === None ? this.id : m.from, entries: m.entries }));
         return;
       case MessageType.MsgReadIndexResp:
         if (m.entries.length !== 1) return;

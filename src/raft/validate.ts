@@ -92,7 +92,7 @@ export function validateMessage(m: Message): void {
       break;
     }
     default:
-      if (m.entries.length !== 0 && m.type !== MessageType.MsgProp) fail(`message type ${m.type} with entries`);
+      if (m.entries.length !== 0 && m.type !== MessageType.MsgProp && m.type !== MessageType.MsgReadIndex) fail(`message type ${m.type} with entries`);
   }
   if (m.type !== MessageType.MsgSnap && m.snapshot !== null) fail(`message type ${m.type} with a snapshot`);
 }
