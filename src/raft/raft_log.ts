@@ -4,8 +4,9 @@
  *
  *     snapshot index <= applied <= committed <= lastIndex
  *
- * `committed` is the highest index known to be stored on a quorum; `applied` the highest index
- * the application has been handed and acknowledged through advance().
+ * `committed` is the highest index known to be stored on a quorum; `applying` the highest index
+ * handed to the application in a Ready; `applied` the highest index acknowledged through
+ * advance(). applied <= applying <= committed.
  */
 import { assert } from '../util/assert.js';
 import { CompactedError, UnavailableError } from './errors.js';
@@ -18,6 +19,7 @@ export class RaftLog {
   readonly storage: Storage;
   readonly unstable: Unstable;
   committed: number;
+  applying: number;
   applied: number;
   /** Largest total size of committed entries handed out in one Ready. */
   readonly maxApplyingBytes: number;
@@ -30,6 +32,7 @@ export class RaftLog {
     this.unstable = new Unstable(last + 1);
     // Entries up to the snapshot are committed and applied by definition.
     this.committed = first - 1;
+    this.applying = first - 1;
     this.applied = first - 1;
   }
 
@@ -90,17 +93,22 @@ export class RaftLog {
     return this.unstable.entries;
   }
 
-  /** Committed entries not yet applied, bounded by maxApplyingBytes. */
+  /** Committed entries not yet handed out, bounded by maxApplyingBytes. */
   nextCommittedEnts(): Entry[] {
     if (this.unstable.snapshot !== null) return []; // the snapshot must be applied first
-    const off = Math.max(this.applied + 1, this.firstIndex());
+    const off = Math.max(this.applying + 1, this.firstIndex());
     if (this.committed + 1 > off) return this.slice(off, this.committed + 1, this.maxApplyingBytes);
     return [];
   }
 
   hasNextCommittedEnts(): boolean {
     if (this.unstable.snapshot !== null) return false;
-    return this.committed + 1 > Math.max(this.applied + 1, this.firstIndex());
+    return this.committed + 1 > Math.max(this.applying + 1, this.firstIndex());
+  }
+
+  acceptApplying(i: number): void {
+    assert(i <= this.committed && i >= this.applying, `applying(${i}) out of range [${this.applying}, ${this.committed}]`);
+    this.applying = i;
   }
 
   snapshot(): Snapshot {
@@ -135,14 +143,18 @@ export class RaftLog {
     if (i === 0) return;
     assert(this.committed >= i && i >= this.applied, `applied(${i}) is out of range [prevApplied(${this.applied}), committed(${this.committed})]`);
     this.applied = i;
+    if (this.applying < i) this.applying = i;
   }
 
   stableTo(i: number, t: number): void {
     this.unstable.stableTo(i, t);
   }
 
+  /** The snapshot at i is durable and applied: applying and applied move up to it. */
   stableSnapTo(i: number): void {
     this.unstable.stableSnapTo(i);
+    if (this.applied < i) this.applied = i;
+    if (this.applying < i) this.applying = i;
   }
 
   lastTerm(): number {

@@ -26,14 +26,17 @@
  * one term or lose a committed entry (section 5.2 and 5.3 assume durable state). The node's own
  * vote is also counted only in advance(), for the same reason.
  *
- * Steps may continue between ready() and advance() (the fsync can run while messages arrive);
- * ready() may not be called again until advance(). Committed entries are applied after step 2,
- * which is always safe (committed means durable on a quorum).
+ * Steps may continue between ready() and advance() (the fsync can run while messages arrive),
+ * and Readies may be pipelined: ready() may be called again before advance() (up to
+ * raftReadiesInflightMax), as long as their persists complete in order and each advance()
+ * reports the oldest one. Committed entries are applied after their Ready's step 2, which is
+ * always safe (committed means durable on a quorum).
  *
  * Membership: single-step changes only (add voter, add learner, promote learner, remove); one
  * change may be pending at a time; joint consensus (ConfChangeV2) is left out.
  */
 import { assert } from '../util/assert.js';
+import { raftReadiesInflightMax } from '../limits.js';
 import { requireBytes } from '../util/errors.js';
 import { encodeConfChange } from './confchange_codec.js';
 import { StepLocalMsgError, StepPeerNotFoundError } from './errors.js';
@@ -91,7 +94,7 @@ export class RawNode {
   readonly raft: Raft;
   private prevSoft: SoftState;
   private prevHard: HardState;
-  private outstanding: Outstanding | null = null;
+  private readonly outstanding: Outstanding[] = [];
 
   constructor(config: RaftConfig) {
     this.raft = new Raft(config);
@@ -169,33 +172,44 @@ export class RawNode {
     this.raft.step(msg({ type: MessageType.MsgSnapStatus, from: id, reject: !ok }));
   }
 
+  /** True if there is something to persist, send or apply (and the Ready window has room). */
   hasReady(): boolean {
-    if (this.outstanding !== null) return false;
+    if (this.outstanding.length >= raftReadiesInflightMax) return false;
     const r = this.raft;
     const soft = r.softState();
     if (soft.lead !== this.prevSoft.lead || soft.raftState !== this.prevSoft.raftState) return true;
     if (!hardStateEqual(r.hardState(), this.prevHard)) return true;
-    if (r.raftLog.unstable.snapshot !== null) return true;
+    const u = r.raftLog.unstable;
+    if (u.nextSnapshot() !== null) return true;
     if (r.msgs.length > 0 || r.msgsAfterAppend.length > 0) return true;
-    if (r.raftLog.unstableEntries().length > 0 || r.raftLog.hasNextCommittedEnts()) return true;
+    if (u.offsetInProgress < u.offset + u.entries.length || r.raftLog.hasNextCommittedEnts()) return true;
     return r.readStates.length > 0;
   }
 
-  /** Everything to persist, send and apply now (see the contract at the top of this file). */
+  /**
+   * Everything to persist, send and apply now (see the contract at the top of this file).
+   * Readies may be pipelined: ready() may be called again before advance(), and each advance()
+   * acknowledges the oldest Ready not yet acknowledged, so persists must complete in order.
+   */
   ready(): Ready {
-    assert(this.outstanding === null, 'ready() called again before advance()');
+    assert(this.outstanding.length < raftReadiesInflightMax, 'too many Readies in flight');
     const r = this.raft;
-    const entries = r.raftLog.unstableEntries().slice();
-    const committedEntries = r.raftLog.nextCommittedEnts();
-    const snapshot = r.raftLog.unstable.snapshot;
+    const log = r.raftLog;
+    const entries = log.unstable.nextEntries();
+    const committedEntries = log.nextCommittedEnts();
+    const snapshot = log.unstable.nextSnapshot();
     const soft = r.softState();
     const hard = r.hardState();
     const softChanged = soft.lead !== this.prevSoft.lead || soft.raftState !== this.prevSoft.raftState;
     const hardChanged = !hardStateEqual(hard, this.prevHard);
-    const mustSync = entries.length > 0 || hard.term !== this.prevHard.term || hard.vote !== this.prevHard.vote;
-    const after: Message[] = [];
+    const mustSync = entries.length > 0 || snapshot !== null || hard.term !== this.prevHard.term || hard.vote !== this.prevHard.vote;
+    let after: Message[] = r.msgsAfterAppend;
     const selfMsgs: Message[] = [];
-    for (const m of r.msgsAfterAppend) (m.to === r.id ? selfMsgs : after).push(m);
+    if (after.length > 0) {
+      const others: Message[] = [];
+      for (const m of after) (m.to === r.id ? selfMsgs : others).push(m);
+      after = others;
+    }
     const rd: Ready = {
       softState: softChanged ? soft : null,
       hardState: hardChanged ? hard : null,
@@ -212,25 +226,27 @@ export class RawNode {
     r.readStates = [];
     if (softChanged) this.prevSoft = soft;
     if (hardChanged) this.prevHard = hard;
+    log.unstable.acceptInProgress();
     const last = entries.length > 0 ? entries[entries.length - 1]! : null;
-    this.outstanding = {
+    const appliedTo = committedEntries.length > 0 ? committedEntries[committedEntries.length - 1]!.index : 0;
+    if (appliedTo > 0) log.acceptApplying(appliedTo);
+    this.outstanding.push({
       term: r.term,
       lastIndex: last?.index ?? 0,
       lastTerm: last?.term ?? 0,
       snapshotIndex: snapshot?.metadata.index ?? 0,
-      appliedTo: committedEntries.length > 0 ? committedEntries[committedEntries.length - 1]!.index : 0,
+      appliedTo,
       selfMsgs,
-    };
+    });
     // Committed entries leave the leader's uncommitted-bytes budget once handed out.
     if (committedEntries.length > 0) r.reduceUncommittedBytes(committedEntries);
     return rd;
   }
 
-  /** Reports that the last Ready was persisted, sent and applied (steps 1 to 5). */
+  /** Reports that the oldest outstanding Ready was persisted, sent and applied (steps 1 to 5). */
   advance(): void {
-    const o = this.outstanding;
-    assert(o !== null, 'advance() without ready()');
-    this.outstanding = null;
+    const o = this.outstanding.shift();
+    assert(o !== undefined, 'advance() without ready()');
     const r = this.raft;
     if (o.snapshotIndex > 0) r.raftLog.stableSnapTo(o.snapshotIndex);
     if (o.lastIndex > 0) r.raftLog.stableTo(o.lastIndex, o.lastTerm);
@@ -241,6 +257,11 @@ export class RawNode {
     if (o.lastIndex > 0 && r.state === StateType.Leader && r.term === o.term && r.raftLog.matchTerm(o.lastIndex, o.lastTerm)) {
       r.step(msg({ type: MessageType.MsgAppResp, from: r.id, to: r.id, term: r.term, index: o.lastIndex }));
     }
+  }
+
+  /** Readies handed out and not yet acknowledged by advance(). */
+  readiesInFlight(): number {
+    return this.outstanding.length;
   }
 
   status(): Status {

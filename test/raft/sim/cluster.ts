@@ -61,7 +61,8 @@ class Member {
   readonly id: bigint;
   readonly storage: MemoryStorage;
   raw: RawNode | null = null;
-  pending: Ready | null = null;
+  /** Readies handed out whose fsync has not completed, oldest first. */
+  pending: Ready[] = [];
   incarnation = 0;
   applied = 0;
   hash = 0;
@@ -112,6 +113,19 @@ export class SimCluster {
   readonly compactEvery: number;
   readonly fsyncWeight: number;
   readonly committedPerReady: number;
+  /** Readies a member may have in flight (pipelined persists). */
+  readonly pipelineDepth: number;
+  // Fault intensity, per seed.
+  readonly crashPerTick: number;
+  readonly crashPerStep: number;
+  readonly restartPerTick: number;
+  readonly partitionPerTick: number;
+  /** Crashes hit the leader with this probability (a leader with an unsynced Ready first). */
+  readonly leaderCrashBias: number;
+  /** Per tick, the probability that a leader is crashed or cut off (churns leaders, leaving divergent tails). */
+  readonly leaderKillPerTick: number;
+  /** One member with a slow disk (0n: none): its fsyncs complete rarely. */
+  readonly slowDisk: bigint;
 
   constructor(opts: SimOptions) {
     this.opts = opts;
@@ -119,12 +133,21 @@ export class SimCluster {
     const p = this.prng;
     this.preVote = p.chance(0.6);
     this.checkQuorum = p.chance(0.6);
-    this.maxMsgBytes = p.pick([1, 64, 256, 1 << 20]);
+    this.maxMsgBytes = p.pick([1, 1, 64, 256, 1 << 20]);
     this.maxInflight = p.range(1, 8);
     this.heartbeatTick = p.range(1, 2);
     this.compactEvery = p.pick([5, 20, 1000]);
     this.fsyncWeight = p.pick([0.15, 0.4, 0.8]);
     this.committedPerReady = p.pick([1, 1 << 20]);
+    this.pipelineDepth = p.pick([1, 2, 8]);
+    const violent = p.chance(0.5);
+    this.crashPerTick = violent ? 0.06 : 0.02;
+    this.crashPerStep = violent ? 0.006 : 0.002;
+    this.restartPerTick = p.pick([0.15, 0.4]);
+    this.partitionPerTick = violent ? 0.08 : 0.03;
+    this.leaderCrashBias = p.pick([0, 0.5, 0.8]);
+    this.leaderKillPerTick = p.pick([0, 0, 0.1, 0.3]);
+    this.slowDisk = p.chance(0.5) ? BigInt(p.range(1, opts.members)) : 0n;
     this.net = new SimNetwork(p, {
       dropRate: p.pick([0, 0.02, 0.1]),
       dupRate: p.pick([0, 0.02, 0.05]),
@@ -168,13 +191,13 @@ export class SimCluster {
       m.hash = 0;
     }
     m.lastCommit = m.raw.raft.raftLog.committed;
-    m.pending = null;
+    m.pending = [];
   }
 
   private crash(m: Member): void {
-    this.log(`crash ${m.id}${m.pending ? ' (unsynced ready lost)' : ''}`);
+    this.log(`crash ${m.id}${m.pending.length > 0 ? ` (${m.pending.length} unsynced readies lost)` : ''}`);
     m.raw = null;
-    m.pending = null;
+    m.pending = [];
     this.crashes++;
     this.net.dropFor(m.id);
   }
@@ -204,13 +227,12 @@ export class SimCluster {
       this.checker.logEntry(e, prev);
     }
     for (const msg of rd.messages) this.send(m, msg);
-    m.pending = rd;
+    m.pending.push(rd);
     this.log(`ready ${m.id}: ${rd.entries.length} ents [${rd.entries.map((e) => e.index).join(",")}], ${rd.committedEntries.length} committed [${rd.committedEntries.map((e) => e.index).join(",")}] applied ${m.applied} state ${raft.state} term ${raft.term}, ${rd.messages.length}+${rd.messagesAfterPersist.length} msgs${rd.hardState ? ` hs ${rd.hardState.term}/${rd.hardState.vote}/${rd.hardState.commit}` : ''}`);
   }
 
   private fsync(m: Member): void {
-    const rd = m.pending!;
-    m.pending = null;
+    const rd = m.pending.shift()!;
     const raw = m.raw!;
     if (rd.snapshot !== null) {
       m.storage.applySnapshot(rd.snapshot);
@@ -322,13 +344,15 @@ export class SimCluster {
   private stepOnce(allowFaults: boolean): boolean {
     const p = this.prng;
     const up = this.up();
-    const readyOnes = up.filter((m) => m.pending === null && m.raw!.hasReady());
-    const pendingOnes = up.filter((m) => m.pending !== null);
+    const readyOnes = up.filter((m) => m.pending.length < this.pipelineDepth && m.raw!.hasReady());
+    const pendingOnes = up.filter((m) => m.pending.length > 0);
     const deliverable = this.net.deliverableCount(this.now);
     if (readyOnes.length === 0 && pendingOnes.length === 0 && deliverable === 0) return false;
     const r = p.float();
     if (pendingOnes.length > 0 && (r < this.fsyncWeight || (readyOnes.length === 0 && deliverable === 0))) {
-      this.fsync(p.pick(pendingOnes));
+      const m = p.pick(pendingOnes);
+      // The slow disk finishes an fsync only now and then.
+      if (m.id !== this.slowDisk || !allowFaults || p.chance(0.1)) this.fsync(m);
     } else if (readyOnes.length > 0 && (deliverable === 0 || p.chance(0.5))) {
       this.handleReady(p.pick(readyOnes));
     } else if (deliverable > 0) {
@@ -337,31 +361,60 @@ export class SimCluster {
     } else if (pendingOnes.length > 0) {
       this.fsync(p.pick(pendingOnes));
     }
-    if (allowFaults && p.chance(0.002) && up.length > 0) this.crash(p.pick(up));
+    if (allowFaults && p.chance(this.crashPerStep) && up.length > 0) this.crash(this.crashVictim(up));
     this.steps++;
     for (const m of this.members) this.checkMember(m);
     return true;
   }
 
+  private leaderOr(ids: bigint[]): bigint {
+    const leader = this.members.find((m) => m.raw !== null && m.raw.raft.state === StateType.Leader);
+    if (leader !== undefined && this.prng.chance(this.leaderCrashBias)) return leader.id;
+    return this.prng.pick(ids);
+  }
+
+  private crashVictim(up: Member[]): Member {
+    const p = this.prng;
+    if (p.chance(this.leaderCrashBias)) {
+      const leaders = up.filter((m) => m.raw!.raft.state === StateType.Leader);
+      const unsynced = leaders.filter((m) => m.pending.length > 0);
+      if (unsynced.length > 0) return p.pick(unsynced);
+      if (leaders.length > 0) return p.pick(leaders);
+    }
+    return p.pick(up);
+  }
+
   private faults(): void {
     const p = this.prng;
     for (const m of this.members) {
-      if (m.raw === null && p.chance(0.15)) {
+      if (m.raw === null && p.chance(this.restartPerTick)) {
         this.log(`restart ${m.id}`);
         this.start(m);
       }
     }
-    if (p.chance(0.02)) {
-      const up = this.up();
-      if (up.length > 0) this.crash(p.pick(up));
+    if (this.leaderKillPerTick > 0 && p.chance(this.leaderKillPerTick)) {
+      const leader = this.members.find((m) => m.raw !== null && m.raw.raft.state === StateType.Leader);
+      if (leader !== undefined) {
+        if (p.chance(0.5)) {
+          this.crash(leader);
+        } else {
+          this.net.heal();
+          for (const y of this.members) if (y !== leader) { this.net.block(leader.id, y.id); this.net.block(y.id, leader.id); }
+          this.log(`isolate leader ${leader.id}`);
+        }
+      }
     }
-    if (p.chance(0.03)) {
+    if (p.chance(this.crashPerTick)) {
+      const up = this.up();
+      if (up.length > 0) this.crash(this.crashVictim(up));
+    }
+    if (p.chance(this.partitionPerTick)) {
       this.net.heal();
       const kind = p.int(3);
       const ids = this.members.map((m) => m.id);
       if (kind === 0) {
-        // Isolate one member, both directions.
-        const x = p.pick(ids);
+        // Isolate one member (often the leader), both directions.
+        const x = this.leaderOr(ids);
         for (const y of ids) if (y !== x) { this.net.block(x, y); this.net.block(y, x); }
       } else if (kind === 1) {
         // Asymmetric: one member can send but not receive (or the reverse).
