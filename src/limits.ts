@@ -62,6 +62,12 @@ export const raftInflightMsgsMax = 256;
 export const raftInflightBytesMax = 4 * MiB;
 export const raftMsgBytesMax = 1 * MiB;
 export const raftUncommittedBytesMax = 64 * MiB;
+/** Linearizable reads a leader holds while it waits for heartbeat quorums. */
+export const raftReadIndexPendingMax = 4096;
+/** Committed entries handed to the application per Ready, in payload bytes (at least one entry). */
+/** Readies handed out by a RawNode and not yet acknowledged by advance() (pipelined persists). */
+export const raftReadiesInflightMax = 64;
+export const raftCommittedBytesPerReadyMax = 4 * MiB;
 export const raftElectionTicksDefault = 10;
 export const raftHeartbeatTicksDefault = 1;
 export const raftHeartbeatMsDefault = 100;
