@@ -87,6 +87,10 @@ export const httpBodyBytesMax = requestBytesMax + 512 * KiB;
 export const httpHeaderBytesMax = 16 * KiB;
 /** HTTP/1.1 time allowed to receive a complete request's headers (slowloris bound). */
 export const httpHeadersTimeoutMs = 10_000;
+/** HTTP/1.1 time allowed to receive a buffered request body after its headers. */
+export const httpBodyTimeoutMs = 30_000;
+/** Concatenated JSON request objects in one streaming gateway body (each one stream message). */
+export const httpStreamObjectsMax = 100_000;
 /** Concurrent HTTP/2 streams per gRPC session (etcd's default is 2^32-1; bounded here). */
 export const grpcStreamsPerSessionMax = 10_000;
 /** Longest grpc-timeout value honoured (clamped above). */

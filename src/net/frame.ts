@@ -232,17 +232,33 @@ export class FrameParser {
       this.deliver(payload);
       return pos + payload.length;
     }
-    this.payload = new Uint8Array(this.expect);
+    this.allocatePayload();
     return pos;
   }
 
+  /**
+   * A payload up to PREALLOC_BYTES_MAX gets its buffer at once; a larger one is collected as
+   * received pieces and joined at the end, so a peer that announces 16 MiB and then trickles
+   * bytes holds only what it really sent.
+   */
+  private allocatePayload(): void {
+    this.pieces.length = 0;
+    this.payload = this.expect <= PREALLOC_BYTES_MAX ? new Uint8Array(this.expect) : EMPTY;
+  }
+  private readonly pieces: Uint8Array[] = [];
+
   private fillPayload(chunk: Uint8Array, pos: number): number {
-    if (this.payload.length === 0 && this.expect > 0) this.payload = new Uint8Array(this.expect);
+    if (this.payloadFill === 0 && this.payload.length === 0 && this.pieces.length === 0) this.allocatePayload();
     const n = Math.min(this.expect - this.payloadFill, chunk.length - pos);
-    this.payload.set(chunk.subarray(pos, pos + n), this.payloadFill);
+    if (this.payload.length > 0) this.payload.set(chunk.subarray(pos, pos + n), this.payloadFill);
+    else this.pieces.push(chunk.slice(pos, pos + n));
     this.payloadFill += n;
     if (this.payloadFill === this.expect) {
-      const payload = this.payload;
+      let payload = this.payload;
+      if (payload.length === 0) {
+        payload = Buffer.concat(this.pieces, this.expect);
+        this.pieces.length = 0;
+      }
       this.payload = EMPTY;
       this.deliver(payload);
     }
@@ -258,6 +274,7 @@ export class FrameParser {
 }
 
 const EMPTY = new Uint8Array(0);
+const PREALLOC_BYTES_MAX = 64 * 1024;
 
 function checkPreface(b: Uint8Array): void {
   for (let i = 0; i < PREFACE_MAGIC.length; i++) {

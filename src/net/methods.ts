@@ -209,7 +209,8 @@ export class ServerStreamImpl implements ServerStream {
   end(reason: StatusError): void {
     if (this.over) return;
     this.over = reason;
-    this.ctx.abort(reason);
+    // A handler that finished normally is not told it was aborted.
+    if (reason.status !== Status.OK) this.ctx.abort(reason);
     this.inbound.length = 0;
     this.head = 0;
     if (this.waiter) {

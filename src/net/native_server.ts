@@ -197,7 +197,7 @@ export class NativeServerConnection {
       () => {
         if (this.calls.get(id) !== call) return;
         this.finish(id, call);
-        stream.end(new StatusError(Status.CANCELLED, 'stream finished'));
+        stream.end(new StatusError(Status.OK, ''));
         this.endStream(id, undefined);
       },
       (err: unknown) => {

@@ -37,13 +37,13 @@ export function isStatusCode(n: number): n is StatusCode {
 /**
  * A call ended with a non-OK status. Handlers throw it (the server maps its own EtsdErrors to
  * one with etcd's exact message); clients reject with it. `code` is the stable EtsdError code
- * 'ERR_STATUS'; `status` is the gRPC code and `details` the message the peer sent.
+ * ('ERR_STATUS', or a subclass's own); `status` is the gRPC code and `details` the message the peer sent.
  */
 export class StatusError extends EtsdError {
   readonly status: StatusCode;
   readonly details: string;
-  constructor(status: StatusCode, details: string) {
-    super('ERR_STATUS', `${statusName(status)}: ${details}`);
+  constructor(status: StatusCode, details: string, code = 'ERR_STATUS') {
+    super(code, `${statusName(status)}: ${details}`);
     this.status = status;
     this.details = details;
   }
