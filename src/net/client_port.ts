@@ -132,6 +132,8 @@ export class ClientPort {
       return;
     }
     this.pending.add(socket);
+    // Every protocol here batches its own writes; Nagle would only add delayed-ACK stalls.
+    socket.setNoDelay(true);
     let held: Buffer = EMPTY;
     const timer = setTimeout(() => {
       this.stats.dropped++;

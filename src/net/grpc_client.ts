@@ -4,6 +4,8 @@
  * read from trailers or Trailers-Only responses. One HTTP/2 session multiplexes all calls.
  */
 import * as http2 from 'node:http2';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { grpcMessageBytesMax } from '../limits.js';
 import { GrpcMessageParser, encodeGrpcMessage, formatGrpcTimeout } from './grpc_frame.js';
 import { Status, StatusError, decodeGrpcMessage, isStatusCode, type StatusCode } from './status.js';
@@ -35,11 +37,12 @@ export class GrpcClient {
   /** url: "http://127.0.0.1:2379" (h2c) or "https://..." (TLS, pass ca etc. in opts). */
   static connect(url: string, opts: GrpcConnectOptions = {}): Promise<GrpcClient> {
     return new Promise((resolve, reject) => {
-      const session = http2.connect(url, opts);
+      const session = http2.connect(url, { ...opts, createConnection: () => openSocket(url, opts) });
       const onError = (err: Error): void => reject(err);
       session.once('error', onError);
       session.once('connect', () => {
         session.removeListener('error', onError);
+
         resolve(new GrpcClient(session, opts));
       });
     });
@@ -196,4 +199,18 @@ export class GrpcClientStream {
     this.endWaiters = [];
     for (const w of ws) w(st);
   }
+}
+
+/** The session's socket, with Nagle off: unary calls are small writes both ways, and Nagle plus delayed ACKs stalls them. */
+function openSocket(url: string, opts: GrpcConnectOptions): net.Socket {
+  const u = new URL(url);
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  let socket: net.Socket;
+  if (u.protocol === 'https:') {
+    socket = tls.connect({ ...opts, host, port: Number(u.port || 443), ALPNProtocols: ['h2'], servername: net.isIP(host) ? '' : host } as tls.ConnectionOptions);
+  } else {
+    socket = net.connect({ host, port: Number(u.port || 80) });
+  }
+  socket.setNoDelay(true);
+  return socket;
 }
