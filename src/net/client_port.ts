@@ -28,6 +28,8 @@ export interface ClientPortOptions {
   tls?: tls.TlsOptions;
   sniffTimeoutMs?: number;
   idleTimeoutMs?: number;
+  /** HTTP/1.1: time to receive a request's headers (httpHeadersTimeoutMs by default). */
+  httpHeadersTimeoutMs?: number;
   /** Native frame payload limit (frameBytesMax by default). */
   maxFrameBytes?: number;
   /** gRPC message limit (grpcMessageBytesMax by default). */
@@ -62,9 +64,9 @@ export class ClientPort {
       ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
       onSessionError: (err) => opts.onError?.('grpc', err, '?'),
     });
-    this.http1 = createHttp1Server(this.router);
+    this.http1 = createHttp1Server(this.router, opts.httpHeadersTimeoutMs);
     if (opts.tls) {
-      const server = tls.createServer({ ALPNProtocols: ['h2', 'http/1.1'], ...opts.tls }, (s) => this.onSecure(s));
+      const server = tls.createServer({ ALPNProtocols: ['h2', 'http/1.1', NATIVE_ALPN], ...opts.tls }, (s) => this.onSecure(s));
       server.on('tlsClientError', (err, socket) => {
         this.stats.dropped++;
         opts.onError?.('tls', err, peerOf(socket));
@@ -107,7 +109,8 @@ export class ClientPort {
     for (const c of this.nativeConns) c.close();
     for (const s of this.pending) s.destroy();
     this.grpc.close();
-    this.http1.closeIdleConnections();
+    // Not listening itself: close() just stops its timers and idle keep-alive connections.
+    this.http1.close(() => {});
     return new Promise((resolve) => this.listener.close(() => resolve()));
   }
 
@@ -135,10 +138,8 @@ export class ClientPort {
     // Every protocol here batches its own writes; Nagle would only add delayed-ACK stalls.
     socket.setNoDelay(true);
     let held: Buffer = EMPTY;
-    const timer = setTimeout(() => {
-      this.stats.dropped++;
-      socket.destroy();
-    }, this.opts.sniffTimeoutMs ?? netSniffTimeoutMs);
+    // The 'close' that follows destroy() counts the drop.
+    const timer = setTimeout(() => socket.destroy(), this.opts.sniffTimeoutMs ?? netSniffTimeoutMs);
     const cleanup = (): void => {
       clearTimeout(timer);
       this.pending.delete(socket);
@@ -205,6 +206,8 @@ export class ClientPort {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** ALPN id a native client may offer over TLS (the bytes are sniffed either way). */
+export const NATIVE_ALPN = 'etsd';
 
 function peerOf(socket: net.Socket): string {
   return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;

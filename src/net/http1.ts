@@ -87,8 +87,12 @@ export class HttpRouter {
     if (!route.opts.streamBody) {
       const read = await readBody(req, route.opts.bodyBytesMax ?? httpBodyBytesMax);
       if (typeof read === 'number') {
+        // Answer, then close: the rest of the body is read and dropped (bounded by
+        // httpBodyTimeoutMs) so the client sees the 413 instead of a reset.
+        res.setHeader('Connection', 'close');
         writeJsonError(res, Status.RESOURCE_EXHAUSTED, `http: request body too large (limit ${read} bytes)`, 413);
-        req.destroy();
+        req.resume();
+        setTimeout(() => req.destroy(), httpBodyTimeoutMs).unref();
         return;
       }
       if (read === undefined) return; // client went away or was too slow
@@ -126,6 +130,7 @@ function readBody(req: http.IncomingMessage, max: number): Promise<Buffer | numb
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > max) {
+        parts.length = 0;
         settle(max);
         return;
       }
@@ -297,12 +302,22 @@ export class JsonObjectSplitter {
 }
 
 /** An http.Server configured with etsd's bounds; connections are fed to it by the client port. */
-export function createHttp1Server(router: HttpRouter): http.Server {
-  const server = http.createServer({ maxHeaderSize: httpHeaderBytesMax, requestTimeout: 0 }, router.listener);
-  server.headersTimeout = httpHeadersTimeoutMs;
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    else socket.destroy();
+export function createHttp1Server(router: HttpRouter, headersTimeoutMs = httpHeadersTimeoutMs): http.Server {
+  const server = http.createServer(
+    // The headers timeout is checked every connectionsCheckingInterval (node's default is 30 s).
+    { maxHeaderSize: httpHeaderBytesMax, requestTimeout: 0, headersTimeout: headersTimeoutMs, connectionsCheckingInterval: Math.min(1000, headersTimeoutMs) },
+    router.listener,
+  );
+  // This server never listens (the client port hands it sockets), but node:http starts its
+  // connection tracking (headersTimeout, closeAllConnections) on 'listening'.
+  server.emit('listening');
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
   });
   return server;
 }
