@@ -261,3 +261,14 @@ export class ServerStreamImpl implements ServerStream {
 
 const EMPTY = new Uint8Array(0);
 const RESOLVED = Promise.resolve();
+
+/**
+ * A promise that rejects with the signal's reason once it aborts (at once if it already has).
+ * Handlers that park until the client goes away (a Watch stream) await it.
+ */
+export function untilAborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { ClientPort } from '../../src/net/client_port.js';
-import { MethodTable } from '../../src/net/methods.js';
+import { MethodTable, untilAborted } from '../../src/net/methods.js';
 import { Status, StatusError } from '../../src/net/status.js';
 import { Writer } from '../../src/proto/wire.js';
 
@@ -51,6 +51,28 @@ const methods = new MethodTable()
     putCalls.push(Buffer.from(payload).toString('hex'));
     return putResponse();
   });
+
+const watchEvents: string[] = [];
+methods.stream('/etcdserverpb.Watch/Watch', 'bidi', async (_m, stream) => {
+  const create = await stream.recv();
+  assert.ok(create);
+  watchEvents.push(`create ${Buffer.from(create).toString('hex')}`);
+  const created = new Writer();
+  created.fork(1).uintField(1, 1).uintField(2, 2).intField(3, 5).uintField(4, 3).ldelim().boolField(3, true);
+  await stream.send(created.finish());
+  const ev = new Writer();
+  ev.fork(1).uintField(1, 1).uintField(2, 2).intField(3, 6).uintField(4, 3).ldelim();
+  ev.fork(11).fork(2).bytesField(1, Buffer.from('foo')).intField(2, 2).intField(3, 6).intField(4, 3).bytesField(5, Buffer.from('bar')).ldelim().ldelim();
+  await stream.send(ev.finish());
+  try {
+    // etcd keeps a Watch stream open until the client goes away.
+    while ((await stream.recv()) !== undefined);
+    await untilAborted(stream.ctx.signal);
+  } catch (err) {
+    watchEvents.push(`ended ${(err as StatusError).status}`);
+    throw err;
+  }
+});
 
 let port: ClientPort;
 let endpoint = '';
@@ -123,4 +145,17 @@ test('etcdctl on an unregistered method gets grpc-go\'s UNIMPLEMENTED text', { s
   assert.equal(lastError(r.stderr), 'Error: rpc error: code = Unimplemented desc = unknown method DeleteRange for service etcdserverpb.KV');
   const lease = await etcdctl('lease', 'grant', '10');
   assert.equal(lastError(lease.stderr), 'Error: failed to grant lease (rpc error: code = Unimplemented desc = unknown service etcdserverpb.Lease)');
+});
+
+test('etcdctl watch: a bidi stream with a real grpc-go client, ended by the client going away', { skip: !available && 'etcdctl not installed' }, async () => {
+  watchEvents.length = 0;
+  const child = execFile('etcdctl', [`--endpoints=${endpoint}`, 'watch', 'foo'], { env: { ...process.env, ETCDCTL_API: '3' }, timeout: 20_000 });
+  let out = '';
+  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+  while (!out.includes('bar\n')) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(out, 'PUT\nfoo\nbar\n');
+  assert.match(watchEvents[0] as string, /^create 0a..0a03666f6f/); // WatchRequest{create_request{key: "foo", ...}}
+  child.kill('SIGKILL');
+  while (watchEvents.length < 2) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(watchEvents[1], 'ended 1');
 });

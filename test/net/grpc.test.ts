@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { ClientPort } from '../../src/net/client_port.js';
-import { MethodTable, type ServerStream } from '../../src/net/methods.js';
+import { MethodTable, untilAborted, type ServerStream } from '../../src/net/methods.js';
 import { GrpcClient } from '../../src/net/grpc_client.js';
 import {
   GrpcMessageParser,
@@ -58,7 +58,7 @@ methods.stream('/test.Echo/Watch', 'bidi', async (_m, s: ServerStream) => {
       const m = await s.recv();
       if (m === undefined) {
         // Like etcd's Watch: a client half-close does not end the stream.
-        await new Promise((_r, reject) => s.ctx.signal.addEventListener('abort', () => reject(s.ctx.signal.reason)));
+        await untilAborted(s.ctx.signal);
       } else await s.send(m);
     }
   } catch (err) {
