@@ -82,6 +82,38 @@ export const frameBytesMax = 16 * MiB;
 export const grpcMessageBytesMax = requestBytesMax + 512 * KiB;
 /** Peer snapshot chunk size. */
 export const snapshotChunkBytes = 1 * MiB;
+/** Longest method name carried in a native call-open frame. */
+export const frameMethodBytesMax = 256;
+/** Native frames coalesced into one socket write: flush once the pending batch reaches this. */
+export const netWriteBatchBytesMax = 256 * KiB;
+/** Outbound bytes queued on a socket before stream senders are made to wait (backpressure). */
+export const netWriteHighWaterBytes = 1 * MiB;
+/** Inbound messages queued per stream, not yet taken by its handler, before reading pauses. */
+export const netStreamInboundMessagesMax = 64;
+/** Inbound bytes queued on one connection, not yet taken by handlers, before reading pauses. */
+export const netInboundQueuedBytesMax = 4 * MiB;
+/** Concurrent unary calls plus open streams on one native connection. */
+export const netCallsPerConnectionMax = 10_000;
+/** A connection that has not identified its protocol within this time is closed. */
+export const netSniffTimeoutMs = 10_000;
+/** Bytes the sniffer may hold before deciding (the HTTP/2 preface is 24). */
+export const netSniffBytesMax = 64;
+/** A native or gRPC connection with no open call and no bytes for this long is closed. */
+export const netIdleTimeoutMs = 5 * 60_000;
+/** An HTTP/1.1 request body larger than this gets 413 before it is buffered. */
+export const httpBodyBytesMax = requestBytesMax + 512 * KiB;
+/** HTTP/1.1 header bytes (node:http maxHeaderSize). */
+export const httpHeaderBytesMax = 16 * KiB;
+/** HTTP/1.1 time allowed to receive a complete request's headers (slowloris bound). */
+export const httpHeadersTimeoutMs = 10_000;
+/** HTTP/1.1 time allowed to receive a buffered request body after its headers. */
+export const httpBodyTimeoutMs = 30_000;
+/** Concatenated JSON request objects in one streaming gateway body (each one stream message). */
+export const httpStreamObjectsMax = 100_000;
+/** Concurrent HTTP/2 streams per gRPC session (etcd's default is 2^32-1; bounded here). */
+export const grpcStreamsPerSessionMax = 10_000;
+/** Longest grpc-timeout value honoured (clamped above). */
+export const grpcTimeoutMsMax = 100 * 24 * 3600_000;
 
 // ---- proto (src/proto codec) ----
 /**
@@ -100,6 +132,8 @@ assert(requestBytesMax < frameBytesMax, 'a maximal request must fit in a frame')
 assert(raftMsgBytesMax <= raftInflightBytesMax, 'one message must fit in the inflight byte window');
 assert(raftMsgBytesMax < frameBytesMax, 'a raft message must fit in a peer frame');
 assert(snapshotChunkBytes < frameBytesMax, 'a snapshot chunk must fit in a frame');
+assert(grpcMessageBytesMax < frameBytesMax, 'a maximal gRPC message must fit in a native frame');
+assert(netSniffBytesMax >= 24, 'the sniffer must be able to hold the whole HTTP/2 preface');
 assert(raftHeartbeatTicksDefault < raftElectionTicksDefault);
 assert(walRecordBytesMax < 2 ** 32, 'a WAL record length must fit the low 32 bits of its length word');
 assert(walSegmentBytesMin <= walSegmentBytesDefault && walSegmentBytesMin % 512 === 0);

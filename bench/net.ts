@@ -1,0 +1,88 @@
+/**
+ * Echo round trips through the client port: native frames and gRPC, C concurrent callers over
+ * K connections, in this one process (client and server share the 2 cores, as the load goal
+ * assumes). Prints calls/s for each run and the median of the runs.
+ *
+ *   npm run bench -- net [--calls 100] [--conns 10] [--seconds 3] [--runs 3] [--bytes 256]
+ */
+import { ClientPort } from '../src/net/client_port.js';
+import { MethodTable } from '../src/net/methods.js';
+import { NativeClient } from '../src/net/native_client.js';
+import { GrpcClient } from '../src/net/grpc_client.js';
+
+function arg(name: string, dflt: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+}
+
+const concurrency = arg('calls', 100);
+const conns = arg('conns', 10);
+const seconds = arg('seconds', 3);
+const runs = arg('runs', 3);
+const bytes = arg('bytes', 256);
+
+type Caller = (m: Uint8Array) => Promise<Uint8Array>;
+
+async function drive(callers: Caller[]): Promise<number> {
+  const message = new Uint8Array(bytes).fill(7);
+  let done = 0;
+  const until = performance.now() + seconds * 1000;
+  const worker = async (i: number): Promise<void> => {
+    const call = callers[i % callers.length] as Caller;
+    while (performance.now() < until) {
+      const r = await call(message);
+      if (r.length !== bytes) throw new Error('bad echo');
+      done++;
+    }
+  };
+  const start = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, (_, i) => worker(i)));
+  return done / ((performance.now() - start) / 1000);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+async function main(): Promise<void> {
+  const methods = new MethodTable().unary('/bench.Echo/Echo', async (_m, p) => p);
+  const port = await ClientPort.listen({ host: '127.0.0.1', port: 0, methods });
+  const rows: Array<[string, number[]]> = [];
+
+  const natives = await Promise.all(Array.from({ length: conns }, () => NativeClient.connect('127.0.0.1', port.address.port)));
+  const nativeCallers: Caller[] = natives.map((c) => (m) => c.call('/bench.Echo/Echo', m));
+  const nativeRates: number[] = [];
+  for (let r = 0; r < runs; r++) nativeRates.push(await drive(nativeCallers));
+  rows.push(['native unary', nativeRates]);
+  for (const c of natives) c.close();
+
+  const grpcs = await Promise.all(Array.from({ length: conns }, () => GrpcClient.connect(port.url)));
+  const grpcCallers: Caller[] = grpcs.map((c) => (m) => c.unary('/bench.Echo/Echo', m));
+  const grpcRates: number[] = [];
+  for (let r = 0; r < runs; r++) grpcRates.push(await drive(grpcCallers));
+  rows.push(['gRPC unary', grpcRates]);
+  for (const c of grpcs) c.destroy();
+
+  const seqNative = await NativeClient.connect('127.0.0.1', port.address.port);
+  const lat: number[] = [];
+  const m = new Uint8Array(bytes);
+  for (let i = 0; i < 5000; i++) {
+    const t = performance.now();
+    await seqNative.call('/bench.Echo/Echo', m);
+    lat.push(performance.now() - t);
+  }
+  seqNative.close();
+
+  console.log(`echo, ${bytes}-byte messages, ${concurrency} concurrent calls over ${conns} connections, ${runs} runs of ${seconds} s`);
+  console.log('| transport | median calls/s | runs |');
+  console.log('| --- | ---: | --- |');
+  for (const [name, rates] of rows) {
+    console.log(`| ${name} | ${Math.round(median(rates))} | ${rates.map((x) => Math.round(x)).join(', ')} |`);
+  }
+  lat.sort((a, b) => a - b);
+  console.log(`native sequential round trip (one caller): p50 ${(lat[2500] as number).toFixed(3)} ms, p99 ${(lat[4950] as number).toFixed(3)} ms`);
+  await port.destroy();
+}
+
+await main();

@@ -1,0 +1,214 @@
+/**
+ * One listener per client URL serving three protocols: each accepted connection is sniffed
+ * (sniff.ts) and handed to the native transport, the gRPC server (HTTP/2) or the HTTP/1.1
+ * router. With TLS configured the socket is wrapped first and sniffed inside; ALPN "h2" goes
+ * straight to gRPC. A connection that stays silent, or dribbles a partial preface, is closed
+ * after netSniffTimeoutMs having cost at most netSniffBytesMax bytes.
+ */
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import type * as http from 'node:http';
+import { netIdleTimeoutMs, netSniffBytesMax, netSniffTimeoutMs } from '../limits.js';
+import { assert } from '../util/assert.js';
+import type { EtsdError } from '../util/errors.js';
+import { GrpcServer } from './grpc_server.js';
+import { HttpRouter, createHttp1Server } from './http1.js';
+import type { MethodTable } from './methods.js';
+import { serveNative, type NativeServerConnection } from './native_server.js';
+import { sniffProtocol, type SniffResult } from './sniff.js';
+
+export interface ClientPortOptions {
+  host: string;
+  /** 0 picks a free port (tests). */
+  port: number;
+  methods: MethodTable;
+  /** Routes for HTTP/1.1 (gateway, /health, /version, /metrics); empty by default. */
+  router?: HttpRouter;
+  /** Key and certificate (and ca, requestCert, ... for client auth): TLS on the whole port. */
+  tls?: tls.TlsOptions;
+  sniffTimeoutMs?: number;
+  idleTimeoutMs?: number;
+  /** HTTP/1.1: time to receive a request's headers (httpHeadersTimeoutMs by default). */
+  httpHeadersTimeoutMs?: number;
+  /** Native frame payload limit (frameBytesMax by default). */
+  maxFrameBytes?: number;
+  /** gRPC message limit (grpcMessageBytesMax by default). */
+  maxMessageBytes?: number;
+  /** For the log. */
+  onError?: (what: 'sniff' | 'native' | 'grpc' | 'tls', err: Error, peer: string) => void;
+}
+
+export interface ClientPortStats {
+  native: number;
+  grpc: number;
+  http1: number;
+  /** Closed before they identified a protocol (timeout, reset, TLS failure). */
+  dropped: number;
+}
+
+export class ClientPort {
+  readonly grpc: GrpcServer;
+  readonly http1: http.Server;
+  readonly router: HttpRouter;
+  readonly stats: ClientPortStats = { native: 0, grpc: 0, http1: 0, dropped: 0 };
+  private readonly listener: net.Server;
+  private readonly nativeConns = new Set<NativeServerConnection>();
+  private readonly pending = new Set<net.Socket>();
+  private closing = false;
+
+  private constructor(private readonly opts: ClientPortOptions) {
+    this.router = opts.router ?? new HttpRouter();
+    this.grpc = new GrpcServer({
+      methods: opts.methods,
+      ...(opts.maxMessageBytes !== undefined ? { maxMessageBytes: opts.maxMessageBytes } : {}),
+      ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
+      onSessionError: (err) => opts.onError?.('grpc', err, '?'),
+    });
+    this.http1 = createHttp1Server(this.router, opts.httpHeadersTimeoutMs);
+    if (opts.tls) {
+      const server = tls.createServer({ ALPNProtocols: ['h2', 'http/1.1', NATIVE_ALPN], ...opts.tls }, (s) => this.onSecure(s));
+      server.on('tlsClientError', (err, socket) => {
+        this.stats.dropped++;
+        opts.onError?.('tls', err, peerOf(socket));
+        socket.destroy();
+      });
+      this.listener = server;
+    } else {
+      this.listener = net.createServer((s) => this.sniff(s));
+    }
+    this.listener.on('error', () => {});
+  }
+
+  /** Binds and listens; resolves once accepting. */
+  static listen(opts: ClientPortOptions): Promise<ClientPort> {
+    const port = new ClientPort(opts);
+    return new Promise((resolve, reject) => {
+      port.listener.once('error', reject);
+      port.listener.listen(opts.port, opts.host, () => {
+        port.listener.removeListener('error', reject);
+        resolve(port);
+      });
+    });
+  }
+
+  get address(): { host: string; port: number } {
+    const a = this.listener.address();
+    assert(a !== null && typeof a === 'object', 'listener has no address');
+    return { host: a.address, port: a.port };
+  }
+
+  /** "http://host:port" (or https) as an etcd client URL. */
+  get url(): string {
+    const { host, port } = this.address;
+    return `${this.opts.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  }
+
+  /** Stops accepting; tells native and gRPC clients to go away; resolves when the listener is closed. */
+  close(): Promise<void> {
+    this.closing = true;
+    for (const c of this.nativeConns) c.close();
+    for (const s of this.pending) s.destroy();
+    this.grpc.close();
+    // Not listening itself: close() just stops its timers and idle keep-alive connections.
+    this.http1.close(() => {});
+    return new Promise((resolve) => this.listener.close(() => resolve()));
+  }
+
+  /** Drops every connection now (tests, forced shutdown). */
+  destroy(): Promise<void> {
+    this.grpc.destroy();
+    this.http1.closeAllConnections();
+    return this.close();
+  }
+
+  private onSecure(socket: tls.TLSSocket): void {
+    if (socket.alpnProtocol === 'h2') {
+      this.dispatch(socket, 'h2', EMPTY);
+      return;
+    }
+    this.sniff(socket);
+  }
+
+  private sniff(socket: net.Socket): void {
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    this.pending.add(socket);
+    // Every protocol here batches its own writes; Nagle would only add delayed-ACK stalls.
+    socket.setNoDelay(true);
+    let held: Buffer = EMPTY;
+    // The 'close' that follows destroy() counts the drop.
+    const timer = setTimeout(() => socket.destroy(), this.opts.sniffTimeoutMs ?? netSniffTimeoutMs);
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      this.pending.delete(socket);
+      socket.removeListener('data', onData);
+      socket.removeListener('error', onError);
+      socket.removeListener('close', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      held = held.length === 0 ? chunk : Buffer.concat([held, chunk]);
+      const kind = sniffProtocol(held);
+      if (kind === undefined) {
+        // Only a proper prefix of the 24-byte HTTP/2 preface is ever undecided.
+        assert(held.length < netSniffBytesMax, 'sniffer holding more than netSniffBytesMax');
+        return;
+      }
+      cleanup();
+      socket.pause();
+      this.dispatch(socket, kind, held);
+    };
+    const onError = (err: Error): void => this.opts.onError?.('sniff', err, peerOf(socket));
+    const onClose = (): void => {
+      cleanup();
+      this.stats.dropped++;
+    };
+    socket.on('data', onData);
+    socket.on('error', onError);
+    socket.on('close', onClose);
+  }
+
+  private dispatch(socket: net.Socket, kind: SniffResult, held: Buffer): void {
+    switch (kind) {
+      case 'native': {
+        this.stats.native++;
+        const conn = serveNative(
+          socket,
+          {
+            methods: this.opts.methods,
+            idleTimeoutMs: this.opts.idleTimeoutMs ?? netIdleTimeoutMs,
+            ...(this.opts.maxFrameBytes !== undefined ? { maxPayloadBytes: this.opts.maxFrameBytes } : {}),
+            onProtocolError: (err: EtsdError, peer: string) => this.opts.onError?.('native', err, peer),
+          },
+          held,
+        );
+        this.nativeConns.add(conn);
+        socket.once('close', () => this.nativeConns.delete(conn));
+        socket.resume();
+        return;
+      }
+      case 'h2':
+        this.stats.grpc++;
+        // node:http2 reads bytes already buffered on the socket (socket.read()) on the next
+        // tick, then consumes the handle directly; resume() here would spill them unread.
+        if (held.length > 0) socket.unshift(held);
+        this.grpc.handleConnection(socket);
+        return;
+      case 'http1':
+        this.stats.http1++;
+        if (held.length > 0) socket.unshift(held);
+        this.http1.emit('connection', socket);
+        socket.resume();
+        return;
+    }
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+/** ALPN id a native client may offer over TLS (the bytes are sniffed either way). */
+export const NATIVE_ALPN = 'etsd';
+
+function peerOf(socket: net.Socket): string {
+  return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+}

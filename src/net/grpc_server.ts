@@ -1,0 +1,339 @@
+/**
+ * A generic gRPC server on node:http2 (h2c, or TLS when the client port wraps the socket):
+ * method path -> handler from the MethodTable, all four call kinds, grpc-timeout deadlines,
+ * cancellation on RST_STREAM, flow control both ways, and grpc-go's statuses and texts where
+ * etcd clients can see them. This file is the one that touches HTTP/2 streams.
+ *
+ * Response shapes (as etcd 3.4 sends them):
+ *   success:       HEADERS(:status 200, content-type) DATA(LPM)* HEADERS+END(grpc-status 0, grpc-message "")
+ *   early error:   HEADERS+END(:status 200, content-type, grpc-status, grpc-message)   (Trailers-Only)
+ *   late error:    HEADERS DATA* HEADERS+END(grpc-status n, grpc-message text)
+ *   not gRPC at all (bad content-type or grpc-timeout): RST_STREAM(PROTOCOL_ERROR), as etcd does.
+ */
+import * as http2 from 'node:http2';
+import type { Duplex } from 'node:stream';
+import { grpcMessageBytesMax, grpcStreamsPerSessionMax, grpcTimeoutMsMax, netIdleTimeoutMs } from '../limits.js';
+import {
+  GrpcMessageParser,
+  encodeGrpcMessage,
+  encodeGrpcPrefix,
+  parseGrpcTimeout,
+} from './grpc_frame.js';
+import {
+  CallContextImpl,
+  ServerStreamImpl,
+  unimplementedStatus,
+  type MethodEntry,
+  type MethodTable,
+  type StreamTransport,
+} from './methods.js';
+import { Status, StatusError, encodeGrpcMessage as encodeStatusText, statusFromError, type StatusCode } from './status.js';
+
+export interface GrpcServerOptions {
+  methods: MethodTable;
+  /** Largest request message accepted (etcd: max-request-bytes + 512 KiB). */
+  maxMessageBytes?: number;
+  /** Close a session with no open stream after this long without traffic; 0 = never. */
+  idleTimeoutMs?: number;
+  /** For the log: session-level errors (bad preface, protocol violations). */
+  onSessionError?: (err: Error) => void;
+}
+
+const { HTTP2_HEADER_STATUS, HTTP2_HEADER_CONTENT_TYPE, HTTP2_HEADER_PATH, HTTP2_HEADER_METHOD } = http2.constants;
+const GRPC_CONTENT_TYPE = 'application/grpc';
+/** Messages below this are copied behind their prefix into one buffer; larger ones are not. */
+const COPY_BYTES_MAX = 16 * 1024;
+
+export class GrpcServer {
+  readonly http2: http2.Http2Server;
+  private readonly maxMessageBytes: number;
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
+
+  constructor(private readonly opts: GrpcServerOptions) {
+    this.maxMessageBytes = opts.maxMessageBytes ?? grpcMessageBytesMax;
+    this.http2 = http2.createServer({
+      settings: {
+        maxConcurrentStreams: grpcStreamsPerSessionMax,
+        // Let a whole maximal message be in flight without a WINDOW_UPDATE round trip.
+        initialWindowSize: 1024 * 1024,
+      },
+      // nghttp2's per-session memory cap in MiB; above it new streams are refused, not buffered.
+      maxSessionMemory: 64,
+    });
+    this.http2.on('stream', (stream, headers) => this.onStream(stream, headers));
+    this.http2.on('session', (session) => this.onSession(session));
+    this.http2.on('sessionError', (err) => opts.onSessionError?.(err));
+  }
+
+  /** Serve an accepted (and already sniffed) connection. */
+  handleConnection(socket: Duplex): void {
+    this.http2.emit('connection', socket);
+  }
+
+  /** Sends GOAWAY on every session and closes them once their streams finish. */
+  close(): void {
+    for (const s of this.sessions) s.close();
+  }
+
+  /** Destroys every session now. */
+  destroy(): void {
+    for (const s of this.sessions) s.destroy();
+  }
+
+  private onSession(session: http2.ServerHttp2Session): void {
+    this.sessions.add(session);
+    session.on('close', () => this.sessions.delete(session));
+    session.on('error', (err) => this.opts.onSessionError?.(err));
+    const idle = this.opts.idleTimeoutMs ?? netIdleTimeoutMs;
+    if (idle > 0) {
+      session.setTimeout(idle, () => {
+        if (openStreams.get(session) === 0 || openStreams.get(session) === undefined) session.close();
+      });
+    }
+  }
+
+  private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    stream.on('error', () => {
+      // Stream errors (a reset mid-write) end this call only; the 'close' handler cleans up.
+    });
+    const contentType = headers[HTTP2_HEADER_CONTENT_TYPE];
+    if (headers[HTTP2_HEADER_METHOD] !== 'POST' || typeof contentType !== 'string' || !isGrpcContentType(contentType)) {
+      stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
+      return;
+    }
+    let timeoutMs: number | undefined;
+    const timeoutHeader = headers['grpc-timeout'];
+    if (timeoutHeader !== undefined) {
+      timeoutMs = typeof timeoutHeader === 'string' ? parseGrpcTimeout(timeoutHeader) : undefined;
+      if (timeoutMs === undefined) {
+        stream.close(http2.constants.NGHTTP2_PROTOCOL_ERROR);
+        return;
+      }
+      timeoutMs = Math.min(timeoutMs, grpcTimeoutMsMax);
+    }
+    const path = String(headers[HTTP2_HEADER_PATH] ?? '');
+    const encoding = headers['grpc-encoding'];
+    if (encoding !== undefined && encoding !== 'identity') {
+      return trailersOnly(stream, Status.UNIMPLEMENTED, `grpc: Decompressor is not installed for grpc-encoding "${String(encoding)}"`);
+    }
+    const entry = this.opts.methods.get(path);
+    if (entry === undefined) {
+      const st = unimplementedStatus(path, this.opts.methods);
+      return trailersOnly(stream, st.status, st.details);
+    }
+    const session = stream.session;
+    if (session) openStreams.set(session, (openStreams.get(session) ?? 0) + 1);
+    const peer = `${session?.socket?.remoteAddress ?? '?'}:${session?.socket?.remotePort ?? 0}`;
+    const deadline = timeoutMs !== undefined ? Date.now() + timeoutMs : undefined;
+    const ctx = new CallContextImpl(path, 'grpc', deadline, peer, headers);
+    new GrpcCall(stream, entry, ctx, timeoutMs, this.maxMessageBytes).start();
+  }
+}
+
+/** Open streams per session, for the idle timeout. */
+const openStreams = new WeakMap<http2.Http2Session, number>();
+
+function isGrpcContentType(ct: string): boolean {
+  return ct === GRPC_CONTENT_TYPE || ct.startsWith('application/grpc+') || ct.startsWith('application/grpc;');
+}
+
+function trailersOnly(stream: http2.ServerHttp2Stream, code: StatusCode, message: string): void {
+  if (stream.destroyed || stream.closed) return;
+  if (stream.headersSent) {
+    sendTrailers(stream, code, message);
+    return;
+  }
+  stream.respond(
+    {
+      [HTTP2_HEADER_STATUS]: 200,
+      [HTTP2_HEADER_CONTENT_TYPE]: GRPC_CONTENT_TYPE,
+      'grpc-status': String(code),
+      'grpc-message': encodeStatusText(message),
+    },
+    { endStream: true },
+  );
+}
+
+function sendTrailers(stream: http2.ServerHttp2Stream, code: StatusCode, message: string): void {
+  const trailers = { 'grpc-status': String(code), 'grpc-message': encodeStatusText(message) };
+  // respond({waitForTrailers}) makes Node emit 'wantTrailers' after end(); trailers go there.
+  stream.once('wantTrailers', () => {
+    if (!stream.destroyed) stream.sendTrailers(trailers);
+  });
+  if (!stream.writableEnded) stream.end();
+}
+
+/** One gRPC call on one HTTP/2 stream. */
+class GrpcCall {
+  private done = false;
+  private timer: NodeJS.Timeout | undefined;
+  private serverStream: ServerStreamImpl | undefined;
+  private gotUnaryRequest = false;
+  private readonly parser: GrpcMessageParser;
+  private drainWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly stream: http2.ServerHttp2Stream,
+    private readonly entry: MethodEntry,
+    private readonly ctx: CallContextImpl,
+    private readonly timeoutMs: number | undefined,
+    maxMessageBytes: number,
+  ) {
+    this.parser = new GrpcMessageParser((m) => this.onMessage(m), maxMessageBytes);
+  }
+
+  start(): void {
+    const { stream } = this;
+    stream.on('data', (chunk: Buffer) => {
+      if (this.done) return;
+      try {
+        this.parser.push(chunk);
+      } catch (err) {
+        this.parser.stopped = true;
+        this.fail(err);
+      }
+    });
+    stream.on('end', () => this.onClientEnd());
+    stream.on('drain', () => this.releaseWriters());
+    stream.on('close', () => {
+      const session = stream.session;
+      if (session) openStreams.set(session, Math.max(0, (openStreams.get(session) ?? 1) - 1));
+      this.releaseWriters();
+      if (!this.done) {
+        // The client reset the stream (RST_STREAM CANCEL) or the connection dropped.
+        this.finishQuietly(new StatusError(Status.CANCELLED, 'context canceled'));
+      }
+    });
+    if (this.timeoutMs !== undefined) {
+      this.timer = setTimeout(() => this.fail(new StatusError(Status.DEADLINE_EXCEEDED, 'context deadline exceeded')), this.timeoutMs);
+    }
+    if (this.entry.kind !== 'unary') this.startStream(this.entry.handler);
+  }
+
+  private startStream(handler: (method: string, s: ServerStreamImpl) => Promise<void>): void {
+    const transport: StreamTransport = {
+      write: (m) => this.writeMessage(m),
+      congested: () => this.stream.writableNeedDrain,
+      whenWritable: () => this.whenWritable(),
+      consumed: (queued) => {
+        if (queued === 0 || !this.serverStream?.full) this.stream.resume();
+      },
+    };
+    const s = new ServerStreamImpl(this.ctx, transport);
+    this.serverStream = s;
+    let p: Promise<void>;
+    try {
+      p = handler(this.ctx.method, s);
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.then(
+      () => this.succeed(),
+      (err: unknown) => this.fail(err),
+    );
+  }
+
+  private onMessage(m: Uint8Array): void {
+    if (this.entry.kind === 'unary') {
+      // grpc-go serves a unary call from its first message and ignores any others.
+      if (this.gotUnaryRequest) return;
+      this.gotUnaryRequest = true;
+      const handler = this.entry.handler;
+      let p: Promise<Uint8Array>;
+      try {
+        p = handler(this.ctx.method, m, this.ctx);
+      } catch (err) {
+        p = Promise.reject(err);
+      }
+      p.then(
+        (reply) => {
+          if (this.done) return;
+          if (!(reply instanceof Uint8Array)) return this.fail(new StatusError(Status.INTERNAL, 'handler returned a non-byte message'));
+          this.writeMessage(reply);
+          this.succeed();
+        },
+        (err: unknown) => this.fail(err),
+      );
+      return;
+    }
+    const s = this.serverStream;
+    if (s === undefined) return;
+    s.push(m);
+    if (s.full) this.stream.pause();
+  }
+
+  private onClientEnd(): void {
+    if (this.done) return;
+    try {
+      this.parser.finish();
+    } catch (err) {
+      return this.fail(err);
+    }
+    if (this.entry.kind === 'unary') {
+      // grpc-go hands the handler io.EOF as its decode error: Unknown "EOF" (observed on etcd).
+      if (!this.gotUnaryRequest) this.fail(new StatusError(Status.UNKNOWN, 'EOF'));
+      return;
+    }
+    this.serverStream?.halfClose();
+  }
+
+  private writeMessage(m: Uint8Array): void {
+    if (this.done) throw new StatusError(Status.CANCELLED, 'call is over');
+    const { stream } = this;
+    if (stream.destroyed || stream.closed) return;
+    if (!stream.headersSent) {
+      stream.respond({ [HTTP2_HEADER_STATUS]: 200, [HTTP2_HEADER_CONTENT_TYPE]: GRPC_CONTENT_TYPE }, { waitForTrailers: true });
+    }
+    if (m.length < COPY_BYTES_MAX) {
+      stream.write(encodeGrpcMessage(m));
+    } else {
+      stream.cork();
+      stream.write(encodeGrpcPrefix(m.length));
+      stream.write(m);
+      stream.uncork();
+    }
+  }
+
+  private whenWritable(): Promise<void> {
+    if (this.done || !this.stream.writableNeedDrain) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private releaseWriters(): void {
+    const ws = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of ws) w();
+  }
+
+  private succeed(): void {
+    if (this.done) return;
+    this.finishQuietly(new StatusError(Status.OK, ''));
+    const { stream } = this;
+    if (stream.destroyed || stream.closed) return;
+    if (!stream.headersSent) {
+      // A stream that ends OK without a message: Trailers-Only with status 0.
+      trailersOnly(stream, Status.OK, '');
+      return;
+    }
+    sendTrailers(stream, Status.OK, '');
+  }
+
+  private fail(err: unknown): void {
+    if (this.done) return;
+    const st = statusFromError(err);
+    this.finishQuietly(new StatusError(st.code, st.message));
+    trailersOnly(this.stream, st.code, st.message);
+  }
+
+  /** Marks the call over and tells the handler, without writing anything. */
+  private finishQuietly(reason: StatusError): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (reason.status !== Status.OK) this.ctx.abort(reason);
+    this.serverStream?.end(reason);
+    this.releaseWriters();
+    // Stop reading: whatever the client still sends is dropped by HTTP/2 after we end.
+    this.stream.resume();
+  }
+}

@@ -1,0 +1,274 @@
+/**
+ * The handler side of every transport on the client port. The server registers each method
+ * once, by its gRPC path ('/etcdserverpb.KV/Range'), and the native, gRPC and HTTP transports
+ * call the same handler with the same protobuf bytes. This layer moves bytes: it never decodes
+ * a message.
+ */
+import { assert } from '../util/assert.js';
+import { EtsdError } from '../util/errors.js';
+import { netStreamInboundMessagesMax } from '../limits.js';
+import { Status, StatusError } from './status.js';
+
+export type Protocol = 'native' | 'grpc' | 'http';
+
+export interface CallContext {
+  readonly method: string;
+  readonly protocol: Protocol;
+  /** Absolute deadline on the Date.now() clock, or undefined when the caller set none. */
+  readonly deadline: number | undefined;
+  /** Aborted when the client cancels, the deadline passes, or the connection is lost. */
+  readonly signal: AbortSignal;
+  /** Request metadata with lower-case keys (gRPC headers; empty over the native protocol). */
+  readonly metadata: Readonly<Record<string, string | string[] | undefined>>;
+  /** "address:port" of the client. */
+  readonly peer: string;
+}
+
+/** A unary call: request bytes in, response bytes out; throw a StatusError to fail the call. */
+export type UnaryHandler = (method: string, payload: Uint8Array, ctx: CallContext) => Promise<Uint8Array>;
+
+/**
+ * A streaming call (server-, client- or bidirectional). Resolving ends the stream with OK;
+ * throwing ends it with the error's status. Messages the handler sends before it returns are
+ * all delivered before the end.
+ */
+export type StreamHandler = (method: string, stream: ServerStream) => Promise<void>;
+
+export type MethodKind = 'unary' | 'server-stream' | 'client-stream' | 'bidi';
+
+export interface ServerStream {
+  readonly ctx: CallContext;
+  /** The next client message, or undefined once the client half-closed. Rejects (CANCELLED) after a cancel. */
+  recv(): Promise<Uint8Array | undefined>;
+  /** Queues a message; resolves when the transport can take more. Rejects once the call is over. */
+  send(message: Uint8Array): Promise<void>;
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array>;
+}
+
+export type MethodEntry =
+  | { kind: 'unary'; handler: UnaryHandler }
+  | { kind: 'server-stream' | 'client-stream' | 'bidi'; handler: StreamHandler };
+
+/** Registration errors: the server wired something twice or with a bad path. */
+export class MethodTableError extends EtsdError {
+  constructor(message: string) {
+    super('ERR_METHOD_TABLE', message);
+  }
+}
+
+const PATH_RE = /^\/[A-Za-z0-9_.]+\/[A-Za-z0-9_]+$/;
+
+export class MethodTable {
+  private readonly methods = new Map<string, MethodEntry>();
+
+  unary(path: string, handler: UnaryHandler): this {
+    return this.add(path, { kind: 'unary', handler });
+  }
+
+  stream(path: string, kind: 'server-stream' | 'client-stream' | 'bidi', handler: StreamHandler): this {
+    return this.add(path, { kind, handler });
+  }
+
+  get(path: string): MethodEntry | undefined {
+    return this.methods.get(path);
+  }
+
+  /** Whether any method of the service in path ('/pkg.Service/Method') is registered. */
+  hasService(path: string): boolean {
+    const service = serviceOf(path);
+    for (const p of this.methods.keys()) if (serviceOf(p) === service) return true;
+    return false;
+  }
+
+  paths(): string[] {
+    return [...this.methods.keys()];
+  }
+
+  private add(path: string, entry: MethodEntry): this {
+    if (!PATH_RE.test(path)) throw new MethodTableError(`method path '${path}' is not '/package.Service/Method'`);
+    if (this.methods.has(path)) throw new MethodTableError(`method ${path} registered twice`);
+    this.methods.set(path, entry);
+    return this;
+  }
+}
+
+export function serviceOf(path: string): string {
+  const slash = path.lastIndexOf('/');
+  return slash > 0 ? path.slice(1, slash) : '';
+}
+
+/** grpc-go's UNIMPLEMENTED text, which etcdctl shows verbatim. */
+export function unimplementedStatus(path: string, table: MethodTable): StatusError {
+  const slash = path.lastIndexOf('/');
+  const service = serviceOf(path);
+  if (slash <= 0 || service === '') return new StatusError(Status.UNIMPLEMENTED, `malformed method name: "${path}"`);
+  if (!table.hasService(path)) return new StatusError(Status.UNIMPLEMENTED, `unknown service ${service}`);
+  return new StatusError(Status.UNIMPLEMENTED, `unknown method ${path.slice(slash + 1)} for service ${service}`);
+}
+
+/**
+ * A call's context; the AbortController is made on first use of `signal`, so calls that never
+ * look at it (most unary calls) do not pay for one.
+ */
+export class CallContextImpl implements CallContext {
+  private controller: AbortController | undefined;
+  private abortReason: StatusError | undefined;
+
+  constructor(
+    readonly method: string,
+    readonly protocol: Protocol,
+    readonly deadline: number | undefined,
+    readonly peer: string,
+    readonly metadata: Readonly<Record<string, string | string[] | undefined>> = EMPTY_METADATA,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.abortReason) this.controller.abort(this.abortReason);
+    }
+    return this.controller.signal;
+  }
+
+  get aborted(): StatusError | undefined {
+    return this.abortReason;
+  }
+
+  abort(reason: StatusError): void {
+    if (this.abortReason) return;
+    this.abortReason = reason;
+    this.controller?.abort(reason);
+  }
+}
+
+const EMPTY_METADATA: Readonly<Record<string, string>> = Object.freeze({});
+
+/** What a transport lends a ServerStreamImpl. */
+export interface StreamTransport {
+  /** Enqueue one outbound message. */
+  write(message: Uint8Array): void;
+  /** True when the transport's outbound queue is above its high-water mark. */
+  congested(): boolean;
+  /** Resolves when the transport drained below its high-water mark (or the call ended). */
+  whenWritable(): Promise<void>;
+  /** The handler took messages off the inbound queue; `queued` is how many remain. */
+  consumed(queued: number): void;
+}
+
+type Waiter = { resolve: (m: Uint8Array | undefined) => void; reject: (e: unknown) => void };
+
+/**
+ * One streaming call seen from its handler. Inbound messages queue here until recv() takes
+ * them; the transport pauses reading when `queued` passes netStreamInboundMessagesMax, so a
+ * slow handler slows its client down instead of growing memory.
+ */
+export class ServerStreamImpl implements ServerStream {
+  private readonly inbound: Uint8Array[] = [];
+  private head = 0;
+  private waiter: Waiter | undefined;
+  private halfClosed = false;
+  private over: StatusError | undefined;
+
+  constructor(
+    readonly ctx: CallContextImpl,
+    private readonly transport: StreamTransport,
+  ) {}
+
+  get queued(): number {
+    return this.inbound.length - this.head;
+  }
+
+  /** True when the transport should stop reading for this stream's sake. */
+  get full(): boolean {
+    return this.queued >= netStreamInboundMessagesMax;
+  }
+
+  /** Transport: a message arrived. */
+  push(message: Uint8Array): void {
+    if (this.over || this.halfClosed) return;
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      w.resolve(message);
+      return;
+    }
+    this.inbound.push(message);
+  }
+
+  /** Transport: the client will send nothing more. */
+  halfClose(): void {
+    this.halfClosed = true;
+    if (this.waiter && this.queued === 0) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      w.resolve(undefined);
+    }
+  }
+
+  /** Transport: the call is over (cancel, deadline, connection loss, or the handler finished). */
+  end(reason: StatusError): void {
+    if (this.over) return;
+    this.over = reason;
+    // A handler that finished normally is not told it was aborted.
+    if (reason.status !== Status.OK) this.ctx.abort(reason);
+    this.inbound.length = 0;
+    this.head = 0;
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      w.reject(reason);
+    }
+  }
+
+  recv(): Promise<Uint8Array | undefined> {
+    if (this.over) return Promise.reject(this.over);
+    assert(this.waiter === undefined, 'concurrent recv() on one stream');
+    if (this.queued > 0) {
+      const m = this.inbound[this.head] as Uint8Array;
+      this.inbound[this.head] = EMPTY;
+      this.head++;
+      if (this.head === this.inbound.length) {
+        this.inbound.length = 0;
+        this.head = 0;
+      }
+      this.transport.consumed(this.queued);
+      return Promise.resolve(m);
+    }
+    if (this.halfClosed) return Promise.resolve(undefined);
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+      this.transport.consumed(0);
+    });
+  }
+
+  send(message: Uint8Array): Promise<void> {
+    if (this.over) return Promise.reject(this.over);
+    this.transport.write(message);
+    if (!this.transport.congested()) return RESOLVED;
+    return this.transport.whenWritable().then(() => {
+      if (this.over) throw this.over;
+    });
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    for (;;) {
+      const m = await this.recv();
+      if (m === undefined) return;
+      yield m;
+    }
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+const RESOLVED = Promise.resolve();
+
+/**
+ * A promise that rejects with the signal's reason once it aborts (at once if it already has).
+ * Handlers that park until the client goes away (a Watch stream) await it.
+ */
+export function untilAborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
