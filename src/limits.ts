@@ -18,6 +18,10 @@ export const btreeKeyBytesMax = 32768;
 export const btreeValueBytesMax = 2 ** 31 - 2;
 /** The file grows in steps of this many bytes once past it (bbolt's maxMmapStep). */
 export const btreeGrowStepBytes = 1024 * MiB;
+/** Past this size the file grows in steps of this many bytes (bbolt's DefaultAllocSize). */
+export const btreeAllocStepBytes = 16 * MiB;
+/** compactTo commits the copy every this many bytes of keys and values (bbolt's TxMaxSize). */
+export const btreeCompactTxBytes = 64 * MiB;
 /** Decoded pages or nodes kept in the read cache. */
 export const btreeCachePagesMax = 65_536;
 

@@ -1,0 +1,248 @@
+/**
+ * A cursor walks one bucket's keys in order, over committed pages and (in a write transaction)
+ * the nodes that transaction has materialized. Its position is a stack of (page or node, index)
+ * from the bucket's root down to a leaf, as in bbolt's cursor.go.
+ */
+import { BUCKET_LEAF_FLAG, type PageView } from './page.js';
+import type { Node } from './node.js';
+import type { Bucket } from './bucket.js';
+
+/**
+ * A key and its value. For a key that names a nested bucket, the value is BUCKET_VALUE (a
+ * shared empty array; compare by identity), as bbolt returns a nil value there.
+ */
+export type Entry = [key: Uint8Array, value: Uint8Array];
+
+/** The value a cursor or forEach yields for a key that names a nested bucket. */
+export const BUCKET_VALUE: Uint8Array = new Uint8Array(0);
+
+class ElemRef {
+  page: PageView | undefined = undefined;
+  node: Node | undefined = undefined;
+  index = 0;
+
+  set(page: PageView | undefined, node: Node | undefined, index: number): this {
+    this.page = page;
+    this.node = node;
+    this.index = index;
+    return this;
+  }
+  isLeaf(): boolean {
+    return this.node !== undefined ? this.node.isLeaf : this.page!.isLeaf;
+  }
+  count(): number {
+    return this.node !== undefined ? this.node.inodes.length : this.page!.keys.length;
+  }
+  childPgid(): number {
+    return this.node !== undefined ? this.node.inodes[this.index]!.pgid : this.page!.pgids[this.index]!;
+  }
+}
+
+export class Cursor {
+  readonly bucket: Bucket;
+  /** Stack frames are reused across moves; `depth` is the live length. */
+  private readonly stack: ElemRef[] = [];
+  private depth = 0;
+
+  constructor(bucket: Bucket) {
+    this.bucket = bucket;
+  }
+
+  private push(pgid: number, index: number): ElemRef {
+    let ref = this.stack[this.depth];
+    if (ref === undefined) this.stack.push((ref = new ElemRef()));
+    this.depth++;
+    const b = this.bucket;
+    const n = b.nodeOf(pgid);
+    return ref.set(n === undefined ? b.pageOf(pgid) : undefined, n, index);
+  }
+
+  private top(): ElemRef {
+    return this.stack[this.depth - 1]!;
+  }
+
+  first(): Entry | undefined {
+    this.bucket.tx.checkOpen();
+    this.depth = 0;
+    this.push(this.bucket.root, 0);
+    this.goFirst();
+    if (this.top().count() === 0) return this.moveNext();
+    return this.current();
+  }
+
+  last(): Entry | undefined {
+    this.bucket.tx.checkOpen();
+    this.depth = 0;
+    const ref = this.push(this.bucket.root, 0);
+    ref.index = ref.count() - 1;
+    this.goLast();
+    while (this.depth > 0 && this.top().count() === 0) this.movePrev();
+    if (this.depth === 0) return undefined;
+    return this.current();
+  }
+
+  next(): Entry | undefined {
+    this.bucket.tx.checkOpen();
+    if (this.depth === 0) return undefined;
+    return this.moveNext();
+  }
+
+  prev(): Entry | undefined {
+    this.bucket.tx.checkOpen();
+    if (this.depth === 0) return undefined;
+    this.movePrev();
+    while (this.depth > 0 && this.top().count() === 0) this.movePrev();
+    if (this.depth === 0) return undefined;
+    return this.current();
+  }
+
+  /** Moves to the first key >= seek; undefined when there is none. */
+  seek(seek: Uint8Array): Entry | undefined {
+    this.bucket.tx.checkOpen();
+    this.seekRaw(Buffer.from(seek.buffer, seek.byteOffset, seek.byteLength));
+    const ref = this.top();
+    if (ref.index >= ref.count()) return this.moveNext();
+    return this.current();
+  }
+
+  /** Deletes the key under the cursor (not a nested bucket). */
+  delete(): void {
+    const tx = this.bucket.tx;
+    tx.checkWritable();
+    const ref = this.top();
+    if (this.depth === 0 || ref.index >= ref.count()) return;
+    const k = this.keyAt();
+    if ((this.flagsAt() & BUCKET_LEAF_FLAG) !== 0) this.bucket.throwIncompatible();
+    this.node().del(k);
+  }
+
+  /** Positions on the first leaf element >= key, leaving index == count when past the end. */
+  seekRaw(key: Buffer): void {
+    this.depth = 0;
+    let pgid = this.bucket.root;
+    for (;;) {
+      const ref = this.push(pgid, 0);
+      if (ref.isLeaf()) {
+        ref.index = ref.node !== undefined ? ref.node.search(key) : searchPage(ref.page!, key);
+        return;
+      }
+      const keys = ref.node !== undefined ? undefined : ref.page!.keys;
+      let i: number;
+      let exact: boolean;
+      if (keys !== undefined) {
+        i = searchPage(ref.page!, key);
+        exact = i < keys.length && Buffer.compare(keys[i]!, key) === 0;
+      } else {
+        const inodes = ref.node!.inodes;
+        i = ref.node!.search(key);
+        exact = i < inodes.length && Buffer.compare(inodes[i]!.key, key) === 0;
+      }
+      if (!exact && i > 0) i--;
+      ref.index = i;
+      pgid = ref.childPgid();
+    }
+  }
+
+  private goFirst(): void {
+    for (;;) {
+      const ref = this.top();
+      if (ref.isLeaf()) return;
+      this.push(ref.childPgid(), 0);
+    }
+  }
+
+  private goLast(): void {
+    for (;;) {
+      const ref = this.top();
+      if (ref.isLeaf()) return;
+      const child = this.push(ref.childPgid(), 0);
+      child.index = child.count() - 1;
+    }
+  }
+
+  private moveNext(): Entry | undefined {
+    for (;;) {
+      let i = this.depth - 1;
+      for (; i >= 0; i--) {
+        const e = this.stack[i]!;
+        if (e.index < e.count() - 1) {
+          e.index++;
+          break;
+        }
+      }
+      // Past the last element: stay where we are (bbolt leaves the cursor at the end).
+      if (i === -1) return undefined;
+      this.depth = i + 1;
+      this.goFirst();
+      if (this.top().count() === 0) continue;
+      return this.current();
+    }
+  }
+
+  private movePrev(): void {
+    for (let i = this.depth - 1; i >= 0; i--) {
+      const e = this.stack[i]!;
+      if (e.index > 0) {
+        e.index--;
+        break;
+      }
+      this.depth = i;
+    }
+    if (this.depth === 0) return;
+    this.goLast();
+  }
+
+  /** Whether the element under the cursor names a nested bucket. */
+  isBucket(): boolean {
+    return this.depth > 0 && (this.flagsAt() & BUCKET_LEAF_FLAG) !== 0;
+  }
+
+  keyAt(): Buffer {
+    const ref = this.top();
+    return ref.node !== undefined ? ref.node.inodes[ref.index]!.key : ref.page!.keys[ref.index]!;
+  }
+
+  rawValueAt(): Buffer {
+    const ref = this.top();
+    return ref.node !== undefined ? ref.node.inodes[ref.index]!.value! : ref.page!.values[ref.index]!;
+  }
+
+  flagsAt(): number {
+    const ref = this.top();
+    return ref.node !== undefined ? ref.node.inodes[ref.index]!.flags : ref.page!.eflags[ref.index]!;
+  }
+
+  /** The element under the cursor, or undefined when it is past the end. */
+  current(): Entry | undefined {
+    const ref = this.top();
+    if (ref.index >= ref.count() || ref.index < 0) return undefined;
+    if (ref.node !== undefined) {
+      const ino = ref.node.inodes[ref.index]!;
+      return [ino.key, (ino.flags & BUCKET_LEAF_FLAG) !== 0 ? BUCKET_VALUE : ino.value!];
+    }
+    const p = ref.page!;
+    return [p.keys[ref.index]!, (p.eflags[ref.index]! & BUCKET_LEAF_FLAG) !== 0 ? BUCKET_VALUE : p.values[ref.index]!];
+  }
+
+  /** Materializes the leaf node under the cursor (write transactions), as bbolt's node(). */
+  node(): Node {
+    const top = this.top();
+    if (top.node !== undefined && top.node.isLeaf) return top.node;
+    const root = this.stack[0]!;
+    let n = root.node ?? this.bucket.node(this.bucket.root === 0 ? 0 : root.page!.id, undefined);
+    for (let i = 0; i < this.depth - 1; i++) n = n.childAt(this.stack[i]!.index);
+    return n;
+  }
+}
+
+function searchPage(p: PageView, key: Buffer): number {
+  const keys = p.keys;
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (Buffer.compare(keys[mid]!, key) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -1,0 +1,432 @@
+/**
+ * The database: one bbolt-format file, one writer at a time, any number of readers. Node has no
+ * mmap, so pages are read with positional reads through a bounded cache of decoded pages.
+ * Pages are copy-on-write: a page id's bytes change only after the page was freed and no reader
+ * can see it any more, and the cache entry is replaced when the page is rewritten.
+ *
+ * Layout of a new file (4 pages): 0 and 1 meta (txid 0 and 1), 2 an empty freelist, 3 the
+ * root bucket's empty leaf; high-water mark 4. This is what bbolt's init writes.
+ */
+import * as path from 'node:path';
+import { assert } from '../util/assert.js';
+import { InvalidArgumentError } from '../util/errors.js';
+import { type FileLayer, nodeFileLayer } from '../util/file_layer.js';
+import { btreeAllocStepBytes, btreeCachePagesMax, btreePageSizeDefault, btreePageSizeMax, btreePageSizeMin } from '../limits.js';
+import { checkDb } from './check.js';
+import { compactDb } from './compact.js';
+import {
+  ChecksumError,
+  CorruptPageError,
+  DbClosedError,
+  DbFailedError,
+  InvalidDbError,
+  TxWriteOpenError,
+  VersionMismatchError,
+} from './errors.js';
+import { Freelist, readFreelistPage } from './freelist.js';
+import { decodeMeta, encodeMeta, PGID_NO_FREELIST, type Meta } from './meta.js';
+import { FLAG_LEAF, OFF_PAGE_OVERFLOW, PAGE_HEADER_SIZE, PageView, readU32, writePageHeader } from './page.js';
+import { Tx } from './tx.js';
+
+export interface DbOptions {
+  /** Page size for a new file (existing files keep theirs). Default 4096. */
+  pageSize?: number;
+  /** Skip fdatasync at commit: fast, and a crash may lose or corrupt recent commits. */
+  noSync?: boolean;
+  /** The file layer (tests pass a FaultyFileLayer). */
+  fileLayer?: FileLayer;
+  /** Decoded pages kept in the read cache. */
+  cachePages?: number;
+}
+
+export interface DbStats {
+  pageSize: number;
+  /** High-water mark: pages below it are in use, free or pending. */
+  pageCount: number;
+  /** Pages reachable from the root (metas, freelist, branches, leaves, overflow). */
+  inUsePages: number;
+  freePages: number;
+  /** Freed pages that an open reader may still see. */
+  pendingPages: number;
+  branchPages: number;
+  leafPages: number;
+  overflowPages: number;
+  buckets: number;
+  keys: number;
+  fileBytes: number;
+  txid: number;
+}
+
+export class Db {
+  readonly path: string;
+  readonly pageSize: number;
+  readonly noSync: boolean;
+  readonly fs: FileLayer;
+  private fd: number;
+  private metaValue: Meta;
+  readonly freelist = new Freelist();
+  private readonly cache = new Map<number, PageView | Buffer>();
+  private readonly cacheMax: number;
+  private writer: Tx | undefined;
+  /** Open readers' txids, with counts. */
+  private readonly readers = new Map<number, number>();
+  private closed = false;
+  private failure: unknown = undefined;
+  private fileBytes: number;
+
+  constructor(file: string, opts: DbOptions = {}) {
+    this.path = file;
+    this.fs = opts.fileLayer ?? nodeFileLayer;
+    this.noSync = opts.noSync ?? false;
+    this.cacheMax = opts.cachePages ?? btreeCachePagesMax;
+    const fresh = !this.fs.exists(file) || this.fs.fileSize(file) === 0;
+    this.fd = this.fs.open(file, fresh ? 'w+' : 'r+');
+    try {
+      if (fresh) {
+        const ps = opts.pageSize ?? btreePageSizeDefault;
+        if (!Number.isInteger(ps) || ps < btreePageSizeMin || ps > btreePageSizeMax || (ps & (ps - 1)) !== 0) {
+          throw new InvalidArgumentError(`pageSize ${ps} must be a power of two in [${btreePageSizeMin}, ${btreePageSizeMax}]`);
+        }
+        this.pageSize = ps;
+        this.metaValue = this.init();
+      } else {
+        const m = this.readMeta();
+        this.pageSize = m.pageSize;
+        this.metaValue = m;
+      }
+      this.fileBytes = this.fs.size(this.fd);
+      this.loadFreelist();
+    } catch (err) {
+      this.fs.close(this.fd);
+      throw err;
+    }
+  }
+
+  /** The committed meta (a copy). */
+  meta(): Meta {
+    return { ...this.metaValue };
+  }
+
+  private init(): Meta {
+    const ps = this.pageSize;
+    const buf = Buffer.alloc(ps * 4);
+    const base: Meta = { pageSize: ps, flags: 0, root: 3, sequence: 0, freelist: 2, pgid: 4, txid: 0 };
+    encodeMeta(base, ps).copy(buf, 0);
+    encodeMeta({ ...base, txid: 1 }, ps).copy(buf, ps);
+    writePageHeader(buf.subarray(2 * ps), 2, 0x10, 0, 0);
+    writePageHeader(buf.subarray(3 * ps), 3, FLAG_LEAF, 0, 0);
+    this.fs.write(this.fd, buf, 0, buf.length, 0);
+    this.fs.fdatasync(this.fd);
+    this.fs.fsyncDir(path.dirname(path.resolve(this.path)));
+    return { ...base, txid: 1 };
+  }
+
+  /** Picks the valid meta with the highest txid that fits the file; falls back to the other. */
+  private readMeta(): Meta {
+    const size = this.fs.size(this.fd);
+    const head = Buffer.alloc(PAGE_HEADER_SIZE + 64);
+    const found: Meta[] = [];
+    const whys: string[] = [];
+    const tryAt = (pos: number, pageSize?: number): Meta | undefined => {
+      if (pos + head.length > size) return undefined;
+      this.fs.read(this.fd, head, 0, head.length, pos);
+      const r = decodeMeta(head);
+      if (!r.ok) {
+        whys.push(r.why);
+        return undefined;
+      }
+      if (pageSize !== undefined && r.meta.pageSize !== pageSize) return undefined;
+      if (r.meta.pageSize < btreePageSizeMin || r.meta.pageSize > btreePageSizeMax) return undefined;
+      return r.meta;
+    };
+    const m0 = tryAt(0);
+    if (m0 !== undefined) found.push(m0);
+    // Meta 1 sits one page in; without meta 0 we do not know the page size, so try them all.
+    const sizes = m0 !== undefined ? [m0.pageSize] : [4096, 1024, 2048, 8192, 16384, 32768, 65536];
+    for (const ps of sizes) {
+      const m1 = tryAt(ps, ps);
+      if (m1 !== undefined) {
+        found.push(m1);
+        break;
+      }
+    }
+    found.sort((a, b) => b.txid - a.txid);
+    for (const m of found) {
+      if (m.pgid * m.pageSize <= size && m.root < m.pgid && (m.freelist === PGID_NO_FREELIST || m.freelist < m.pgid)) return m;
+    }
+    if (found.length > 0) throw new InvalidDbError(`${this.path}: file is truncated (${size} bytes, meta needs ${found[0]!.pgid * found[0]!.pageSize})`);
+    if (whys.includes('version')) throw new VersionMismatchError(`${this.path}: unsupported file version`);
+    if (whys.includes('checksum')) throw new ChecksumError(`${this.path}: both meta pages fail their checksum`);
+    throw new InvalidDbError(`${this.path}: not a bbolt database`);
+  }
+
+  private loadFreelist(): void {
+    const m = this.metaValue;
+    if (m.freelist === PGID_NO_FREELIST) {
+      // etcd runs bbolt with NoFreelistSync: rebuild the freelist from what is reachable.
+      const reachable = new Uint8Array(m.pgid);
+      reachable[0] = 1;
+      reachable[1] = 1;
+      const tx = new Tx(this, false, m);
+      const mark = (b: import('./bucket.js').Bucket): void => {
+        b.forEachPageNode((p) => {
+          if (p === undefined || p.id === 0) return;
+          for (let k = 0; k <= p.overflow; k++) reachable[p.id + k] = 1;
+        });
+        for (const name of b.bucketNames()) mark(b.bucket(name)!);
+      };
+      mark(tx.root);
+      const ids: number[] = [];
+      for (let i = 2; i < m.pgid; i++) if (reachable[i] === 0) ids.push(i);
+      this.freelist.load(ids);
+      return;
+    }
+    const buf = this.readPageRaw(m.freelist);
+    this.freelist.load(readFreelistPage(buf, m.freelist));
+  }
+
+  // ---- pages ----
+
+  checkOpen(): void {
+    if (this.closed) throw new DbClosedError('database closed');
+    if (this.failure !== undefined) throw new DbFailedError(`database failed earlier and must be reopened: ${String(this.failure)}`);
+  }
+
+  /** Reads a page and its overflow from the file. */
+  readPageRaw(id: number): Buffer {
+    const ps = this.pageSize;
+    const first = Buffer.alloc(ps);
+    const n = this.fs.read(this.fd, first, 0, ps, id * ps);
+    if (n < ps) throw new CorruptPageError(`page ${id}: read past the end of the file`);
+    const overflow = readU32(first, OFF_PAGE_OVERFLOW);
+    if (overflow === 0) return first;
+    if ((id + 1 + overflow) * ps > this.fileBytes) throw new CorruptPageError(`page ${id}: overflow ${overflow} runs past the end of the file`);
+    const all = Buffer.alloc(ps * (overflow + 1));
+    first.copy(all, 0);
+    const m = this.fs.read(this.fd, all, ps, ps * overflow, (id + 1) * ps);
+    if (m < ps * overflow) throw new CorruptPageError(`page ${id}: overflow read past the end of the file`);
+    return all;
+  }
+
+  /** The overflow count of a committed page (its header). */
+  pageOverflow(id: number): number {
+    const e = this.cache.get(id);
+    if (e instanceof PageView) return e.overflow;
+    if (e !== undefined) return readU32(e, OFF_PAGE_OVERFLOW);
+    const head = Buffer.alloc(PAGE_HEADER_SIZE);
+    this.fs.read(this.fd, head, 0, PAGE_HEADER_SIZE, id * this.pageSize);
+    return readU32(head, OFF_PAGE_OVERFLOW);
+  }
+
+  /** A decoded branch or leaf page, through the cache. */
+  page(id: number): PageView {
+    const e = this.cache.get(id);
+    if (e instanceof PageView) return e;
+    this.checkOpen();
+    const v = new PageView(e ?? this.readPageRaw(id), id);
+    if (e === undefined) this.evict();
+    this.cache.set(id, v);
+    return v;
+  }
+
+  private evict(): void {
+    // First in, first out: cheap on the hit path (no reordering), good enough for a tree
+    // whose upper levels are re-read constantly and so come straight back.
+    while (this.cache.size >= this.cacheMax) {
+      const oldest = this.cache.keys().next().value as number;
+      this.cache.delete(oldest);
+    }
+  }
+
+  // ---- transactions ----
+
+  /**
+   * Begins a transaction. A writer fails with ERR_BTREE_WRITE_TX_OPEN while another is open.
+   * Every transaction must end with commit() or rollback(); an open reader pins the pages of
+   * its snapshot.
+   */
+  begin(writable: boolean): Tx {
+    this.checkOpen();
+    if (!writable) {
+      const tx = new Tx(this, false, this.metaValue);
+      this.readers.set(tx.id, (this.readers.get(tx.id) ?? 0) + 1);
+      return tx;
+    }
+    if (this.writer !== undefined) throw new TxWriteOpenError('a write transaction is already open');
+    this.releasePending();
+    const tx = new Tx(this, true, this.metaValue);
+    this.writer = tx;
+    return tx;
+  }
+
+  /** Frees pages that no open reader can see any more (bbolt's freePages). */
+  private releasePending(): void {
+    let min = Number.MAX_SAFE_INTEGER;
+    for (const t of this.readers.keys()) if (t < min) min = t;
+    this.freelist.release(min - 1);
+  }
+
+  /** Runs fn in a write transaction and commits; a throw rolls back and rethrows. */
+  update<T>(fn: (tx: Tx) => T): T {
+    const tx = this.begin(true);
+    let result: T;
+    try {
+      result = fn(tx);
+      if (isThenable(result)) throw new InvalidArgumentError('update callback must be synchronous (it returned a promise)');
+    } catch (err) {
+      tx.rollback();
+      throw err;
+    }
+    tx.commit();
+    return result;
+  }
+
+  /** Runs fn in a read transaction over the current snapshot. */
+  view<T>(fn: (tx: Tx) => T): T {
+    const tx = this.begin(false);
+    try {
+      const result = fn(tx);
+      if (isThenable(result)) throw new InvalidArgumentError('view callback must be synchronous (it returned a promise)');
+      return result;
+    } finally {
+      tx.rollback();
+    }
+  }
+
+  /** Called by Tx when it ends. */
+  txClosed(tx: Tx): void {
+    if (tx.writable) {
+      if (this.writer === tx) this.writer = undefined;
+      return;
+    }
+    const n = this.readers.get(tx.id) ?? 0;
+    if (n <= 1) this.readers.delete(tx.id);
+    else this.readers.set(tx.id, n - 1);
+  }
+
+  /** The open write transaction, if any. */
+  get writeTx(): Tx | undefined {
+    return this.writer;
+  }
+
+  /**
+   * Writes a writer's pages (sorted by id, runs coalesced into single writes), syncs, writes
+   * its meta, syncs. A failure here poisons the Db: its on-disk state is not known any more.
+   */
+  writeCommit(tx: Tx): void {
+    const ps = this.pageSize;
+    try {
+      const need = tx.meta.pgid * ps;
+      if (need > this.fileBytes) this.grow(need);
+      const ids = [...tx.dirty.keys()].sort((a, b) => a - b);
+      let i = 0;
+      while (i < ids.length) {
+        // Gather a run of pages that sit back to back in the file into one write.
+        const start = ids[i]!;
+        const run: Buffer[] = [];
+        let pos = start;
+        while (i < ids.length && ids[i] === pos) {
+          const b = tx.dirty.get(pos)!;
+          run.push(b);
+          pos += b.length / ps;
+          i++;
+        }
+        const data = run.length === 1 ? run[0]! : Buffer.concat(run);
+        this.fs.write(this.fd, data, 0, data.length, start * ps);
+      }
+      if (!this.noSync) this.fs.fdatasync(this.fd);
+      const metaPage = encodeMeta(tx.meta, ps);
+      this.fs.write(this.fd, metaPage, 0, ps, (tx.meta.txid % 2) * ps);
+      if (!this.noSync) this.fs.fdatasync(this.fd);
+    } catch (err) {
+      this.failure = err;
+      throw err;
+    }
+    for (const [id, buf] of tx.dirty) {
+      if (!this.cache.has(id)) this.evict();
+      this.cache.set(id, buf);
+    }
+    this.metaValue = { ...tx.meta };
+  }
+
+  /** Extends the file: exactly to size while small, then in allocation steps (bbolt's grow). */
+  private grow(size: number): void {
+    let target = size;
+    if (target > btreeAllocStepBytes) target = Math.ceil(target / btreeAllocStepBytes) * btreeAllocStepBytes;
+    this.fs.truncate(this.fd, target);
+    this.fileBytes = target;
+  }
+
+  // ---- whole-file operations ----
+
+  /** Walks the whole file; returns a list of problems, empty when consistent. */
+  check(): string[] {
+    this.checkOpen();
+    return checkDb(this);
+  }
+
+  /** Writes a dense copy of the committed state to a new file at dst (etcd's defrag). */
+  compactTo(dst: string, opts: { noSync?: boolean; txMaxBytes?: number } = {}): void {
+    this.checkOpen();
+    compactDb(this, dst, opts);
+  }
+
+  stats(): DbStats {
+    this.checkOpen();
+    const m = this.metaValue;
+    const s: DbStats = {
+      pageSize: this.pageSize,
+      pageCount: m.pgid,
+      inUsePages: 2,
+      freePages: this.freelist.freeCount(),
+      pendingPages: this.freelist.pendingCount(),
+      branchPages: 0,
+      leafPages: 0,
+      overflowPages: 0,
+      buckets: 0,
+      keys: 0,
+      fileBytes: this.fs.size(this.fd),
+      txid: m.txid,
+    };
+    if (m.freelist !== PGID_NO_FREELIST) s.inUsePages += 1 + this.pageOverflow(m.freelist);
+    this.view((tx) => {
+      const walk = (b: import('./bucket.js').Bucket): void => {
+        const bs = b.stats();
+        s.branchPages += bs.branchPages;
+        s.leafPages += bs.leafPages;
+        s.overflowPages += bs.overflowPages;
+        s.keys += bs.keyN;
+        s.inUsePages += bs.branchPages + bs.leafPages + bs.overflowPages;
+        for (const name of b.bucketNames()) {
+          s.buckets++;
+          walk(b.bucket(name)!);
+        }
+      };
+      walk(tx.root);
+    });
+    return s;
+  }
+
+  /** Rolls back an open writer and closes the file. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    if (this.writer !== undefined) this.writer.rollback();
+    this.closed = true;
+    this.cache.clear();
+    this.fs.close(this.fd);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}
+
+function isThenable(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+}
+
+/** Opens (or creates) a database file. */
+export function openDb(file: string, opts: DbOptions = {}): Db {
+  assert(typeof file === 'string' && file.length > 0, 'path required');
+  return new Db(file, opts);
+}

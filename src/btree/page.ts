@@ -1,0 +1,195 @@
+/**
+ * bbolt pages (file format version 2), as laid out on disk. Everything is little-endian.
+ *
+ * Page header (16 bytes), at the start of every page:
+ *
+ * | offset | size | field    | meaning                                                   |
+ * | ------ | ---- | -------- | --------------------------------------------------------- |
+ * | 0      | 8    | id       | page id (u64); the page sits at id * pageSize in the file |
+ * | 8      | 2    | flags    | 0x01 branch, 0x02 leaf, 0x04 meta, 0x10 freelist          |
+ * | 10     | 2    | count    | number of elements (freelist: see freelist.ts)            |
+ * | 12     | 4    | overflow | number of extra pages that follow this one (u32)          |
+ *
+ * Branch page: `count` branch elements of 16 bytes right after the header, then the keys:
+ *
+ * | offset | size | field | meaning                                            |
+ * | ------ | ---- | ----- | -------------------------------------------------- |
+ * | 0      | 4    | pos   | key offset, relative to the start of this element  |
+ * | 4      | 4    | ksize | key length                                         |
+ * | 8      | 8    | pgid  | child page id (u64)                                |
+ *
+ * Leaf page: `count` leaf elements of 16 bytes right after the header, then key, value, key,
+ * value... (each value right after its key):
+ *
+ * | offset | size | field | meaning                                                    |
+ * | ------ | ---- | ----- | ---------------------------------------------------------- |
+ * | 0      | 4    | flags | 0x01: the value is a bucket header (a nested bucket)       |
+ * | 4      | 4    | pos   | key offset, relative to the start of this element          |
+ * | 8      | 4    | ksize | key length                                                 |
+ * | 12     | 4    | vsize | value length                                               |
+ *
+ * A page with overflow n occupies n + 1 consecutive page slots; its elements simply run on.
+ * Keys are strictly ascending within a page and across the pages of one tree level.
+ */
+import { assert } from '../util/assert.js';
+import { CorruptPageError } from './errors.js';
+
+export const PAGE_HEADER_SIZE = 16;
+export const OFF_PAGE_ID = 0;
+export const OFF_PAGE_FLAGS = 8;
+export const OFF_PAGE_COUNT = 10;
+export const OFF_PAGE_OVERFLOW = 12;
+
+export const FLAG_BRANCH = 0x01;
+export const FLAG_LEAF = 0x02;
+export const FLAG_META = 0x04;
+export const FLAG_FREELIST = 0x10;
+
+/** Leaf element flag: the value is a nested bucket. */
+export const BUCKET_LEAF_FLAG = 0x01;
+
+export const ELEMENT_SIZE = 16;
+export const OFF_BELEM_POS = 0;
+export const OFF_BELEM_KSIZE = 4;
+export const OFF_BELEM_PGID = 8;
+export const OFF_LELEM_FLAGS = 0;
+export const OFF_LELEM_POS = 4;
+export const OFF_LELEM_KSIZE = 8;
+export const OFF_LELEM_VSIZE = 12;
+
+/** A page holds at least this many keys before it may split (bbolt's minKeysPerPage). */
+export const MIN_KEYS_PER_PAGE = 2;
+
+const TWO32 = 0x1_0000_0000;
+
+/** Reads a u64 that must fit in a JS safe integer (page ids, txids). */
+export function readU64(buf: Uint8Array, off: number): number {
+  const lo = (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0;
+  const hi = (buf[off + 4]! | (buf[off + 5]! << 8) | (buf[off + 6]! << 16) | (buf[off + 7]! << 24)) >>> 0;
+  if (hi >= 0x20_0000) throw new CorruptPageError(`u64 at ${off} exceeds 2^53`);
+  return hi * TWO32 + lo;
+}
+
+/** True when the u64 at off is all ones (bbolt's pgidNoFreelist). */
+export function isAllOnesU64(buf: Uint8Array, off: number): boolean {
+  for (let i = 0; i < 8; i++) if (buf[off + i] !== 0xff) return false;
+  return true;
+}
+
+export function writeU64(buf: Uint8Array, off: number, n: number): void {
+  assert(Number.isSafeInteger(n) && n >= 0, `u64 ${n} out of range`);
+  const lo = n >>> 0;
+  const hi = Math.floor(n / TWO32);
+  writeU32(buf, off, lo);
+  writeU32(buf, off + 4, hi);
+}
+
+export function readU32(buf: Uint8Array, off: number): number {
+  return (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0;
+}
+
+export function writeU32(buf: Uint8Array, off: number, n: number): void {
+  buf[off] = n & 0xff;
+  buf[off + 1] = (n >>> 8) & 0xff;
+  buf[off + 2] = (n >>> 16) & 0xff;
+  buf[off + 3] = (n >>> 24) & 0xff;
+}
+
+export function readU16(buf: Uint8Array, off: number): number {
+  return buf[off]! | (buf[off + 1]! << 8);
+}
+
+export function writeU16(buf: Uint8Array, off: number, n: number): void {
+  buf[off] = n & 0xff;
+  buf[off + 1] = (n >>> 8) & 0xff;
+}
+
+export function writePageHeader(buf: Uint8Array, id: number, flags: number, count: number, overflow: number): void {
+  writeU64(buf, OFF_PAGE_ID, id);
+  writeU16(buf, OFF_PAGE_FLAGS, flags);
+  writeU16(buf, OFF_PAGE_COUNT, count);
+  writeU32(buf, OFF_PAGE_OVERFLOW, overflow);
+}
+
+export function pageTypeName(flags: number): string {
+  if (flags & FLAG_BRANCH) return 'branch';
+  if (flags & FLAG_LEAF) return 'leaf';
+  if (flags & FLAG_META) return 'meta';
+  if (flags & FLAG_FREELIST) return 'freelist';
+  return `unknown<${flags.toString(16)}>`;
+}
+
+/**
+ * A branch or leaf page decoded for reading: keys and values are views into the page buffer,
+ * which is never written after it is decoded (pages are copy-on-write), so the views stay valid
+ * as long as anyone holds them. `id` is 0 for an inline bucket's page.
+ */
+export class PageView {
+  readonly id: number;
+  readonly flags: number;
+  readonly overflow: number;
+  readonly isLeaf: boolean;
+  readonly keys: Buffer[];
+  /** Leaf only: values (a bucket header + maybe an inline page when the flag is set). */
+  readonly values: Buffer[];
+  /** Leaf only: element flags. */
+  readonly eflags: Uint8Array;
+  /** Branch only: child page ids. */
+  readonly pgids: number[];
+
+  constructor(buf: Buffer, expectId: number) {
+    if (buf.length < PAGE_HEADER_SIZE) throw new CorruptPageError(`page ${expectId}: shorter than a header`);
+    this.id = readU64(buf, OFF_PAGE_ID);
+    this.flags = readU16(buf, OFF_PAGE_FLAGS);
+    this.overflow = readU32(buf, OFF_PAGE_OVERFLOW);
+    const count = readU16(buf, OFF_PAGE_COUNT);
+    if (this.id !== expectId) throw new CorruptPageError(`page ${expectId}: header says id ${this.id}`);
+    this.isLeaf = (this.flags & FLAG_LEAF) !== 0;
+    if (!this.isLeaf && (this.flags & FLAG_BRANCH) === 0) {
+      throw new CorruptPageError(`page ${expectId}: ${pageTypeName(this.flags)} where a branch or leaf was expected`);
+    }
+    this.keys = new Array<Buffer>(count);
+    if (PAGE_HEADER_SIZE + count * ELEMENT_SIZE > buf.length) throw new CorruptPageError(`page ${expectId}: count ${count} overruns the page`);
+    if (this.isLeaf) {
+      this.values = new Array<Buffer>(count);
+      this.eflags = new Uint8Array(count);
+      this.pgids = [];
+      for (let i = 0, e = PAGE_HEADER_SIZE; i < count; i++, e += ELEMENT_SIZE) {
+        const kstart = e + readU32(buf, e + OFF_LELEM_POS);
+        const ksize = readU32(buf, e + OFF_LELEM_KSIZE);
+        const vsize = readU32(buf, e + OFF_LELEM_VSIZE);
+        if (kstart + ksize + vsize > buf.length) throw new CorruptPageError(`page ${expectId}: element ${i} overruns the page`);
+        this.eflags[i] = readU32(buf, e + OFF_LELEM_FLAGS);
+        this.keys[i] = buf.subarray(kstart, kstart + ksize);
+        this.values[i] = buf.subarray(kstart + ksize, kstart + ksize + vsize);
+      }
+    } else {
+      this.values = [];
+      this.eflags = new Uint8Array(0);
+      this.pgids = new Array<number>(count);
+      for (let i = 0, e = PAGE_HEADER_SIZE; i < count; i++, e += ELEMENT_SIZE) {
+        const kstart = e + readU32(buf, e + OFF_BELEM_POS);
+        const ksize = readU32(buf, e + OFF_BELEM_KSIZE);
+        if (kstart + ksize > buf.length) throw new CorruptPageError(`page ${expectId}: element ${i} overruns the page`);
+        this.keys[i] = buf.subarray(kstart, kstart + ksize);
+        this.pgids[i] = readU64(buf, e + OFF_BELEM_PGID);
+      }
+    }
+  }
+
+  get count(): number {
+    return this.keys.length;
+  }
+}
+
+/** Index of the first key >= key in a sorted array (keys.length when none). */
+export function searchKeys(keys: readonly Buffer[], key: Buffer): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (Buffer.compare(keys[mid]!, key) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
