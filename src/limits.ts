@@ -47,6 +47,12 @@ export const watchSyncBatchMax = 512;
 /** etcd's minimum lease TTL is derived from the election timeout; this is the floor in seconds. */
 export const leaseTtlMinSeconds = 1;
 export const leaseTtlMaxSeconds = 9_000_000_000;
+/** etcd's minimum TTL with its default 1 s election timeout: ceil(1.5 * 1 s). */
+export const leaseTtlMinSecondsDefault = 2;
+/** How often an embedded store looks for expired leases (etcd's lessor runLoop period). */
+export const leaseCheckIntervalMsDefault = 500;
+/** Progress notifications to watchers that asked (etcd's default: 10 minutes). */
+export const watchProgressIntervalMsDefault = 10 * 60 * 1000;
 
 // ---- Raft ----
 export const raftInflightMsgsMax = 256;
@@ -74,3 +80,5 @@ assert(raftMsgBytesMax <= raftInflightBytesMax, 'one message must fit in the inf
 assert(raftMsgBytesMax < frameBytesMax, 'a raft message must fit in a peer frame');
 assert(snapshotChunkBytes < frameBytesMax, 'a snapshot chunk must fit in a frame');
 assert(raftHeartbeatTicksDefault < raftElectionTicksDefault);
+assert(leaseTtlMinSecondsDefault >= leaseTtlMinSeconds && leaseTtlMinSecondsDefault < leaseTtlMaxSeconds);
+assert(watchSyncBatchMax >= watchBufferEventsMax, 'a sync pass must be able to deliver what a buffer holds');
