@@ -6,6 +6,7 @@
  * trace.
  */
 import { requestBytesMax, txnOpsMax } from '../limits.js';
+import { InvalidArgumentError, requireBytes } from '../util/errors.js';
 import type { KeyValue } from '../proto/mvccpb.js';
 import { compareBytes } from './ordered_map.js';
 import type { KVStore, RangeResult, TxnWrite } from './kvstore.js';
@@ -63,21 +64,31 @@ export function rangeEndOf(rangeEnd: Uint8Array | undefined): Uint8Array | undef
 // ---- validation (etcd's v3rpc checks) ----
 
 function checkKey(key: Uint8Array | undefined): void {
-  if (key === undefined || key.length === 0) throw new EmptyKeyError();
+  if (key === undefined || key === null) throw new EmptyKeyError();
+  requireBytes(key, 'key');
+  if (key.length === 0) throw new EmptyKeyError();
+}
+
+function checkOptionalBytes(v: unknown, what: string): void {
+  if (v !== undefined && v !== null) requireBytes(v, what);
 }
 
 export function checkRangeRequest(r: RangeRequest): void {
   checkKey(r.key);
+  checkOptionalBytes(r.rangeEnd, 'rangeEnd');
 }
 
 export function checkPutRequest(r: PutRequest): void {
   checkKey(r.key);
+  checkOptionalBytes(r.value, 'value');
+  if (r.lease !== undefined && typeof r.lease !== 'bigint') throw new InvalidArgumentError('lease must be a bigint');
   if (r.ignoreValue && r.value !== undefined && r.value.length !== 0) throw new ValueProvidedError();
   if (r.ignoreLease && r.lease !== undefined && r.lease !== 0n) throw new LeaseProvidedError();
 }
 
 export function checkDeleteRequest(r: DeleteRangeRequest): void {
   checkKey(r.key);
+  checkOptionalBytes(r.rangeEnd, 'rangeEnd');
 }
 
 function checkRequestOp(op: RequestOp, maxOps: number): void {
