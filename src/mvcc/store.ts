@@ -87,6 +87,8 @@ export interface StoreOptions {
   leaseCheckIntervalMs?: number;
   /** Events a busy watcher may hold before it is caught up from the btree instead. */
   watchBufferEventsMax?: number;
+  /** Events read from the btree per catch-up pass (whole revisions; tests make it small). */
+  watchSyncBatchMax?: number;
   /** Interval of progress notifications to watchers created with progressNotify. */
   watchProgressIntervalMs?: number;
 }
@@ -138,7 +140,7 @@ export class Store {
       engine.close();
       throw err;
     }
-    this.watchable = new WatchableStore(this.kv, { bufferEventsMax: opts.watchBufferEventsMax });
+    this.watchable = new WatchableStore(this.kv, { bufferEventsMax: opts.watchBufferEventsMax, syncBatchMax: opts.watchSyncBatchMax });
     if ((opts.leaseExpiry ?? 'auto') === 'auto') {
       this.leaseTimer = setInterval(() => this.revokeExpiredLeases(), opts.leaseCheckIntervalMs ?? leaseCheckIntervalMsDefault);
       this.leaseTimer.unref();

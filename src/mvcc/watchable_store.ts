@@ -321,7 +321,8 @@ export class WatchableStore {
         if (s.ev.kv.modRevision < w.minRev || !w.matches(s.key) || !w.accepts(s.ev)) continue;
         mine.push(w.prevKv ? this.withPrev(s) : s.ev);
       }
-      w.minRev = upTo + 1;
+      // A watcher already past this window (a caught-up victim) keeps its place.
+      if (w.minRev <= upTo) w.minRev = upTo + 1;
       if (upTo >= cur) {
         this.unsynced.delete(w);
         w.state = 'synced';
