@@ -341,12 +341,26 @@ export class Store {
     return this.kv.check();
   }
 
+  /** Commits the open batch and closes the file. */
   close(): void {
+    this.shutdown(true);
+  }
+
+  /**
+   * Closes without committing the open batch, as if the process had died: what a reopen finds
+   * is the last committed batch. For crash tests.
+   */
+  abandon(): void {
+    this.shutdown(false);
+  }
+
+  private shutdown(commit: boolean): void {
     if (this.closed) return;
     this.closed = true;
     if (this.leaseTimer !== undefined) clearInterval(this.leaseTimer);
     if (this.progressTimer !== undefined) clearInterval(this.progressTimer);
     this.watchable.close();
+    if (!commit) this.backend.rollback();
     this.backend.close();
   }
 }
