@@ -343,7 +343,9 @@ export class Bucket {
 
   /** Merges underfull nodes, in this bucket and the opened nested ones. */
   rebalance(): void {
-    for (const n of [...this.nodes.values()]) n.rebalance();
+    // Iterate the live map: a node merged away is deleted from it and must not be visited
+    // again (its inodes already live in its sibling).
+    for (const n of this.nodes.values()) n.rebalance();
     for (const child of this.buckets.values()) child.rebalance();
   }
 

@@ -151,10 +151,16 @@ export class Db {
       }
     }
     found.sort((a, b) => b.txid - a.txid);
-    for (const m of found) {
-      if (m.pgid * m.pageSize <= size && m.root < m.pgid && (m.freelist === PGID_NO_FREELIST || m.freelist < m.pgid)) return m;
+    const m = found[0];
+    if (m !== undefined) {
+      // Only a failed checksum falls back: a valid newest meta whose pages are missing means
+      // the file was cut short, and silently opening an older state would lose data.
+      if (m.pgid * m.pageSize > size) throw new InvalidDbError(`${this.path}: file is truncated (${size} bytes, meta needs ${m.pgid * m.pageSize})`);
+      if (m.root >= m.pgid || (m.freelist !== PGID_NO_FREELIST && m.freelist >= m.pgid)) {
+        throw new InvalidDbError(`${this.path}: meta points past its high-water mark`);
+      }
+      return m;
     }
-    if (found.length > 0) throw new InvalidDbError(`${this.path}: file is truncated (${size} bytes, meta needs ${found[0]!.pgid * found[0]!.pageSize})`);
     if (whys.includes('version')) throw new VersionMismatchError(`${this.path}: unsupported file version`);
     if (whys.includes('checksum')) throw new ChecksumError(`${this.path}: both meta pages fail their checksum`);
     throw new InvalidDbError(`${this.path}: not a bbolt database`);
