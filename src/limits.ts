@@ -47,6 +47,8 @@ export const watchSyncBatchMax = 512;
 /** etcd's minimum lease TTL is derived from the election timeout; this is the floor in seconds. */
 export const leaseTtlMinSeconds = 1;
 export const leaseTtlMaxSeconds = 9_000_000_000;
+/** KeyValues kept decoded in memory by revision (reads skip the btree on a hit). */
+export const mvccValueCacheEntriesMax = 131_072;
 /** etcd's minimum TTL with its default 1 s election timeout: ceil(1.5 * 1 s). */
 export const leaseTtlMinSecondsDefault = 2;
 /** How often an embedded store looks for expired leases (etcd's lessor runLoop period). */

@@ -23,6 +23,8 @@ export interface EngineCursor {
 }
 
 export interface EngineBucket {
+  /** bbolt's FillPercent, when the engine has it. */
+  fillPercent?: number;
   get(key: Uint8Array): Uint8Array | undefined;
   put(key: Uint8Array, value: Uint8Array): void;
   delete(key: Uint8Array): void;
@@ -40,6 +42,8 @@ export interface Engine {
   begin(writable: boolean): EngineTx;
   close(): void;
 }
+
+const SEQ_FILL_PERCENT = 0.9;
 
 export interface BackendOptions {
   batchIntervalMs?: number;
@@ -60,6 +64,8 @@ export class Backend {
   readonly syncEveryWrite: boolean;
   /** Commits so far (for tests and stats). */
   commits = 0;
+  /** Buckets written in key order (the `key` bucket), filled densely as etcd does. */
+  readonly seqBuckets = new Set<string>();
 
   constructor(engine: Engine, opts: BackendOptions = {}) {
     this.engine = engine;
@@ -83,6 +89,8 @@ export class Backend {
     let b = this.buckets.get(name);
     if (b === undefined) {
       b = tx.bucket(name) ?? tx.createBucketIfNotExists(name);
+      // etcd fills pages of append-only buckets to 90% (batch_tx.go UnsafeSeqPut).
+      if (this.seqBuckets.has(name) && b.fillPercent !== undefined) b.fillPercent = SEQ_FILL_PERCENT;
       this.buckets.set(name, b);
     }
     return b;
@@ -94,7 +102,10 @@ export class Backend {
     let b = this.buckets.get(name);
     if (b === undefined) {
       b = tx.bucket(name) ?? undefined;
-      if (b !== undefined) this.buckets.set(name, b);
+      if (b !== undefined) {
+        if (this.seqBuckets.has(name) && b.fillPercent !== undefined) b.fillPercent = SEQ_FILL_PERCENT;
+        this.buckets.set(name, b);
+      }
     }
     return b;
   }

@@ -135,6 +135,29 @@ export class KeyIndex {
     return undefined;
   }
 
+  /**
+   * The revision (main, sub) the key had at atRev, or false when it did not exist then; the
+   * fast path of single-key reads at or after the last change needs no generation walk.
+   */
+  revAt(atRev: number): boolean {
+    if (atRev >= this.modMain) {
+      if (!this.isLive()) return false;
+      this.atMain = this.modMain;
+      this.atSub = this.modSub;
+      return true;
+    }
+    const g = this.findGeneration(atRev);
+    if (g === undefined) return false;
+    const n = g.lastAtOrBelow(atRev);
+    if (n === -1) return false;
+    this.atMain = g.mains[n]!;
+    this.atSub = g.subs[n]!;
+    return true;
+  }
+  /** Out-parameters of revAt (no allocation on the read path). */
+  atMain = 0;
+  atSub = 0;
+
   /** The revision, creation and version of the key as of atRev, or undefined if absent. */
   get(atRev: number): KeyAt | undefined {
     const g = this.findGeneration(atRev);

@@ -9,6 +9,7 @@
  * leases through the LeaseHooks the lessor provides.
  */
 import { assert } from '../util/assert.js';
+import { mvccValueCacheEntriesMax } from '../limits.js';
 import { crc32c } from '../util/crc32c.js';
 import { decodeKeyValue, encodeKeyValue, type KeyValue } from '../proto/mvccpb.js';
 import type { Backend } from './backend.js';
@@ -29,6 +30,9 @@ import { KeyIndex } from './key_index.js';
 import { bytesToMain, bytesToSub, isRevKey, isTombstone, revGreater, revId, revToBytes } from './revision.js';
 
 const EMPTY = new Uint8Array(0);
+/** Value cache ids are main * CACHE_SUB_LIMIT + sub; larger revisions bypass the cache. */
+const CACHE_SUB_LIMIT = 4096;
+const CACHE_MAIN_LIMIT = Math.floor(Number.MAX_SAFE_INTEGER / CACHE_SUB_LIMIT);
 const MAX_REV_BYTES = new Uint8Array(17).fill(0xff);
 
 /** What the store needs from the lessor; the lessor keeps which keys each lease holds. */
@@ -64,19 +68,46 @@ export class KVStore {
   /** Called at the end of each write transaction that changed something. */
   onChanges: ((rev: number, changes: Change[]) => void) | undefined;
   private writing: TxnWrite | undefined;
+  private readonly cache = new Map<number, KeyValue>();
+  private readonly cacheMax: number;
 
-  constructor(backend: Backend) {
+  constructor(backend: Backend, opts: { valueCacheEntries?: number } = {}) {
     this.backend = backend;
+    backend.seqBuckets.add(BUCKET_KEY);
+    this.cacheMax = opts.valueCacheEntries ?? mvccValueCacheEntriesMax;
     for (const b of ALL_BUCKETS) backend.bucket(b);
   }
 
   // ---- reads ----
 
-  /** Reads one KeyValue by revision from the btree. */
+  /**
+   * Reads one KeyValue by revision: from the value cache, else from the btree. A revision's
+   * value never changes, so the cache needs no invalidation; it is bounded and evicts the
+   * oldest entry first. Each call returns a fresh object (callers may set its fields); the
+   * key and value bytes are shared and must not be modified.
+   */
   readKv(main: number, sub: number): KeyValue {
+    const id = sub < CACHE_SUB_LIMIT && main < CACHE_MAIN_LIMIT ? main * CACHE_SUB_LIMIT + sub : -1;
+    if (id >= 0) {
+      const hit = this.cache.get(id);
+      if (hit !== undefined) return { ...hit };
+    }
     const v = this.backend.get(BUCKET_KEY, revToBytes(main, sub));
     assert(v !== undefined, `revision ${main}.${sub} in the index but not in the key bucket`);
-    return decodeKeyValue(v, true);
+    const kv = decodeKeyValue(v, true);
+    if (id >= 0) this.remember(id, kv);
+    return { ...kv };
+  }
+
+  private remember(id: number, kv: KeyValue): void {
+    if (this.cacheMax <= 0) return;
+    this.cache.set(id, kv);
+    if (this.cache.size > this.cacheMax) this.cache.delete(this.cache.keys().next().value!);
+  }
+
+  /** @internal a value just written, so the next read of it needs no btree lookup. */
+  rememberWrite(main: number, sub: number, kv: KeyValue): void {
+    if (sub < CACHE_SUB_LIMIT && main < CACHE_MAIN_LIMIT) this.remember(main * CACHE_SUB_LIMIT + sub, kv);
   }
 
   /**
@@ -88,6 +119,13 @@ export class KVStore {
     if (rev <= 0) rev = curRev;
     if (rev < this.compactMainRev) throw new CompactedError(this.compactMainRev);
     const kvs: KeyValue[] = [];
+    if (end === undefined) {
+      // One key: the hot path, without the range machinery.
+      const ki = this.index.keyIndex(key);
+      if (ki === undefined || !ki.revAt(rev)) return { kvs, count: 0, rev: curRev };
+      if (!countOnly) kvs.push(this.readKv(ki.atMain, ki.atSub));
+      return { kvs, count: 1, rev: curRev };
+    }
     let count = 0;
     this.index.range(key, end, rev, (hit) => {
       count++;
@@ -148,6 +186,8 @@ export class KVStore {
     this.compactMainRev = rev;
     this.backend.put(BUCKET_META, META_SCHEDULED_COMPACT, revToBytes(rev, 0));
     this.physicalCompact(rev);
+    // Compacted revisions are never read again; drop them with the rest.
+    this.cache.clear();
   }
 
   private physicalCompact(rev: number): void {
@@ -225,7 +265,7 @@ export class KVStore {
       if (ki === undefined) {
         ki = new KeyIndex(kv.key);
         ki.restore(kv.createRevision, main, sub, kv.version);
-        this.index.tree.set(kv.key, ki);
+        this.index.insert(ki);
       } else {
         ki.put(main, sub);
       }
@@ -304,6 +344,8 @@ export class TxnWrite {
     this.s.backend.put(BUCKET_KEY, revToBytes(rev, sub), encodeKeyValue(kv));
     this.s.index.put(key, rev, sub);
     const nki = (ki ?? this.s.index.keyIndex(key)) as LeasedKeyIndex;
+    // The cache keeps its own bytes: the caller may reuse its buffers after put returns.
+    this.s.rememberWrite(rev, sub, { ...kv, key: nki.key, value: value.slice() });
     nki.lease = lease;
     this.changes.push({ kv, deleted: false });
     if (oldLease !== 0n) this.s.leases?.detach(oldLease, nki.key);

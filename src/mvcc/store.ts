@@ -85,6 +85,8 @@ export interface StoreOptions {
   leaseMinTtlSeconds?: number;
   leaseExpiry?: 'auto' | 'caller';
   leaseCheckIntervalMs?: number;
+  /** KeyValues kept decoded in memory by revision (0 disables the cache). */
+  valueCacheEntries?: number;
   /** Events a busy watcher may hold before it is caught up from the btree instead. */
   watchBufferEventsMax?: number;
   /** Events read from the btree per catch-up pass (whole revisions; tests make it small). */
@@ -118,7 +120,7 @@ export class Store {
       batchOpsMax: opts.batchOpsMax,
       syncEveryWrite: opts.durability === 'sync',
     });
-    this.kv = new KVStore(this.backend);
+    this.kv = new KVStore(this.backend, { valueCacheEntries: opts.valueCacheEntries });
     this.lessor = new Lessor(this.backend, { clock: opts.clock, minTtlSeconds: opts.leaseMinTtlSeconds ?? leaseTtlMinSecondsDefault });
     this.kv.leases = this.lessor;
     this.lessor.setRangeDeleter((keys, inTxn) => {
@@ -163,15 +165,24 @@ export class Store {
     return this.kv.compactMainRev;
   }
 
+  /** A read view at the current revision (reused: JavaScript cannot write during a read). */
   private readView(): ReadView & { firstRev: number } {
-    const kv = this.kv;
-    const cur = kv.currentRev;
-    return {
-      rev: cur,
-      firstRev: kv.compactMainRev,
-      range: (key, end, rev, limit, countOnly) => kv.rangeKeys(key, end, rev, cur, limit, countOnly),
-    };
+    return this.view;
   }
+
+  private readonly view: ReadView & { firstRev: number } = (() => {
+    const self = this;
+    return {
+      get rev() {
+        return self.kv.currentRev;
+      },
+      get firstRev() {
+        return self.kv.compactMainRev;
+      },
+      range: (key: Uint8Array, end: Uint8Array | undefined, rev: number, limit: number, countOnly: boolean) =>
+        self.kv.rangeKeys(key, end, rev, self.kv.currentRev, limit, countOnly),
+    };
+  })();
 
   range(req: RangeRequest): RangeResponse {
     this.open();
