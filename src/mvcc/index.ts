@@ -6,7 +6,7 @@ export { openStore, openMemoryStore, Store, type StoreOptions, type WatchHandle 
 export * from './types.js';
 export * from './errors.js';
 export { EventType } from '../proto/mvccpb.js';
-export { eventBytes } from './watchable_store.js';
+export { eventBytes, StoreEvent } from './watchable_store.js';
 export type { WatchCallback, WatchNotice } from './watcher.js';
 export { KVStore, TxnWrite, type Change, type RangeResult, type LeaseHooks } from './kvstore.js';
 export { KeyIndex, Generation } from './key_index.js';

@@ -78,6 +78,12 @@ export class KeyIndex {
     return this.generations.length === 1 && this.generations[0]!.isEmpty();
   }
 
+  /** The live generation, or undefined when the key is deleted now. */
+  liveGeneration(): Generation | undefined {
+    const g = this.generations[this.generations.length - 1];
+    return g === undefined || g.isEmpty() ? undefined : g;
+  }
+
   /** True when the key exists at the current revision. */
   isLive(): boolean {
     const g = this.generations[this.generations.length - 1];

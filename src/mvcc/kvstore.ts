@@ -70,6 +70,8 @@ export class KVStore {
   private writing: TxnWrite | undefined;
   private readonly cache = new Map<number, KeyValue>();
   private readonly cacheMax: number;
+  private cacheRing = new Float64Array(0);
+  private cacheHead = 0;
 
   constructor(backend: Backend, opts: { valueCacheEntries?: number } = {}) {
     this.backend = backend;
@@ -99,10 +101,18 @@ export class KVStore {
     return { ...kv };
   }
 
+  /**
+   * Adds to the cache, evicting in insertion order through a ring of ids. (Deleting a Map's
+   * oldest entry through keys().next() walks every deleted slot before it: quadratic.)
+   */
   private remember(id: number, kv: KeyValue): void {
     if (this.cacheMax <= 0) return;
+    if (this.cacheRing.length === 0) this.cacheRing = new Float64Array(this.cacheMax).fill(-1);
+    const old = this.cacheRing[this.cacheHead]!;
+    if (old >= 0) this.cache.delete(old);
+    this.cacheRing[this.cacheHead] = id;
+    this.cacheHead = this.cacheHead + 1 === this.cacheMax ? 0 : this.cacheHead + 1;
     this.cache.set(id, kv);
-    if (this.cache.size > this.cacheMax) this.cache.delete(this.cache.keys().next().value!);
   }
 
   /** @internal a value just written, so the next read of it needs no btree lookup. */
@@ -188,6 +198,7 @@ export class KVStore {
     this.physicalCompact(rev);
     // Compacted revisions are never read again; drop them with the rest.
     this.cache.clear();
+    this.cacheRing.fill(-1);
   }
 
   private physicalCompact(rev: number): void {
@@ -334,10 +345,11 @@ export class TxnWrite {
     let created = rev;
     let ver = 1;
     let oldLease = 0n;
-    const at = ki?.get(rev);
-    if (ki !== undefined && at !== undefined) {
-      created = at.createdMain;
-      ver = at.version + 1;
+    // rev is past every revision in the index, so the key's state at rev is its live state.
+    const live = ki?.liveGeneration();
+    if (ki !== undefined && live !== undefined) {
+      created = live.createdMain;
+      ver = live.ver + 1;
       oldLease = ki.lease ?? 0n;
     }
     const kv: KeyValue = { key, createRevision: created, modRevision: rev, version: ver, value, lease };
@@ -345,7 +357,7 @@ export class TxnWrite {
     this.s.index.put(key, rev, sub);
     const nki = (ki ?? this.s.index.keyIndex(key)) as LeasedKeyIndex;
     // The cache keeps its own bytes: the caller may reuse its buffers after put returns.
-    this.s.rememberWrite(rev, sub, { ...kv, key: nki.key, value: value.slice() });
+    this.s.rememberWrite(rev, sub, { key: nki.key, createRevision: created, modRevision: rev, version: ver, value: value.slice(), lease });
     nki.lease = lease;
     this.changes.push({ kv, deleted: false });
     if (oldLease !== 0n) this.s.leases?.detach(oldLease, nki.key);

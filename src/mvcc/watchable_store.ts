@@ -25,7 +25,7 @@
  */
 import { assert } from '../util/assert.js';
 import { watchBufferEventsMax, watchSyncBatchMax } from '../limits.js';
-import { EventType, decodeKeyValue, writeEvent, type Event, type KeyValue } from '../proto/mvccpb.js';
+import { EventType, decodeKeyValue, writeEvent, type Event, type EventTypeValue, type KeyValue } from '../proto/mvccpb.js';
 import { Writer } from '../proto/wire.js';
 import { BUCKET_KEY } from './buckets.js';
 import type { Change, KVStore } from './kvstore.js';
@@ -36,8 +36,32 @@ import { WatcherGroup, keyString } from './watcher_group.js';
 const encoded = new WeakMap<Event, Uint8Array>();
 const eventWriter = new Writer(1024);
 
+/**
+ * The events the store hands to watchers: plain mvccpb.Event data plus a slot for their
+ * protobuf bytes, so `eventBytes` costs one field read for the second and later watchers.
+ */
+export class StoreEvent implements Event {
+  type: EventTypeValue;
+  kv: KeyValue;
+  prevKv?: KeyValue | undefined;
+  #bytes: Uint8Array | undefined = undefined;
+
+  constructor(type: EventTypeValue, kv: KeyValue, prevKv?: KeyValue) {
+    this.type = type;
+    this.kv = kv;
+    if (prevKv !== undefined) this.prevKv = prevKv;
+  }
+
+  /** The protobuf encoding, computed on first use and then shared. */
+  bytes(): Uint8Array {
+    if (this.#bytes === undefined) this.#bytes = writeEvent(eventWriter.reset(), this).finish();
+    return this.#bytes;
+  }
+}
+
 /** The protobuf encoding of an event, computed once per event object. */
 export function eventBytes(ev: Event): Uint8Array {
+  if (ev instanceof StoreEvent) return ev.bytes();
   let b = encoded.get(ev);
   if (b === undefined) {
     b = writeEvent(eventWriter.reset(), ev).finish();
@@ -163,7 +187,7 @@ export class WatchableStore {
   }
 
   private slot(c: Change): Slot {
-    const ev: Event = { type: c.deleted ? EventType.DELETE : EventType.PUT, kv: c.kv };
+    const ev = new StoreEvent(c.deleted ? EventType.DELETE : EventType.PUT, c.kv);
     return { ev, withPrev: undefined, key: c.kv.key, keyStr: keyString(c.kv.key) };
   }
 
@@ -171,7 +195,7 @@ export class WatchableStore {
   private withPrev(s: Slot): Event {
     if (s.withPrev !== undefined) return s.withPrev;
     const prev = this.prevKvOf(s.key, s.ev.kv.modRevision);
-    s.withPrev = prev === undefined ? s.ev : { type: s.ev.type, kv: s.ev.kv, prevKv: prev };
+    s.withPrev = prev === undefined ? s.ev : new StoreEvent(s.ev.type, s.ev.kv, prev);
     return s.withPrev;
   }
 
@@ -357,7 +381,7 @@ export class WatchableStore {
       if (!wanted) return true;
       const deleted = isTombstone(k);
       if (deleted) kv.modRevision = main;
-      events.push({ ev: { type: deleted ? EventType.DELETE : EventType.PUT, kv }, withPrev: undefined, key: kv.key, keyStr });
+      events.push({ ev: new StoreEvent(deleted ? EventType.DELETE : EventType.PUT, kv), withPrev: undefined, key: kv.key, keyStr });
       return true;
     });
     return { events, upTo };
