@@ -56,6 +56,14 @@ export const watchSyncBatchMax = 512;
 /** etcd's minimum lease TTL is derived from the election timeout; this is the floor in seconds. */
 export const leaseTtlMinSeconds = 1;
 export const leaseTtlMaxSeconds = 9_000_000_000;
+/** KeyValues kept decoded in memory by revision (reads skip the btree on a hit). */
+export const mvccValueCacheEntriesMax = 131_072;
+/** etcd's minimum TTL with its default 1 s election timeout: ceil(1.5 * 1 s). */
+export const leaseTtlMinSecondsDefault = 2;
+/** How often an embedded store looks for expired leases (etcd's lessor runLoop period). */
+export const leaseCheckIntervalMsDefault = 500;
+/** Progress notifications to watchers that asked (etcd's default: 10 minutes). */
+export const watchProgressIntervalMsDefault = 10 * 60 * 1000;
 
 // ---- Raft ----
 export const raftInflightMsgsMax = 256;
@@ -138,3 +146,6 @@ assert(raftHeartbeatTicksDefault < raftElectionTicksDefault);
 assert(walRecordBytesMax < 2 ** 32, 'a WAL record length must fit the low 32 bits of its length word');
 assert(walSegmentBytesMin <= walSegmentBytesDefault && walSegmentBytesMin % 512 === 0);
 assert(raftMsgBytesMax < walRecordBytesMax, 'a raft entry must fit in a WAL record');
+
+assert(leaseTtlMinSecondsDefault >= leaseTtlMinSeconds && leaseTtlMinSecondsDefault < leaseTtlMaxSeconds);
+assert(watchSyncBatchMax >= watchBufferEventsMax, 'a sync pass must be able to deliver what a buffer holds');

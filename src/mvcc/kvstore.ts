@@ -1,0 +1,397 @@
+/**
+ * The multi-version store (etcd's mvcc.store, kvstore.go and kvstore_txn.go): every change is
+ * a new revision key in the `key` bucket holding the protobuf KeyValue; the key index says which
+ * revision each read fetches. One write transaction is one store revision; each change inside
+ * gets the next sub revision.
+ *
+ * This class knows revisions, the index and the btree. Request semantics (limits, sorting,
+ * prevKv, txn compares) live in kv_apply.ts; watchers hear about changes through `onChanges`;
+ * leases through the LeaseHooks the lessor provides.
+ */
+import { assert } from '../util/assert.js';
+import { mvccValueCacheEntriesMax } from '../limits.js';
+import { crc32c } from '../util/crc32c.js';
+import { decodeKeyValue, encodeKeyValue, type KeyValue } from '../proto/mvccpb.js';
+import type { Backend } from './backend.js';
+import {
+  ALL_BUCKETS,
+  BUCKET_KEY,
+  BUCKET_META,
+  KEY_BUCKET_NAME_BYTES,
+  META_CONSISTENT_INDEX,
+  META_FINISHED_COMPACT,
+  META_SCHEDULED_COMPACT,
+  bytesToU64,
+  u64ToBytes,
+} from './buckets.js';
+import { CompactedError, FutureRevError } from './errors.js';
+import { TreeIndex } from './index_tree.js';
+import { KeyIndex } from './key_index.js';
+import { bytesToMain, bytesToSub, isRevKey, isTombstone, revGreater, revId, revToBytes } from './revision.js';
+
+const EMPTY = new Uint8Array(0);
+/** Value cache ids are main * CACHE_SUB_LIMIT + sub; larger revisions bypass the cache. */
+const CACHE_SUB_LIMIT = 4096;
+const CACHE_MAIN_LIMIT = Math.floor(Number.MAX_SAFE_INTEGER / CACHE_SUB_LIMIT);
+const MAX_REV_BYTES = new Uint8Array(17).fill(0xff);
+
+/** What the store needs from the lessor; the lessor keeps which keys each lease holds. */
+export interface LeaseHooks {
+  attach(id: bigint, key: Uint8Array): void;
+  detach(id: bigint, key: Uint8Array): void;
+}
+
+/** One change of a write transaction, in order. A deletion's kv has only key and modRevision. */
+export interface Change {
+  kv: KeyValue;
+  deleted: boolean;
+}
+
+export interface RangeResult {
+  kvs: KeyValue[];
+  /** Keys matched (before the limit). */
+  count: number;
+  /** The store revision the read was served at (header revision). */
+  rev: number;
+}
+
+/** The lease of the latest revision of each live key, kept beside the index. */
+type LeasedKeyIndex = KeyIndex & { lease?: bigint };
+
+export class KVStore {
+  readonly backend: Backend;
+  readonly index = new TreeIndex();
+  currentRev = 1;
+  compactMainRev = -1;
+  private consistentIndexValue = 0n;
+  leases: LeaseHooks | undefined;
+  /** Called at the end of each write transaction that changed something. */
+  onChanges: ((rev: number, changes: Change[]) => void) | undefined;
+  private writing: TxnWrite | undefined;
+  private readonly cache = new Map<number, KeyValue>();
+  private readonly cacheMax: number;
+  private cacheRing = new Float64Array(0);
+  private cacheHead = 0;
+
+  constructor(backend: Backend, opts: { valueCacheEntries?: number } = {}) {
+    this.backend = backend;
+    backend.seqBuckets.add(BUCKET_KEY);
+    this.cacheMax = opts.valueCacheEntries ?? mvccValueCacheEntriesMax;
+    for (const b of ALL_BUCKETS) backend.bucket(b);
+  }
+
+  // ---- reads ----
+
+  /**
+   * Reads one KeyValue by revision: from the value cache, else from the btree. A revision's
+   * value never changes, so the cache needs no invalidation; it is bounded and evicts the
+   * oldest entry first. Each call returns a fresh object (callers may set its fields); the
+   * key and value bytes are shared and must not be modified.
+   */
+  readKv(main: number, sub: number): KeyValue {
+    const id = sub < CACHE_SUB_LIMIT && main < CACHE_MAIN_LIMIT ? main * CACHE_SUB_LIMIT + sub : -1;
+    if (id >= 0) {
+      const hit = this.cache.get(id);
+      if (hit !== undefined) return { ...hit };
+    }
+    const v = this.backend.get(BUCKET_KEY, revToBytes(main, sub));
+    assert(v !== undefined, `revision ${main}.${sub} in the index but not in the key bucket`);
+    const kv = decodeKeyValue(v, true);
+    if (id >= 0) this.remember(id, kv);
+    return { ...kv };
+  }
+
+  /**
+   * Adds to the cache, evicting in insertion order through a ring of ids. (Deleting a Map's
+   * oldest entry through keys().next() walks every deleted slot before it: quadratic.)
+   */
+  private remember(id: number, kv: KeyValue): void {
+    if (this.cacheMax <= 0) return;
+    if (this.cacheRing.length === 0) this.cacheRing = new Float64Array(this.cacheMax).fill(-1);
+    const old = this.cacheRing[this.cacheHead]!;
+    if (old >= 0) this.cache.delete(old);
+    this.cacheRing[this.cacheHead] = id;
+    this.cacheHead = this.cacheHead + 1 === this.cacheMax ? 0 : this.cacheHead + 1;
+    this.cache.set(id, kv);
+  }
+
+  /** @internal a value just written, so the next read of it needs no btree lookup. */
+  rememberWrite(main: number, sub: number, kv: KeyValue): void {
+    if (sub < CACHE_SUB_LIMIT && main < CACHE_MAIN_LIMIT) this.remember(main * CACHE_SUB_LIMIT + sub, kv);
+  }
+
+  /**
+   * Keys in [key, end) (end undefined: just key; empty: to the last key) as of rev (0: curRev).
+   * limit 0: all. countOnly: no values read.
+   */
+  rangeKeys(key: Uint8Array, end: Uint8Array | undefined, rev: number, curRev: number, limit: number, countOnly: boolean): RangeResult {
+    if (rev > curRev) throw new FutureRevError(curRev);
+    if (rev <= 0) rev = curRev;
+    if (rev < this.compactMainRev) throw new CompactedError(this.compactMainRev);
+    const kvs: KeyValue[] = [];
+    if (end === undefined) {
+      // One key: the hot path, without the range machinery.
+      const ki = this.index.keyIndex(key);
+      if (ki === undefined || !ki.revAt(rev)) return { kvs, count: 0, rev: curRev };
+      if (!countOnly) kvs.push(this.readKv(ki.atMain, ki.atSub));
+      return { kvs, count: 1, rev: curRev };
+    }
+    let count = 0;
+    this.index.range(key, end, rev, (hit) => {
+      count++;
+      if (!countOnly && (limit <= 0 || kvs.length < limit)) kvs.push(this.readKv(hit.modMain, hit.modSub));
+    });
+    return { kvs, count, rev: curRev };
+  }
+
+  /** The current lease of a live key (0n for none or absent). */
+  leaseOf(key: Uint8Array): bigint {
+    const ki = this.index.keyIndex(key) as LeasedKeyIndex | undefined;
+    if (ki === undefined || !ki.isLive()) return 0n;
+    return ki.lease ?? 0n;
+  }
+
+  // ---- writes ----
+
+  /** Starts the one write transaction; end() it before starting another. */
+  write(): TxnWrite {
+    assert(this.writing === undefined, 'a write transaction is already open');
+    this.writing = new TxnWrite(this);
+    return this.writing;
+  }
+
+  /** @internal called by TxnWrite.end(). */
+  endWrite(tw: TxnWrite): void {
+    assert(this.writing === tw, 'ending a write transaction that is not open');
+    this.writing = undefined;
+    if (tw.changes.length === 0) return;
+    this.currentRev++;
+    assert(this.currentRev === tw.beginRev + 1, 'revision moved during a write');
+    this.backend.writeDone();
+    this.onChanges?.(this.currentRev, tw.changes);
+  }
+
+  // ---- consistent index (the server's applied Raft index, kept in the same batch) ----
+
+  get consistentIndex(): bigint {
+    return this.consistentIndexValue;
+  }
+
+  /** Records the applied index in the open batch, so data and index commit together. */
+  setConsistentIndex(ci: bigint): void {
+    this.consistentIndexValue = ci;
+    this.backend.put(BUCKET_META, META_CONSISTENT_INDEX, u64ToBytes(ci));
+  }
+
+  // ---- compaction ----
+
+  /**
+   * Compacts history at rev: the index drops what etcd drops (key_index.ts), then every
+   * revision <= rev that the index no longer needs is deleted from the `key` bucket, all in the
+   * open batch, with scheduledCompactRev and finishedCompactRev written as etcd writes them.
+   */
+  compact(rev: number): void {
+    if (rev <= this.compactMainRev) throw new CompactedError(this.compactMainRev);
+    if (rev > this.currentRev) throw new FutureRevError(this.currentRev);
+    this.compactMainRev = rev;
+    this.backend.put(BUCKET_META, META_SCHEDULED_COMPACT, revToBytes(rev, 0));
+    this.physicalCompact(rev);
+    // Compacted revisions are never read again; drop them with the rest.
+    this.cache.clear();
+    this.cacheRing.fill(-1);
+  }
+
+  private physicalCompact(rev: number): void {
+    const keep = this.index.compact(rev);
+    const doomed: Uint8Array[] = [];
+    this.backend.forEach(BUCKET_KEY, EMPTY, revToBytes(rev + 1, 0), (k) => {
+      if (!keep.has(revId(bytesToMain(k), bytesToSub(k)))) doomed.push(k.slice());
+    });
+    for (const k of doomed) this.backend.delete(BUCKET_KEY, k);
+    this.backend.put(BUCKET_META, META_FINISHED_COMPACT, revToBytes(rev, 0));
+    this.backend.writeDone();
+  }
+
+  // ---- hash ----
+
+  /**
+   * etcd 3.4's HashByRev: CRC32-Castagnoli over "key", then each revision key and value in
+   * the `key` bucket up to rev, skipping revisions at or below the compact revision that
+   * compaction at rev would not keep. Same history, same number.
+   */
+  hashByRev(rev: number): { hash: number; currentRev: number; compactRev: number } {
+    const compactRev = this.compactMainRev;
+    const currentRev = this.currentRev;
+    if (rev > 0 && rev <= compactRev) throw new CompactedError(compactRev);
+    if (rev > 0 && rev > currentRev) throw new FutureRevError(currentRev);
+    if (rev === 0) rev = currentRev;
+    const keep = this.index.keep(rev);
+    let h = crc32c(KEY_BUCKET_NAME_BYTES);
+    this.backend.forEach(BUCKET_KEY, EMPTY, undefined, (k, v) => {
+      const main = bytesToMain(k);
+      if (main > rev) return false;
+      if (main < compactRev + 1 && keep.size > 0 && !keep.has(revId(main, bytesToSub(k)))) return true;
+      h = crc32c(k, h);
+      h = crc32c(v, h);
+      return true;
+    });
+    return { hash: h >>> 0, currentRev, compactRev };
+  }
+
+  // ---- open ----
+
+  /**
+   * Rebuilds the index from the `key` bucket (etcd's restore()): each key's first surviving
+   * revision restores its index with the creation revision and version stored in the value,
+   * later ones are put or tombstoned in order. Returns each live key's lease, for the lessor.
+   */
+  restore(): Map<KeyIndex, bigint> {
+    const finished = this.backend.get(BUCKET_META, META_FINISHED_COMPACT);
+    if (finished !== undefined && finished.length >= 17) this.compactMainRev = bytesToMain(finished);
+    const scheduled = this.backend.get(BUCKET_META, META_SCHEDULED_COMPACT);
+    let scheduledRev = scheduled !== undefined && scheduled.length >= 17 ? bytesToMain(scheduled) : 0;
+    const ci = this.backend.get(BUCKET_META, META_CONSISTENT_INDEX);
+    if (ci !== undefined && ci.length === 8) this.consistentIndexValue = bytesToU64(ci);
+
+    let current = 1;
+    let lastMain = 0;
+    let lastSub = -1;
+    this.backend.forEach(BUCKET_KEY, revToBytes(1, 0), MAX_REV_BYTES, (k, v) => {
+      assert(isRevKey(k), 'malformed revision key in the key bucket');
+      const main = bytesToMain(k);
+      const sub = bytesToSub(k);
+      assert(revGreater(main, sub, lastMain, lastSub), 'revision keys out of order');
+      lastMain = main;
+      lastSub = sub;
+      current = main;
+      const kv = decodeKeyValue(v, true);
+      let ki = this.index.keyIndex(kv.key) as LeasedKeyIndex | undefined;
+      if (isTombstone(k)) {
+        if (ki !== undefined) {
+          ki.tombstone(main, sub);
+          ki.lease = 0n;
+        }
+        return true;
+      }
+      if (ki === undefined) {
+        ki = new KeyIndex(kv.key);
+        ki.restore(kv.createRevision, main, sub, kv.version);
+        this.index.insert(ki);
+      } else {
+        ki.put(main, sub);
+      }
+      ki.lease = kv.lease;
+      return true;
+    });
+    this.currentRev = Math.max(current, this.compactMainRev, 1);
+    if (scheduledRev <= this.compactMainRev) scheduledRev = 0;
+    if (scheduledRev !== 0) {
+      // A compaction was scheduled but did not finish before the crash: finish it now.
+      this.compactMainRev = scheduledRev;
+      this.physicalCompact(scheduledRev);
+    }
+    const leased = new Map<KeyIndex, bigint>();
+    for (const [, ki] of this.index.tree.entries()) {
+      const l = (ki as LeasedKeyIndex).lease;
+      if (ki.isLive() && l !== undefined && l !== 0n) leased.set(ki, l);
+    }
+    return leased;
+  }
+
+  /** Index invariants plus index-vs-btree agreement for every live key. */
+  check(): string[] {
+    const out = this.index.check();
+    for (const [, ki] of this.index.tree.entries()) {
+      if (!ki.isLive()) continue;
+      const v = this.backend.get(BUCKET_KEY, revToBytes(ki.modMain, ki.modSub));
+      if (v === undefined) out.push(`live key ${Buffer.from(ki.key).toString('hex')} has no value at ${ki.modMain}.${ki.modSub}`);
+    }
+    return out;
+  }
+}
+
+/**
+ * One write transaction: puts and deletes get revision (beginRev + 1, n) for the n-th change.
+ * Reads inside see the transaction's own changes.
+ */
+export class TxnWrite {
+  readonly beginRev: number;
+  readonly changes: Change[] = [];
+  private ended = false;
+
+  constructor(private readonly s: KVStore) {
+    this.beginRev = s.currentRev;
+  }
+
+  /** The revision reads inside this transaction see. */
+  get readRev(): number {
+    return this.changes.length > 0 ? this.beginRev + 1 : this.beginRev;
+  }
+
+  /** The revision to report in a response header after this transaction. */
+  get rev(): number {
+    return this.readRev;
+  }
+
+  range(key: Uint8Array, end: Uint8Array | undefined, rev: number, limit: number, countOnly: boolean): RangeResult {
+    return this.s.rangeKeys(key, end, rev, this.readRev, limit, countOnly);
+  }
+
+  put(key: Uint8Array, value: Uint8Array, lease: bigint): void {
+    assert(!this.ended, 'put after end');
+    const rev = this.beginRev + 1;
+    const sub = this.changes.length;
+    const ki = this.s.index.keyIndex(key) as LeasedKeyIndex | undefined;
+    let created = rev;
+    let ver = 1;
+    let oldLease = 0n;
+    // rev is past every revision in the index, so the key's state at rev is its live state.
+    const live = ki?.liveGeneration();
+    if (ki !== undefined && live !== undefined) {
+      created = live.createdMain;
+      ver = live.ver + 1;
+      oldLease = ki.lease ?? 0n;
+    }
+    const kv: KeyValue = { key, createRevision: created, modRevision: rev, version: ver, value, lease };
+    this.s.backend.put(BUCKET_KEY, revToBytes(rev, sub), encodeKeyValue(kv));
+    this.s.index.put(key, rev, sub);
+    const nki = (ki ?? this.s.index.keyIndex(key)) as LeasedKeyIndex;
+    // The cache keeps its own bytes: the caller may reuse its buffers after put returns.
+    this.s.rememberWrite(rev, sub, { key: nki.key, createRevision: created, modRevision: rev, version: ver, value: value.slice(), lease });
+    nki.lease = lease;
+    this.changes.push({ kv, deleted: false });
+    if (oldLease !== 0n) this.s.leases?.detach(oldLease, nki.key);
+    if (lease !== 0n) this.s.leases?.attach(lease, nki.key);
+  }
+
+  /** Deletes every live key in [key, end); returns how many. */
+  deleteRange(key: Uint8Array, end: Uint8Array | undefined): number {
+    const keys: Uint8Array[] = [];
+    this.s.index.range(key, end, this.readRev, (hit) => {
+      keys.push(hit.key);
+    });
+    for (const k of keys) this.delete(k);
+    return keys.length;
+  }
+
+  private delete(key: Uint8Array): void {
+    const rev = this.beginRev + 1;
+    const sub = this.changes.length;
+    const kv: KeyValue = { key, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0n };
+    this.s.backend.put(BUCKET_KEY, revToBytes(rev, sub, true), encodeKeyValue(kv));
+    const ki = this.s.index.keyIndex(key) as LeasedKeyIndex;
+    const ok = ki.tombstone(rev, sub);
+    assert(ok, 'tombstone on a key that is not live');
+    // The event carries the deletion's revision, as etcd's watchable store sets it.
+    this.changes.push({ kv: { ...kv, modRevision: rev }, deleted: true });
+    const lease = ki.lease ?? 0n;
+    ki.lease = 0n;
+    if (lease !== 0n) this.s.leases?.detach(lease, ki.key);
+  }
+
+  end(): void {
+    assert(!this.ended, 'end twice');
+    this.ended = true;
+    this.s.endWrite(this);
+  }
+}
