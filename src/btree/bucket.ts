@@ -28,7 +28,7 @@ import {
   ValueTooLargeError,
 } from './errors.js';
 import { Node } from './node.js';
-import { BUCKET_LEAF_FLAG, PAGE_HEADER_SIZE, ELEMENT_SIZE, PageView, compareBytes, readU64, writeU64 } from './page.js';
+import { BUCKET_LEAF_FLAG, PAGE_HEADER_SIZE, ELEMENT_SIZE, PageView, compareBytes, copyBytes, readU64, writeU64 } from './page.js';
 import type { Tx } from './tx.js';
 
 export const BUCKET_HEADER_SIZE = 16;
@@ -76,7 +76,7 @@ export class Bucket {
   }
 
   /** Opens a bucket from its header value (header + maybe an inline page). */
-  static open(tx: Tx, name: Buffer, value: Buffer): Bucket {
+  static open(tx: Tx, name: Buffer, value: Uint8Array): Bucket {
     assert(value.length >= BUCKET_HEADER_SIZE, 'bucket header too short');
     const root = readU64(value, OFF_BUCKET_ROOT);
     const seq = readU64(value, OFF_BUCKET_SEQUENCE);
@@ -126,7 +126,7 @@ export class Bucket {
   /** The value of key, or undefined (also when key names a nested bucket). */
   get(key: Uint8Array): Uint8Array | undefined {
     this.tx.checkOpen();
-    const k = asBuffer(requireBytes(key, 'key'));
+    const k = requireBytes(key, 'key');
     let pgid = this.root;
     for (;;) {
       const n = this.nodeOf(pgid);
@@ -159,13 +159,13 @@ export class Bucket {
     c.seekRaw(k);
     if (c.atKey(k) && c.isBucket()) this.throwIncompatible();
     // Copies, so the caller may reuse its arrays.
-    const kc = Buffer.from(k);
-    c.node().put(kc, kc, Buffer.from(value), 0, 0);
+    const kc = copyBytes(k);
+    c.node().put(kc, kc, copyBytes(value), 0, 0);
   }
 
   delete(key: Uint8Array): void {
     this.tx.checkWritable();
-    const k = asBuffer(requireBytes(key, 'key'));
+    const k = requireBytes(key, 'key');
     const c = this.scratchCursor();
     c.seekRaw(k);
     if (!c.atKey(k)) return;
@@ -192,7 +192,7 @@ export class Bucket {
     if (cur === undefined || compareBytes(cur[0], n) !== 0 || !c.isBucket()) return undefined;
     let value = c.rawValueAt();
     // A write transaction may rewrite the value's page; keep its own copy of the header.
-    if (this.tx.writable) value = Buffer.from(value);
+    if (this.tx.writable) value = copyBytes(value);
     const child = Bucket.open(this.tx, Buffer.from(n), value);
     child.fillPercent = this.fillPercent;
     if (this.tx.writable) this.buckets.set(id, child);
@@ -407,8 +407,8 @@ function asBuffer(u: Uint8Array): Buffer {
   return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 }
 
-function checkKey(key: Uint8Array): Buffer {
-  const k = asBuffer(requireBytes(key, 'key'));
+function checkKey(key: Uint8Array): Uint8Array {
+  const k = requireBytes(key, 'key');
   if (k.length === 0) throw new KeyRequiredError('key required');
   if (k.length > btreeKeyBytesMax) throw new KeyTooLargeError(`key of ${k.length} bytes exceeds ${btreeKeyBytesMax}`);
   return k;

@@ -132,7 +132,9 @@ export class PageView {
   readonly overflow: number;
   readonly isLeaf: boolean;
   readonly count: number;
-  readonly buf: Buffer;
+  readonly buf: Uint8Array;
+  private readonly ab: ArrayBufferLike;
+  private readonly base: number;
   /** Offset of the key position field within an element: 4 in a leaf, 0 in a branch. */
   private readonly posField: number;
   /** Branch only: child page ids. */
@@ -140,9 +142,11 @@ export class PageView {
   /** Set by search(): whether the key at the returned index equals the key sought. */
   exact = false;
 
-  constructor(buf: Buffer, expectId: number) {
+  constructor(buf: Uint8Array, expectId: number) {
     if (buf.length < PAGE_HEADER_SIZE) throw new CorruptPageError(`page ${expectId}: shorter than a header`);
     this.buf = buf;
+    this.ab = buf.buffer;
+    this.base = buf.byteOffset;
     this.id = readU64(buf, OFF_PAGE_ID);
     this.flags = readU16(buf, OFF_PAGE_FLAGS);
     this.overflow = readU32(buf, OFF_PAGE_OVERFLOW);
@@ -181,16 +185,19 @@ export class PageView {
     return readU32(this.buf, PAGE_HEADER_SIZE + i * ELEMENT_SIZE + this.posField + 4);
   }
 
-  key(i: number): Buffer {
-    const off = this.keyStart(i);
-    return this.buf.subarray(off, off + this.keyLen(i));
+  /**
+   * Element i's key, as a view into the page. Views are plain Uint8Arrays: constructing one is
+   * about three times cheaper than Buffer.subarray, and a B+tree makes millions.
+   */
+  key(i: number): Uint8Array {
+    return new Uint8Array(this.ab, this.base + this.keyStart(i), this.keyLen(i));
   }
 
   /** Leaf only. */
-  value(i: number): Buffer {
+  value(i: number): Uint8Array {
     const e = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
     const off = e + readU32(this.buf, e + OFF_LELEM_POS) + readU32(this.buf, e + OFF_LELEM_KSIZE);
-    return this.buf.subarray(off, off + readU32(this.buf, e + OFF_LELEM_VSIZE));
+    return new Uint8Array(this.ab, this.base + off, readU32(this.buf, e + OFF_LELEM_VSIZE));
   }
 
   /** Leaf only: the element's flags (BUCKET_LEAF_FLAG). */
@@ -232,6 +239,28 @@ export class PageView {
 }
 
 const EMPTY_PGIDS: number[] = [];
+
+const SLAB_BYTES = 256 * 1024;
+let slab = new Uint8Array(SLAB_BYTES);
+let slabUsed = 0;
+
+/**
+ * A private copy of src. Small copies are carved from a shared slab (as Buffer's pool does),
+ * which is far cheaper than an allocation each; the slab lives while any copy in it does.
+ */
+export function copyBytes(src: Uint8Array): Uint8Array {
+  const n = src.length;
+  if (n > 4096) return new Uint8Array(src);
+  // Keep copies 8-byte aligned, like Buffer's pool.
+  if (slabUsed + n > SLAB_BYTES) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = new Uint8Array(slab.buffer, slabUsed, n);
+  out.set(src);
+  slabUsed = (slabUsed + n + 7) & ~7;
+  return out;
+}
 
 /**
  * Byte-wise comparison (memcmp order, shorter first on a tie). A JS loop beats the native
