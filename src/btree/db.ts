@@ -26,6 +26,7 @@ import {
 import { Freelist, readFreelistPage } from './freelist.js';
 import { decodeMeta, encodeMeta, PGID_NO_FREELIST, type Meta } from './meta.js';
 import { FLAG_LEAF, OFF_PAGE_OVERFLOW, PAGE_HEADER_SIZE, PageView, readU32, writePageHeader } from './page.js';
+import { PageCache } from './page_cache.js';
 import { Tx } from './tx.js';
 
 export interface DbOptions {
@@ -65,8 +66,7 @@ export class Db {
   private fd: number;
   private metaValue: Meta;
   readonly freelist = new Freelist();
-  private readonly cache = new Map<number, PageView | Buffer>();
-  private readonly cacheMax: number;
+  private readonly cache: PageCache;
   private writer: Tx | undefined;
   /** Open readers' txids, with counts. */
   private readonly readers = new Map<number, number>();
@@ -78,7 +78,7 @@ export class Db {
     this.path = file;
     this.fs = opts.fileLayer ?? nodeFileLayer;
     this.noSync = opts.noSync ?? false;
-    this.cacheMax = opts.cachePages ?? btreeCachePagesMax;
+    this.cache = new PageCache(opts.cachePages ?? btreeCachePagesMax);
     const fresh = !this.fs.exists(file) || this.fs.fileSize(file) === 0;
     this.fd = this.fs.open(file, fresh ? 'w+' : 'r+');
     try {
@@ -239,18 +239,8 @@ export class Db {
     if (e instanceof PageView) return e;
     this.checkOpen();
     const v = new PageView(e ?? this.readPageRaw(id), id);
-    if (e === undefined) this.evict();
     this.cache.set(id, v);
     return v;
-  }
-
-  private evict(): void {
-    // First in, first out: cheap on the hit path (no reordering), good enough for a tree
-    // whose upper levels are re-read constantly and so come straight back.
-    while (this.cache.size >= this.cacheMax) {
-      const oldest = this.cache.keys().next().value as number;
-      this.cache.delete(oldest);
-    }
   }
 
   // ---- transactions ----
@@ -358,7 +348,6 @@ export class Db {
       throw err;
     }
     for (const [id, buf] of tx.dirty) {
-      if (!this.cache.has(id)) this.evict();
       this.cache.set(id, buf);
     }
     this.metaValue = { ...tx.meta };
