@@ -199,16 +199,16 @@ export class Db {
   }
 
   /** Reads a page and its overflow from the file. */
-  readPageRaw(id: number): Buffer {
+  readPageRaw(id: number): Uint8Array {
     const ps = this.pageSize;
-    const first = Buffer.alloc(ps);
+    const first = new Uint8Array(ps);
     const n = this.fs.read(this.fd, first, 0, ps, id * ps);
     if (n < ps) throw new CorruptPageError(`page ${id}: read past the end of the file`);
     const overflow = readU32(first, OFF_PAGE_OVERFLOW);
     if (overflow === 0) return first;
     if ((id + 1 + overflow) * ps > this.fileBytes) throw new CorruptPageError(`page ${id}: overflow ${overflow} runs past the end of the file`);
-    const all = Buffer.alloc(ps * (overflow + 1));
-    first.copy(all, 0);
+    const all = new Uint8Array(ps * (overflow + 1));
+    all.set(first, 0);
     const m = this.fs.read(this.fd, all, ps, ps * overflow, (id + 1) * ps);
     if (m < ps * overflow) throw new CorruptPageError(`page ${id}: overflow read past the end of the file`);
     return all;
@@ -328,7 +328,7 @@ export class Db {
       while (i < ids.length) {
         // Gather a run of pages that sit back to back in the file into one write.
         const start = ids[i]!;
-        const run: Buffer[] = [];
+        const run: Uint8Array[] = [];
         let pos = start;
         while (i < ids.length && ids[i] === pos) {
           const b = tx.dirty.get(pos)!;
