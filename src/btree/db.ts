@@ -19,6 +19,7 @@ import {
   CorruptPageError,
   DbClosedError,
   DbFailedError,
+  DbInUseError,
   InvalidDbError,
   TxWriteOpenError,
   VersionMismatchError,
@@ -73,10 +74,15 @@ export class Db {
   private closed = false;
   private failure: unknown = undefined;
   private fileBytes: number;
+  private readonly lockKey: string;
 
   constructor(file: string, opts: DbOptions = {}) {
     this.path = file;
     this.fs = opts.fileLayer ?? nodeFileLayer;
+    // bbolt takes an flock; Node has none, so this only guards against a second open in the
+    // same process. Two processes on one file are not detected: do not do that.
+    this.lockKey = path.resolve(file);
+    if (openPaths.has(this.lockKey)) throw new DbInUseError(`${file} is already open in this process`);
     this.noSync = opts.noSync ?? false;
     this.cache = new PageCache(opts.cachePages ?? btreeCachePagesMax);
     const fresh = !this.fs.exists(file) || this.fs.fileSize(file) === 0;
@@ -100,6 +106,7 @@ export class Db {
       this.fs.close(this.fd);
       throw err;
     }
+    openPaths.add(this.lockKey);
   }
 
   /** The committed meta (a copy). */
@@ -417,6 +424,7 @@ export class Db {
     if (this.writer !== undefined) this.writer.rollback();
     this.closed = true;
     this.cache.clear();
+    openPaths.delete(this.lockKey);
     this.fs.close(this.fd);
   }
 
@@ -424,6 +432,9 @@ export class Db {
     return this.closed;
   }
 }
+
+/** Resolved paths of the databases open in this process. */
+const openPaths = new Set<string>();
 
 function isThenable(v: unknown): boolean {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
