@@ -19,6 +19,7 @@ import { requireBytes } from '../util/errors.js';
 import { btreeKeyBytesMax, btreeValueBytesMax } from '../limits.js';
 import { Cursor, BUCKET_VALUE, type Entry } from './cursor.js';
 import {
+  CorruptPageError,
   BucketExistsError,
   BucketNameRequiredError,
   BucketNotFoundError,
@@ -140,12 +141,20 @@ export class Bucket {
         pgid = n.inodes[branchIndex(n.inodes.length, i, i < n.inodes.length && compareBytes(n.inodes[i]!.key, k) === 0)]!.pgid;
         continue;
       }
-      const p = this.pageOf(pgid);
+      // Nodes are materialized top down, so below a page there are only pages.
+      return this.root === 0 ? leafGet(this.pageOf(0), k) : this.getFromPages(pgid, k);
+    }
+  }
+
+  /** get's hot path: committed pages only, straight through the page cache. */
+  private getFromPages(pgid: number, k: Uint8Array): Uint8Array | undefined {
+    const db = this.tx.db;
+    const highWater = this.tx.meta.pgid;
+    for (;;) {
+      if (pgid < 2 || pgid >= highWater) throw new CorruptPageError(`page ${pgid} out of bounds (high water ${highWater})`);
+      const p = db.page(pgid);
       const i = p.search(k);
-      if (p.isLeaf) {
-        if (!p.exact || (p.flagsAt(i) & BUCKET_LEAF_FLAG) !== 0) return undefined;
-        return p.value(i);
-      }
+      if (p.isLeaf) return leafGet(p, k, i);
       pgid = p.pgids[branchIndex(p.count, i, p.exact)]!;
     }
   }
@@ -395,6 +404,12 @@ export class Bucket {
     assert(this.rootNode.pgid < this.tx.meta.pgid, 'root beyond the high-water mark');
     this.root = this.rootNode.pgid;
   }
+}
+
+/** The value of k in leaf page p (i: where a search for k landed, if already done). */
+function leafGet(p: PageView, k: Uint8Array, i = p.search(k)): Uint8Array | undefined {
+  if (!p.exact || (p.flagsAt(i) & BUCKET_LEAF_FLAG) !== 0) return undefined;
+  return p.value(i);
 }
 
 /** In a branch, the child to descend for a search landing at i (exact: key found at i). */
