@@ -155,7 +155,7 @@ export class Bucket {
       const p = db.page(pgid);
       const i = p.search(k);
       if (p.isLeaf) return leafGet(p, k, i);
-      pgid = p.pgids[branchIndex(p.count, i, p.exact)]!;
+      pgid = p.childAt(branchIndex(p.count, i, p.exact));
     }
   }
 
@@ -332,7 +332,7 @@ export class Bucket {
     if (n !== undefined) {
       if (!n.isLeaf) for (const ino of n.inodes) this.visit(ino.pgid, depth + 1, fn);
     } else if (!p!.isLeaf) {
-      for (const c of p!.pgids) this.visit(c, depth + 1, fn);
+      for (let i = 0; i < p!.count; i++) this.visit(p!.childAt(i), depth + 1, fn);
     }
   }
 

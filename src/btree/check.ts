@@ -100,7 +100,7 @@ class Checker {
       return;
     }
     if (p.count === 0) this.err(`page ${id} (${where}): empty branch`);
-    for (let i = 0; i < p.count; i++) this.walkTree(p.pgids[i]!, p.key(i), (i + 1 < p.count ? p.key(i + 1) : hi), where);
+    for (let i = 0; i < p.count; i++) this.walkTree(p.childAt(i), p.key(i), (i + 1 < p.count ? p.key(i + 1) : hi), where);
   }
 
   private checkKeys(p: PageView, lo: Uint8Array | undefined, hi: Uint8Array | undefined, what: string): void {

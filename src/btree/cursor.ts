@@ -35,7 +35,7 @@ class ElemRef {
     return this.node !== undefined ? this.node.inodes.length : this.page!.count;
   }
   childPgid(): number {
-    return this.node !== undefined ? this.node.inodes[this.index]!.pgid : this.page!.pgids[this.index]!;
+    return this.node !== undefined ? this.node.inodes[this.index]!.pgid : this.page!.childAt(this.index);
   }
 }
 

@@ -92,7 +92,7 @@ export class Node {
     if (p.isLeaf) {
       for (let i = 0; i < n; i++) inodes[i] = { flags: p.flagsAt(i), key: p.key(i), value: p.value(i), pgid: 0 };
     } else {
-      for (let i = 0; i < n; i++) inodes[i] = { flags: 0, key: p.key(i), value: undefined, pgid: p.pgids[i]! };
+      for (let i = 0; i < n; i++) inodes[i] = { flags: 0, key: p.key(i), value: undefined, pgid: p.childAt(i) };
     }
     this.inodes = inodes;
     this.key = n > 0 ? inodes[0]!.key : undefined;

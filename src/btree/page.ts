@@ -137,8 +137,6 @@ export class PageView {
   private readonly base: number;
   /** Offset of the key position field within an element: 4 in a leaf, 0 in a branch. */
   private readonly posField: number;
-  /** Branch only: child page ids. */
-  readonly pgids: number[];
   /** Set by search(): whether the key at the returned index equals the key sought. */
   exact = false;
 
@@ -161,17 +159,15 @@ export class PageView {
     this.posField = this.isLeaf ? OFF_LELEM_POS : OFF_BELEM_POS;
     // Validate every element once here, so the accessors below can trust the offsets.
     if (this.isLeaf) {
-      this.pgids = EMPTY_PGIDS;
       for (let i = 0, e = PAGE_HEADER_SIZE; i < count; i++, e += ELEMENT_SIZE) {
         const end = e + readU32(buf, e + OFF_LELEM_POS) + readU32(buf, e + OFF_LELEM_KSIZE) + readU32(buf, e + OFF_LELEM_VSIZE);
         if (end > buf.length) throw new CorruptPageError(`page ${expectId}: element ${i} overruns the page`);
       }
     } else {
-      this.pgids = new Array<number>(count).fill(0);
       for (let i = 0, e = PAGE_HEADER_SIZE; i < count; i++, e += ELEMENT_SIZE) {
         const end = e + readU32(buf, e + OFF_BELEM_POS) + readU32(buf, e + OFF_BELEM_KSIZE);
         if (end > buf.length) throw new CorruptPageError(`page ${expectId}: element ${i} overruns the page`);
-        this.pgids[i] = readU64(buf, e + OFF_BELEM_PGID);
+        readU64(buf, e + OFF_BELEM_PGID); // throws on an id beyond 2^53
       }
     }
   }
@@ -198,6 +194,14 @@ export class PageView {
     const e = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
     const off = e + readU32(this.buf, e + OFF_LELEM_POS) + readU32(this.buf, e + OFF_LELEM_KSIZE);
     return new Uint8Array(this.ab, this.base + off, readU32(this.buf, e + OFF_LELEM_VSIZE));
+  }
+
+  /**
+   * Branch only: element i's child page id, read from the element itself (no decoded array:
+   * the element's cache line was just touched by the search that chose it).
+   */
+  childAt(i: number): number {
+    return readU64(this.buf, PAGE_HEADER_SIZE + i * ELEMENT_SIZE + OFF_BELEM_PGID);
   }
 
   /** Leaf only: the element's flags (BUCKET_LEAF_FLAG). */
@@ -257,7 +261,6 @@ export class PageView {
   }
 }
 
-const EMPTY_PGIDS: number[] = [];
 
 const SLAB_BYTES = 256 * 1024;
 let slab = new Uint8Array(SLAB_BYTES);
