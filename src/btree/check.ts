@@ -84,7 +84,7 @@ class Checker {
     return true;
   }
 
-  private walkTree(id: number, lo: Buffer | undefined, hi: Buffer | undefined, where: string): void {
+  private walkTree(id: number, lo: Uint8Array | undefined, hi: Uint8Array | undefined, where: string): void {
     if (!this.mark(id, where)) return;
     let p: PageView;
     try {
@@ -100,10 +100,10 @@ class Checker {
       return;
     }
     if (p.count === 0) this.err(`page ${id} (${where}): empty branch`);
-    for (let i = 0; i < p.count; i++) this.walkTree(p.pgids[i]!, p.key(i), (i + 1 < p.count ? p.key(i + 1) : hi), where);
+    for (let i = 0; i < p.count; i++) this.walkTree(p.childAt(i), p.key(i), (i + 1 < p.count ? p.key(i + 1) : hi), where);
   }
 
-  private checkKeys(p: PageView, lo: Buffer | undefined, hi: Buffer | undefined, what: string): void {
+  private checkKeys(p: PageView, lo: Uint8Array | undefined, hi: Uint8Array | undefined, what: string): void {
     for (let i = 0; i < p.count; i++) {
       const k = p.key(i);
       if (k.length === 0) this.err(`${what}: element ${i} has an empty key`);
@@ -117,7 +117,7 @@ class Checker {
   private walkNested(p: PageView, where: string): void {
     for (let i = 0; i < p.count; i++) {
       if ((p.flagsAt(i) & BUCKET_LEAF_FLAG) === 0) continue;
-      const name = `${where}/${p.key(i).toString('latin1')}`;
+      const name = `${where}/${Buffer.from(p.key(i)).toString('latin1')}`;
       const v = p.value(i);
       if (v.length < BUCKET_HEADER_SIZE) {
         this.err(`bucket ${name}: header of ${v.length} bytes`);

@@ -19,6 +19,7 @@ import {
   CorruptPageError,
   DbClosedError,
   DbFailedError,
+  DbInUseError,
   InvalidDbError,
   TxWriteOpenError,
   VersionMismatchError,
@@ -26,6 +27,7 @@ import {
 import { Freelist, readFreelistPage } from './freelist.js';
 import { decodeMeta, encodeMeta, PGID_NO_FREELIST, type Meta } from './meta.js';
 import { FLAG_LEAF, OFF_PAGE_OVERFLOW, PAGE_HEADER_SIZE, PageView, readU32, writePageHeader } from './page.js';
+import { PageCache } from './page_cache.js';
 import { Tx } from './tx.js';
 
 export interface DbOptions {
@@ -65,20 +67,24 @@ export class Db {
   private fd: number;
   private metaValue: Meta;
   readonly freelist = new Freelist();
-  private readonly cache = new Map<number, PageView | Buffer>();
-  private readonly cacheMax: number;
+  private readonly cache: PageCache;
   private writer: Tx | undefined;
   /** Open readers' txids, with counts. */
   private readonly readers = new Map<number, number>();
   private closed = false;
   private failure: unknown = undefined;
   private fileBytes: number;
+  private readonly lockKey: string;
 
   constructor(file: string, opts: DbOptions = {}) {
     this.path = file;
     this.fs = opts.fileLayer ?? nodeFileLayer;
+    // bbolt takes an flock; Node has none, so this only guards against a second open in the
+    // same process. Two processes on one file are not detected: do not do that.
+    this.lockKey = path.resolve(file);
+    if (openPaths.has(this.lockKey)) throw new DbInUseError(`${file} is already open in this process`);
     this.noSync = opts.noSync ?? false;
-    this.cacheMax = opts.cachePages ?? btreeCachePagesMax;
+    this.cache = new PageCache(opts.cachePages ?? btreeCachePagesMax);
     const fresh = !this.fs.exists(file) || this.fs.fileSize(file) === 0;
     this.fd = this.fs.open(file, fresh ? 'w+' : 'r+');
     try {
@@ -100,6 +106,7 @@ export class Db {
       this.fs.close(this.fd);
       throw err;
     }
+    openPaths.add(this.lockKey);
   }
 
   /** The committed meta (a copy). */
@@ -199,16 +206,16 @@ export class Db {
   }
 
   /** Reads a page and its overflow from the file. */
-  readPageRaw(id: number): Buffer {
+  readPageRaw(id: number): Uint8Array {
     const ps = this.pageSize;
-    const first = Buffer.alloc(ps);
+    const first = new Uint8Array(ps);
     const n = this.fs.read(this.fd, first, 0, ps, id * ps);
     if (n < ps) throw new CorruptPageError(`page ${id}: read past the end of the file`);
     const overflow = readU32(first, OFF_PAGE_OVERFLOW);
     if (overflow === 0) return first;
     if ((id + 1 + overflow) * ps > this.fileBytes) throw new CorruptPageError(`page ${id}: overflow ${overflow} runs past the end of the file`);
-    const all = Buffer.alloc(ps * (overflow + 1));
-    first.copy(all, 0);
+    const all = new Uint8Array(ps * (overflow + 1));
+    all.set(first, 0);
     const m = this.fs.read(this.fd, all, ps, ps * overflow, (id + 1) * ps);
     if (m < ps * overflow) throw new CorruptPageError(`page ${id}: overflow read past the end of the file`);
     return all;
@@ -239,18 +246,8 @@ export class Db {
     if (e instanceof PageView) return e;
     this.checkOpen();
     const v = new PageView(e ?? this.readPageRaw(id), id);
-    if (e === undefined) this.evict();
     this.cache.set(id, v);
     return v;
-  }
-
-  private evict(): void {
-    // First in, first out: cheap on the hit path (no reordering), good enough for a tree
-    // whose upper levels are re-read constantly and so come straight back.
-    while (this.cache.size >= this.cacheMax) {
-      const oldest = this.cache.keys().next().value as number;
-      this.cache.delete(oldest);
-    }
   }
 
   // ---- transactions ----
@@ -338,7 +335,7 @@ export class Db {
       while (i < ids.length) {
         // Gather a run of pages that sit back to back in the file into one write.
         const start = ids[i]!;
-        const run: Buffer[] = [];
+        const run: Uint8Array[] = [];
         let pos = start;
         while (i < ids.length && ids[i] === pos) {
           const b = tx.dirty.get(pos)!;
@@ -358,7 +355,6 @@ export class Db {
       throw err;
     }
     for (const [id, buf] of tx.dirty) {
-      if (!this.cache.has(id)) this.evict();
       this.cache.set(id, buf);
     }
     this.metaValue = { ...tx.meta };
@@ -428,6 +424,7 @@ export class Db {
     if (this.writer !== undefined) this.writer.rollback();
     this.closed = true;
     this.cache.clear();
+    openPaths.delete(this.lockKey);
     this.fs.close(this.fd);
   }
 
@@ -435,6 +432,9 @@ export class Db {
     return this.closed;
   }
 }
+
+/** Resolved paths of the databases open in this process. */
+const openPaths = new Set<string>();
 
 function isThenable(v: unknown): boolean {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';

@@ -23,6 +23,8 @@ export const ChecksumError = kind('ERR_BTREE_CHECKSUM');
 export const DbClosedError = kind('ERR_BTREE_DB_CLOSED');
 /** A write or sync failed part way: the file's state is unknown until it is reopened. */
 export const DbFailedError = kind('ERR_BTREE_DB_FAILED');
+/** The file is already open in this process (two writers on one file would corrupt it). */
+export const DbInUseError = kind('ERR_BTREE_DB_IN_USE');
 export const TxClosedError = kind('ERR_BTREE_TX_CLOSED');
 export const TxNotWritableError = kind('ERR_BTREE_TX_NOT_WRITABLE');
 /** A second write transaction while one is open (bbolt would block; we cannot). */

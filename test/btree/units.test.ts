@@ -33,8 +33,8 @@ test('page codec: u64 fields, a leaf page decoded by hand', () => {
   p.write('axybb', 48, 'latin1');
   const v = new PageView(p, 9);
   assert.equal(v.isLeaf, true);
-  assert.deepEqual(Array.from({ length: v.count }, (_, i) => v.key(i).toString()), ['a', 'bb']);
-  assert.deepEqual(Array.from({ length: v.count }, (_, i) => v.value(i).toString()), ['xy', '']);
+  assert.deepEqual(Array.from({ length: v.count }, (_, i) => Buffer.from(v.key(i)).toString()), ['a', 'bb']);
+  assert.deepEqual(Array.from({ length: v.count }, (_, i) => Buffer.from(v.value(i)).toString()), ['xy', '']);
   assert.deepEqual([v.flagsAt(0), v.flagsAt(1)], [0, 1]);
   assert.throws(() => new PageView(p, 8), (e: unknown) => (e as { code?: string }).code === 'ERR_BTREE_CORRUPT_PAGE');
   const bad = Buffer.from(p);
