@@ -21,7 +21,7 @@ import { dirname, join } from 'node:path';
 import { nodeFileLayer, type FileLayer } from '../util/file_layer.js';
 import { assert } from '../util/assert.js';
 import { InvalidArgumentError } from '../util/errors.js';
-import { walSegmentBytesDefault, walSegmentBytesMin, walSegmentsKeepDefault, walWriteBufferBytes } from '../limits.js';
+import { walRecordBytesMax, walSegmentBytesDefault, walSegmentBytesMin, walSegmentsKeepDefault, walWriteBufferBytes } from '../limits.js';
 import { WalCorruptError, WalError, WalErrorCode } from './errors.js';
 import { RecordEncoder } from './encoder.js';
 import { FilePipeline, type PreallocateMode } from './file_pipeline.js';
@@ -31,6 +31,16 @@ import { RecordType } from './record.js';
 import { parseSegmentName, segmentFileName, segmentNames } from './segment_name.js';
 import { scanSegment } from './segment_reader.js';
 import { lastNonZero, zeroRange } from './zero.js';
+
+/** The largest payload a record takes: the record limit less framing and entry fields. */
+const payloadBytesMax = walRecordBytesMax - 64;
+
+function checkHardState(s: HardState): void {
+  const ok =
+    Number.isSafeInteger(s.term) && s.term >= 0 && Number.isSafeInteger(s.commit) && s.commit >= 0 &&
+    typeof s.vote === 'bigint' && s.vote >= 0n && s.vote < 1n << 64n;
+  if (!ok) throw new InvalidArgumentError('hard state: term and commit must be non-negative integers, vote a uint64 bigint');
+}
 
 export interface WalOptions {
   /** Where bytes go; tests pass a FaultyFileLayer. Default: the real file system. */
@@ -129,6 +139,7 @@ export class Wal {
    */
   static create(dir: string, metadata: Uint8Array, opts: WalOptions = {}): Wal {
     if (!(metadata instanceof Uint8Array)) throw new InvalidArgumentError('metadata must be a Uint8Array');
+    if (metadata.length > payloadBytesMax) throw new InvalidArgumentError(`metadata exceeds ${payloadBytesMax} bytes`);
     const w = new Wal(dir, { term: 0, index: 0 }, 'appending', opts);
     const fl = w.fl;
     if (fl.exists(dir) && fl.readdir(dir).length > 0) {
@@ -344,6 +355,7 @@ export class Wal {
   append(entries: readonly WalEntry[], hardState?: HardState): void {
     this.checkAppending();
     if (entries.length > 0) this.checkEntries(entries);
+    if (hardState !== undefined) checkHardState(hardState);
     try {
       for (const e of entries) this.encoder.entry(e);
       if (hardState !== undefined && !isEmptyHardState(hardState)) {
@@ -371,6 +383,7 @@ export class Wal {
         throw new InvalidArgumentError(`entry ${e.index} has a bad term or type`);
       }
       if (!(e.data instanceof Uint8Array)) throw new InvalidArgumentError(`entry ${e.index} data must be a Uint8Array`);
+      if (e.data.length > payloadBytesMax) throw new InvalidArgumentError(`entry ${e.index} data exceeds ${payloadBytesMax} bytes`);
       prev = e.index;
     }
   }

@@ -110,6 +110,9 @@ test('appends are validated: no gaps, consecutive, well-typed', async () => {
     assert.equal(codeOf(() => w.append([makeEntry(5)])), 'ERR_INVALID_ARGUMENT');
     assert.equal(codeOf(() => w.append([makeEntry(4), makeEntry(6)])), 'ERR_INVALID_ARGUMENT');
     assert.equal(codeOf(() => w.append([{ term: 1.5, index: 4, type: 0, data: new Uint8Array(1) }])), 'ERR_INVALID_ARGUMENT');
+    assert.equal(codeOf(() => w.append([makeEntry(4)], { term: 1, vote: -1n, commit: 0 })), 'ERR_INVALID_ARGUMENT');
+    assert.equal(codeOf(() => w.append([makeEntry(4)], { term: 1, vote: 1n << 64n, commit: 0 })), 'ERR_INVALID_ARGUMENT');
+    assert.equal(codeOf(() => w.append([], { term: -1, vote: 0n, commit: 0 })), 'ERR_INVALID_ARGUMENT');
     w.append([makeEntry(4)]); // the WAL is still usable after a rejected append
     await w.close();
   });
