@@ -60,6 +60,8 @@ export interface WalReadResult {
   hardState: HardState;
   /** Every entry after the snapshot, in index order, later writes of an index winning. */
   entries: WalEntry[];
+  /** Where a torn tail was cut off (file and byte offset), if one was; for the log. */
+  repairedTail: { file: string; offset: number } | undefined;
 }
 
 interface Segment {
@@ -238,6 +240,7 @@ export class Wal {
     let hardState: HardState = { ...emptyHardState };
     let match = false;
     let chain: number | undefined;
+    let repairedTail: { file: string; offset: number } | undefined;
     const start = this.start;
     const visit = (type: RecordType, buf: Uint8Array, ds: number, de: number, off: number, file: string): void => {
       switch (type) {
@@ -298,6 +301,7 @@ export class Wal {
         assert(n === size, 'short read of a segment');
         const res = scanSegment(buf, size, path, chain, isLast, (t, b, ds, de, off) => visit(t, b, ds, de, off, path));
         chain = res.chain;
+        if (res.torn) repairedTail = { file: path, offset: res.validEnd };
         if (isLast) {
           if (metadata === undefined) throw new WalCorruptError(path, 0, 'no metadata record');
           this.metadata = metadata;
@@ -315,7 +319,7 @@ export class Wal {
     if (start.index > this.lastIdx) this.lastIdx = start.index;
     this.state = 'appending';
     this.pipeline = new FilePipeline(this.fl, this.dir, this.segmentBytes, this.mode);
-    return { metadata: new Uint8Array(this.metadata), hardState: { ...hardState }, entries };
+    return { metadata: new Uint8Array(this.metadata), hardState: { ...hardState }, entries, repairedTail };
   }
 
   /**
@@ -356,9 +360,11 @@ export class Wal {
     this.checkAppending();
     if (entries.length > 0) this.checkEntries(entries);
     if (hardState !== undefined) checkHardState(hardState);
+    const hsToSave = hardState !== undefined && !isEmptyHardState(hardState);
+    if (entries.length === 0 && !hsToSave) return;
     try {
       for (const e of entries) this.encoder.entry(e);
-      if (hardState !== undefined && !isEmptyHardState(hardState)) {
+      if (hsToSave) {
         this.encoder.hardState(hardState);
         this.hardState = { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
       }
@@ -542,11 +548,14 @@ export class Wal {
   /** Syncs everything appended, then closes. Idempotent. */
   async close(): Promise<void> {
     if (this.state === 'closed') return;
-    if (this.state === 'appending') {
-      await this.sync();
-      while (this.syncing) await this.sync();
+    try {
+      if (this.state === 'appending') {
+        await this.sync();
+        while (this.syncing) await this.sync();
+      }
+    } finally {
+      this.abort();
     }
-    this.abort();
   }
 
   /**
@@ -598,6 +607,7 @@ export class Wal {
   private fail(err: unknown): Error {
     if (err instanceof InvalidArgumentError) return err;
     if (this.state === 'failed') return this.failure as WalError;
+    if (this.state === 'closed') return this.stateError('i/o');
     const e = new WalError(WalErrorCode.failed, `wal: i/o failed, the WAL is unusable: ${String((err as Error)?.message ?? err)}`, undefined, { cause: err });
     this.failure = e;
     this.state = 'failed';
