@@ -25,9 +25,9 @@ import { walRecordBytesMax, walSegmentBytesDefault, walSegmentBytesMin, walSegme
 import { WalCorruptError, WalError, WalErrorCode } from './errors.js';
 import { RecordEncoder } from './encoder.js';
 import { FilePipeline, type PreallocateMode } from './file_pipeline.js';
-import { emptyHardState, isEmptyHardState, readEntry, readHardState, readSnapshot } from './payload.js';
+import { emptyHardState, isEmptyHardState } from './payload.js';
+import { Replay } from './replay.js';
 import type { HardState, WalEntry, WalSnapshot } from './payload.js';
-import { RecordType } from './record.js';
 import { parseSegmentName, segmentFileName, segmentNames } from './segment_name.js';
 import { scanSegment } from './segment_reader.js';
 import { lastNonZero, zeroRange } from './zero.js';
@@ -235,59 +235,9 @@ export class Wal {
   }
 
   private readAllSegments(): WalReadResult {
-    const entries: WalEntry[] = [];
-    let metadata: Uint8Array | undefined;
-    let hardState: HardState = { ...emptyHardState };
-    let match = false;
+    const replay = new Replay(this.start);
     let chain: number | undefined;
     let repairedTail: { file: string; offset: number } | undefined;
-    const start = this.start;
-    const visit = (type: RecordType, buf: Uint8Array, ds: number, de: number, off: number, file: string): void => {
-      switch (type) {
-        case RecordType.entry: {
-          const e = readEntry(buf, ds, de);
-          if (e === undefined) throw new WalCorruptError(file, off, 'bad entry');
-          if (e.index > start.index) {
-            const up = e.index - start.index - 1;
-            if (up > entries.length) {
-              throw new WalError(WalErrorCode.indexGap, `wal: entry ${e.index} follows entry ${start.index + entries.length}`, { file, offset: off });
-            }
-            entries.length = up;
-            entries.push(e);
-          }
-          this.lastIdx = e.index;
-          break;
-        }
-        case RecordType.hardState: {
-          const s = readHardState(buf, ds, de);
-          if (s === undefined) throw new WalCorruptError(file, off, 'bad hard state');
-          hardState = s;
-          break;
-        }
-        case RecordType.metadata: {
-          const m = new Uint8Array(buf.subarray(ds, de));
-          if (metadata !== undefined && Buffer.compare(metadata, m) !== 0) {
-            throw new WalError(WalErrorCode.metadataConflict, 'wal: conflicting metadata found', { file, offset: off });
-          }
-          metadata = m;
-          break;
-        }
-        case RecordType.snapshot: {
-          const s = readSnapshot(buf, ds, de);
-          if (s === undefined) throw new WalCorruptError(file, off, 'bad snapshot record');
-          if (s.index === start.index) {
-            if (s.term !== start.term) {
-              throw new WalError(WalErrorCode.snapshotMismatch, `wal: snapshot at index ${s.index} has term ${s.term}, not ${start.term}`, { file, offset: off });
-            }
-            match = true;
-          }
-          if (s.index > this.lastIdx) this.lastIdx = s.index;
-          break;
-        }
-        default:
-          assert(false, `record type ${type} reaches the visitor`);
-      }
-    };
     for (let i = this.readFrom; i < this.segments.length; i++) {
       const seg = this.segments[i] as Segment;
       const isLast = i === this.segments.length - 1;
@@ -299,27 +249,29 @@ export class Wal {
         const buf = Buffer.allocUnsafe(size);
         const n = this.fl.read(fd, buf, 0, size, 0);
         assert(n === size, 'short read of a segment');
-        const res = scanSegment(buf, size, path, chain, isLast, (t, b, ds, de, off) => visit(t, b, ds, de, off, path));
+        const res = scanSegment(buf, size, path, chain, isLast, (t, b, ds, de, off) => replay.record(t, b, ds, de, off, path));
         chain = res.chain;
         if (res.torn) repairedTail = { file: path, offset: res.validEnd };
         if (isLast) {
-          if (metadata === undefined) throw new WalCorruptError(path, 0, 'no metadata record');
-          this.metadata = metadata;
-          this.hardState = hardState;
+          if (replay.metadata === undefined) throw new WalCorruptError(path, 0, 'no metadata record');
+          this.metadata = replay.metadata;
+          this.hardState = replay.hardState;
+          this.lastIdx = replay.lastIndex;
+          keepFd = true; // the tail owns it from here, and abort() closes it
           this.prepareTail(seg, fd, buf, size, res.validEnd, res.chain);
-          keepFd = true;
         }
       } finally {
         if (!keepFd) this.fl.close(fd);
       }
     }
-    if (!match) {
+    const start = this.start;
+    if (!replay.matched) {
       throw new WalError(WalErrorCode.snapshotNotFound, `wal: snapshot {term ${start.term}, index ${start.index}} not found in ${this.dir}`);
     }
     if (start.index > this.lastIdx) this.lastIdx = start.index;
     this.state = 'appending';
     this.pipeline = new FilePipeline(this.fl, this.dir, this.segmentBytes, this.mode);
-    return { metadata: new Uint8Array(this.metadata), hardState: { ...hardState }, entries, repairedTail };
+    return { metadata: new Uint8Array(this.metadata), hardState: { ...replay.hardState }, entries: replay.entries, repairedTail };
   }
 
   /**
@@ -327,12 +279,12 @@ export class Wal {
    * it (so a later torn write cannot expose it), and rewrites the header if none survived.
    */
   private prepareTail(seg: Segment, fd: number, buf: Uint8Array, size: number, validEnd: number, chain: number): void {
+    this.tail = { ...seg, fd };
     const garbageEnd = lastNonZero(buf, validEnd, size);
     if (garbageEnd > validEnd) {
       zeroRange(this.fl, fd, validEnd, garbageEnd);
       this.fl.fdatasync(fd);
     }
-    this.tail = { ...seg, fd };
     this.encoder.chain = chain;
     this.encoder.resetAt(validEnd, buf);
     if (validEnd === 0) {
