@@ -134,22 +134,17 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)] as number;
 }
 
-async function measure(name: string, mode: PreallocateMode, fn: ((w: Wal) => Promise<number>) | 'raw'): Promise<{ name: string; rps: number; sps: number; perSync: number }> {
-  const rps: number[] = [];
-  const sps: number[] = [];
-  const per: number[] = [];
-  for (let r = 0; r < RUNS; r++) {
-    const res = fn === 'raw' ? await rawFdatasync() : await withWal(mode, fn);
-    rps.push(res.records / res.seconds);
-    sps.push(res.syncs / res.seconds);
-    per.push(res.syncs === 0 ? res.records : res.records / res.syncs);
-  }
-  return { name, rps: median(rps), sps: median(sps), perSync: median(per) };
+type Case = [string, PreallocateMode, ((w: Wal) => Promise<number>) | 'raw'];
+
+interface Row {
+  name: string;
+  rps: number;
+  sps: number;
+  perSync: number;
 }
 
 async function main(): Promise<void> {
-  const rows: Array<{ name: string; rps: number; sps: number; perSync: number }> = [];
-  const cases: Array<[string, PreallocateMode, ((w: Wal) => Promise<number>) | 'raw']> = [
+  const cases: Case[] = [
     ['fsync per record', 'zero', groupCommit(1)],
     ['group commit 10', 'zero', groupCommit(10)],
     ['group commit 100', 'zero', groupCommit(100)],
@@ -161,12 +156,24 @@ async function main(): Promise<void> {
     ['append only (no sync)', 'zero', appendOnly],
     ['raw disk: write 512 B + fdatasync (no WAL)', 'zero', 'raw'],
   ];
-  for (const [name, mode, fn] of cases) {
-    const row = await measure(name, mode, fn);
-    rows.push(row);
-    console.error(`${name}: ${Math.round(row.rps)} records/s`);
+  // Round-robin: run r of every case, then run r + 1, so that a burst of load from other
+  // processes on the machine hits all cases alike rather than one of them.
+  const samples = cases.map(() => ({ rps: [] as number[], sps: [] as number[], per: [] as number[] }));
+  for (let r = 0; r < RUNS; r++) {
+    for (const [k, [name, mode, fn]] of cases.entries()) {
+      const res = fn === 'raw' ? await rawFdatasync() : await withWal(mode, fn);
+      const s = samples[k] as (typeof samples)[number];
+      s.rps.push(res.records / res.seconds);
+      s.sps.push(res.syncs / res.seconds);
+      s.per.push(res.syncs === 0 ? res.records : res.records / res.syncs);
+      console.error(`run ${r + 1}/${RUNS} ${name}: ${Math.round(res.records / res.seconds)} records/s`);
+    }
   }
-  const base = (rows[0] as (typeof rows)[number]).rps;
+  const rows: Row[] = cases.map(([name], k) => {
+    const s = samples[k] as (typeof samples)[number];
+    return { name, rps: median(s.rps), sps: median(s.sps), perSync: median(s.per) };
+  });
+  const base = (rows[0] as Row).rps;
   console.log(`\nWAL, 256-byte entry payloads, 64 MiB segments, median of ${RUNS} runs of ${SECONDS}s\n`);
   console.log('| case | records/s | fdatasyncs/s | records per fdatasync | vs fsync per record |');
   console.log('| --- | ---: | ---: | ---: | ---: |');
