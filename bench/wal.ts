@@ -129,12 +129,32 @@ async function rawFdatasync(): Promise<Result> {
   }
 }
 
+/** Replay speed: entries read back by open + readAll after a restart (200,000 entries). */
+async function readBack(): Promise<Result> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'etsd-bench-wal-'));
+  const dir = path.join(root, 'wal');
+  try {
+    const w = Wal.create(dir, new Uint8Array(16), { preallocate: 'sparse' });
+    const n = quick ? 50_000 : 200_000;
+    for (let i = 1; i <= n; i++) w.append([entry(i)]);
+    await w.close();
+    const t0 = performance.now();
+    const r = Wal.open(dir, { term: 0, index: 0 });
+    const read = r.readAll().entries.length;
+    const seconds = (performance.now() - t0) / 1000;
+    r.abort();
+    return { records: read, syncs: 0, seconds };
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] as number;
 }
 
-type Case = [string, PreallocateMode, ((w: Wal) => Promise<number>) | 'raw'];
+type Case = [string, PreallocateMode, ((w: Wal) => Promise<number>) | 'raw' | 'read'];
 
 interface Row {
   name: string;
@@ -155,13 +175,14 @@ async function main(): Promise<void> {
     ['group commit 1000, sparse segments', 'sparse', groupCommit(1000)],
     ['append only (no sync)', 'zero', appendOnly],
     ['raw disk: write 512 B + fdatasync (no WAL)', 'zero', 'raw'],
+    ['read back: open + readAll', 'sparse', 'read'],
   ];
   // Round-robin: run r of every case, then run r + 1, so that a burst of load from other
   // processes on the machine hits all cases alike rather than one of them.
   const samples = cases.map(() => ({ rps: [] as number[], sps: [] as number[], per: [] as number[] }));
   for (let r = 0; r < RUNS; r++) {
     for (const [k, [name, mode, fn]] of cases.entries()) {
-      const res = fn === 'raw' ? await rawFdatasync() : await withWal(mode, fn);
+      const res = fn === 'raw' ? await rawFdatasync() : fn === 'read' ? await readBack() : await withWal(mode, fn);
       const s = samples[k] as (typeof samples)[number];
       s.rps.push(res.records / res.seconds);
       s.sps.push(res.syncs / res.seconds);

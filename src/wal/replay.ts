@@ -9,7 +9,7 @@
  */
 import { assert } from '../util/assert.js';
 import { WalCorruptError, WalError, WalErrorCode } from './errors.js';
-import { emptyHardState, readEntry, readHardState, readSnapshot } from './payload.js';
+import { copyOf, emptyHardState, readEntry, readHardState, readSnapshot } from './payload.js';
 import type { HardState, WalEntry, WalSnapshot } from './payload.js';
 import { RecordType } from './record.js';
 
@@ -36,7 +36,7 @@ export class Replay {
         return;
       }
       case RecordType.metadata: {
-        const m = new Uint8Array(buf.subarray(ds, de));
+        const m = copyOf(buf, ds, de);
         if (this.metadata !== undefined && Buffer.compare(this.metadata, m) !== 0) {
           throw new WalError(WalErrorCode.metadataConflict, 'wal: conflicting metadata found', { file, offset });
         }
@@ -60,7 +60,7 @@ export class Replay {
         const msg = `wal: entry ${e.index} follows entry ${start + this.entries.length}`;
         throw new WalError(WalErrorCode.indexGap, msg, { file, offset });
       }
-      this.entries.length = up;
+      if (up < this.entries.length) this.entries.length = up;
       this.entries.push(e);
     }
     this.lastIndex = e.index;

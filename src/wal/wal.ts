@@ -246,7 +246,7 @@ export class Wal {
       let keepFd = false;
       try {
         const size = this.fl.size(fd);
-        const buf = Buffer.allocUnsafe(size);
+        const buf = new Uint8Array(size);
         const n = this.fl.read(fd, buf, 0, size, 0);
         assert(n === size, 'short read of a segment');
         const res = scanSegment(buf, size, path, chain, isLast, (t, b, ds, de, off) => replay.record(t, b, ds, de, off, path));
