@@ -234,7 +234,21 @@ export class Wal {
     }
   }
 
-  private readAllSegments(): WalReadResult {
+  /**
+   * Reads a WAL without changing it (for tools; like etcd's OpenForRead + ReadAll): the same
+   * checks and result as open + readAll, but a torn tail is only reported (repairedTail), not
+   * repaired, and nothing is written. Safe while another process has the WAL open.
+   */
+  static read(dir: string, snapshot: WalSnapshot, opts: WalOptions = {}): WalReadResult {
+    const w = Wal.open(dir, snapshot, opts);
+    try {
+      return w.readAllSegments(true);
+    } finally {
+      w.abort();
+    }
+  }
+
+  private readAllSegments(readOnly = false): WalReadResult {
     const replay = new Replay(this.start);
     let chain: number | undefined;
     let repairedTail: { file: string; offset: number } | undefined;
@@ -242,7 +256,7 @@ export class Wal {
       const seg = this.segments[i] as Segment;
       const isLast = i === this.segments.length - 1;
       const path = join(this.dir, seg.name);
-      const fd = this.fl.open(path, isLast ? 'r+' : 'r');
+      const fd = this.fl.open(path, isLast && !readOnly ? 'r+' : 'r');
       let keepFd = false;
       try {
         const size = this.fl.size(fd);
@@ -252,7 +266,7 @@ export class Wal {
         const res = scanSegment(buf, size, path, chain, isLast, (t, b, ds, de, off) => replay.record(t, b, ds, de, off, path));
         chain = res.chain;
         if (res.torn) repairedTail = { file: path, offset: res.validEnd };
-        if (isLast) {
+        if (isLast && !readOnly) {
           if (replay.metadata === undefined) throw new WalCorruptError(path, 0, 'no metadata record');
           this.metadata = replay.metadata;
           this.hardState = replay.hardState;
@@ -268,6 +282,8 @@ export class Wal {
     if (!replay.matched) {
       throw new WalError(WalErrorCode.snapshotNotFound, `wal: snapshot {term ${start.term}, index ${start.index}} not found in ${this.dir}`);
     }
+    if (replay.metadata === undefined) throw new WalCorruptError(this.dir, 0, 'no metadata record');
+    if (readOnly) return { metadata: replay.metadata, hardState: replay.hardState, entries: replay.entries, repairedTail };
     if (start.index > this.lastIdx) this.lastIdx = start.index;
     this.state = 'appending';
     this.pipeline = new FilePipeline(this.fl, this.dir, this.segmentBytes, this.mode);

@@ -442,3 +442,24 @@ test('a segment other than the last that is damaged or cut short refuses to open
     await ok.w.close();
   });
 });
+
+test('Wal.read reads without writing: a torn tail is reported, not repaired', async () => {
+  await withTempDir(async (root) => {
+    const dir = join(root, 'wal');
+    const w = Wal.create(dir, meta, { ...small, preallocate: 'none' });
+    w.append(entries(1, 10));
+    await w.close();
+    const path = join(dir, segmentFileName(0, 0));
+    const whole = readFileSync(path);
+    writeFileSync(path, whole.subarray(0, whole.length - 5));
+    const before = readFileSync(path);
+    const r = Wal.read(dir, zero);
+    assert.deepEqual(r.entries, entries(1, 9));
+    assert.equal(r.repairedTail?.file, path);
+    assert.deepEqual(readFileSync(path), before, 'the file is untouched');
+    assert.deepEqual(readdirSync(dir), [segmentFileName(0, 0)], 'no spare was created');
+    const o = reopen(dir);
+    assert.deepEqual(o.entries, entries(1, 9));
+    await o.w.close();
+  });
+});
