@@ -9,6 +9,9 @@
  *   walpb.Snapshot    field 1 Index, 2 Term (varints, always written).
  *
  * The WAL does not import src/raft: these are its own types with the same shape.
+ *
+ * Decoders return data as copies (copyOf), so an entry never pins the segment buffer it was
+ * read from.
  */
 import { ProtoReader, putVarint, putVarintBig, varintSize, varintSizeBig } from './proto.js';
 
@@ -67,8 +70,50 @@ export function putEntry(buf: Uint8Array, pos: number, e: WalEntry): number {
   return pos;
 }
 
-/** Decodes an Entry from buf[start, end); undefined if malformed. data is a copy. */
+/**
+ * Decodes an Entry from buf[start, end); undefined if malformed. data is a copy. The common
+ * layout (fields 1, 2, 3, 4 in order, as etcd writes them) is read inline, without a reader
+ * object: replay after a restart decodes every entry in the log.
+ */
 export function readEntry(buf: Uint8Array, start: number, end: number): WalEntry | undefined {
+  let p = start;
+  let type = 0;
+  let term = 0;
+  let index = 0;
+  let data: Uint8Array = EMPTY;
+  while (p < end) {
+    const key = buf[p++] as number;
+    if (key === 0x08 || key === 0x10 || key === 0x18) {
+      // Inline varint, at most 8 groups (a safe integer), canonical.
+      let v = 0;
+      let scale = 1;
+      let b = 0x80;
+      for (let i = 0; i < 8 && b >= 0x80; i++) {
+        if (p >= end) return undefined;
+        b = buf[p++] as number;
+        if (b === 0 && i > 0) return undefined;
+        v += (b & 0x7f) * scale;
+        scale *= 128;
+      }
+      if (b >= 0x80 || !Number.isSafeInteger(v)) return undefined;
+      if (key === 0x08) type = v;
+      else if (key === 0x10) term = v;
+      else index = v;
+    } else if (key === 0x22) {
+      const r = new ProtoReader(buf, p, end);
+      const range = r.bytesRange();
+      if (range === undefined) return undefined;
+      data = copyOf(buf, range[0], range[1]);
+      p = r.pos;
+    } else {
+      // Anything else (unknown fields, multi-byte keys): the general reader.
+      return readEntrySlow(buf, start, end);
+    }
+  }
+  return { term, index, type, data };
+}
+
+function readEntrySlow(buf: Uint8Array, start: number, end: number): WalEntry | undefined {
   const r = new ProtoReader(buf, start, end);
   const e: WalEntry = { term: 0, index: 0, type: 0, data: EMPTY };
   while (!r.atEnd()) {
@@ -85,8 +130,7 @@ export function readEntry(buf: Uint8Array, start: number, end: number): WalEntry
     } else if (wire === 2 && field === 4) {
       const range = r.bytesRange();
       if (range === undefined) return undefined;
-      // A copy (never a view: a Buffer's slice() would keep the whole segment alive).
-      e.data = new Uint8Array(buf.subarray(range[0], range[1]));
+      e.data = copyOf(buf, range[0], range[1]);
     } else if (!r.skip(wire)) {
       return undefined;
     }
@@ -166,4 +210,12 @@ export function readSnapshot(buf: Uint8Array, start: number, end: number): WalSn
   return s;
 }
 
-const EMPTY = new Uint8Array(0);
+const EMPTY: Uint8Array = new Uint8Array(0);
+
+/**
+ * A copy of buf[start, end). (Buffer's own slice() returns a view, which would keep a whole
+ * segment alive; TypedArray's slice copies for a Buffer too.)
+ */
+export function copyOf(buf: Uint8Array, start: number, end: number): Uint8Array {
+  return Uint8Array.prototype.slice.call(buf, start, end);
+}

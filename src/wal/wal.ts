@@ -21,16 +21,26 @@ import { dirname, join } from 'node:path';
 import { nodeFileLayer, type FileLayer } from '../util/file_layer.js';
 import { assert } from '../util/assert.js';
 import { InvalidArgumentError } from '../util/errors.js';
-import { walSegmentBytesDefault, walSegmentBytesMin, walSegmentsKeepDefault, walWriteBufferBytes } from '../limits.js';
+import { walRecordBytesMax, walSegmentBytesDefault, walSegmentBytesMin, walSegmentsKeepDefault, walWriteBufferBytes } from '../limits.js';
 import { WalCorruptError, WalError, WalErrorCode } from './errors.js';
 import { RecordEncoder } from './encoder.js';
 import { FilePipeline, type PreallocateMode } from './file_pipeline.js';
-import { emptyHardState, isEmptyHardState, readEntry, readHardState, readSnapshot } from './payload.js';
+import { emptyHardState, isEmptyHardState } from './payload.js';
+import { Replay } from './replay.js';
 import type { HardState, WalEntry, WalSnapshot } from './payload.js';
-import { RecordType } from './record.js';
 import { parseSegmentName, segmentFileName, segmentNames } from './segment_name.js';
 import { scanSegment } from './segment_reader.js';
 import { lastNonZero, zeroRange } from './zero.js';
+
+/** The largest payload a record takes: the record limit less framing and entry fields. */
+const payloadBytesMax = walRecordBytesMax - 64;
+
+function checkHardState(s: HardState): void {
+  const ok =
+    Number.isSafeInteger(s.term) && s.term >= 0 && Number.isSafeInteger(s.commit) && s.commit >= 0 &&
+    typeof s.vote === 'bigint' && s.vote >= 0n && s.vote < 1n << 64n;
+  if (!ok) throw new InvalidArgumentError('hard state: term and commit must be non-negative integers, vote a uint64 bigint');
+}
 
 export interface WalOptions {
   /** Where bytes go; tests pass a FaultyFileLayer. Default: the real file system. */
@@ -50,6 +60,8 @@ export interface WalReadResult {
   hardState: HardState;
   /** Every entry after the snapshot, in index order, later writes of an index winning. */
   entries: WalEntry[];
+  /** Where a torn tail was cut off (file and byte offset), if one was; for the log. */
+  repairedTail: { file: string; offset: number } | undefined;
 }
 
 interface Segment {
@@ -129,6 +141,7 @@ export class Wal {
    */
   static create(dir: string, metadata: Uint8Array, opts: WalOptions = {}): Wal {
     if (!(metadata instanceof Uint8Array)) throw new InvalidArgumentError('metadata must be a Uint8Array');
+    if (metadata.length > payloadBytesMax) throw new InvalidArgumentError(`metadata exceeds ${payloadBytesMax} bytes`);
     const w = new Wal(dir, { term: 0, index: 0 }, 'appending', opts);
     const fl = w.fl;
     if (fl.exists(dir) && fl.readdir(dir).length > 0) {
@@ -221,90 +234,60 @@ export class Wal {
     }
   }
 
-  private readAllSegments(): WalReadResult {
-    const entries: WalEntry[] = [];
-    let metadata: Uint8Array | undefined;
-    let hardState: HardState = { ...emptyHardState };
-    let match = false;
+  /**
+   * Reads a WAL without changing it (for tools; like etcd's OpenForRead + ReadAll): the same
+   * checks and result as open + readAll, but a torn tail is only reported (repairedTail), not
+   * repaired, and nothing is written. Safe while another process has the WAL open.
+   */
+  static read(dir: string, snapshot: WalSnapshot, opts: WalOptions = {}): WalReadResult {
+    const w = Wal.open(dir, snapshot, opts);
+    try {
+      return w.readAllSegments(true);
+    } finally {
+      w.abort();
+    }
+  }
+
+  private readAllSegments(readOnly = false): WalReadResult {
+    const replay = new Replay(this.start);
     let chain: number | undefined;
-    const start = this.start;
-    const visit = (type: RecordType, buf: Uint8Array, ds: number, de: number, off: number, file: string): void => {
-      switch (type) {
-        case RecordType.entry: {
-          const e = readEntry(buf, ds, de);
-          if (e === undefined) throw new WalCorruptError(file, off, 'bad entry');
-          if (e.index > start.index) {
-            const up = e.index - start.index - 1;
-            if (up > entries.length) {
-              throw new WalError(WalErrorCode.indexGap, `wal: entry ${e.index} follows entry ${start.index + entries.length}`, { file, offset: off });
-            }
-            entries.length = up;
-            entries.push(e);
-          }
-          this.lastIdx = e.index;
-          break;
-        }
-        case RecordType.hardState: {
-          const s = readHardState(buf, ds, de);
-          if (s === undefined) throw new WalCorruptError(file, off, 'bad hard state');
-          hardState = s;
-          break;
-        }
-        case RecordType.metadata: {
-          const m = new Uint8Array(buf.subarray(ds, de));
-          if (metadata !== undefined && Buffer.compare(metadata, m) !== 0) {
-            throw new WalError(WalErrorCode.metadataConflict, 'wal: conflicting metadata found', { file, offset: off });
-          }
-          metadata = m;
-          break;
-        }
-        case RecordType.snapshot: {
-          const s = readSnapshot(buf, ds, de);
-          if (s === undefined) throw new WalCorruptError(file, off, 'bad snapshot record');
-          if (s.index === start.index) {
-            if (s.term !== start.term) {
-              throw new WalError(WalErrorCode.snapshotMismatch, `wal: snapshot at index ${s.index} has term ${s.term}, not ${start.term}`, { file, offset: off });
-            }
-            match = true;
-          }
-          if (s.index > this.lastIdx) this.lastIdx = s.index;
-          break;
-        }
-        default:
-          assert(false, `record type ${type} reaches the visitor`);
-      }
-    };
+    let repairedTail: { file: string; offset: number } | undefined;
     for (let i = this.readFrom; i < this.segments.length; i++) {
       const seg = this.segments[i] as Segment;
       const isLast = i === this.segments.length - 1;
       const path = join(this.dir, seg.name);
-      const fd = this.fl.open(path, isLast ? 'r+' : 'r');
+      const fd = this.fl.open(path, isLast && !readOnly ? 'r+' : 'r');
       let keepFd = false;
       try {
         const size = this.fl.size(fd);
-        const buf = Buffer.allocUnsafe(size);
+        const buf = new Uint8Array(size);
         const n = this.fl.read(fd, buf, 0, size, 0);
         assert(n === size, 'short read of a segment');
-        const res = scanSegment(buf, size, path, chain, isLast, (t, b, ds, de, off) => visit(t, b, ds, de, off, path));
+        const res = scanSegment(buf, size, path, chain, isLast, (t, b, ds, de, off) => replay.record(t, b, ds, de, off, path));
         chain = res.chain;
-        if (isLast) {
-          if (metadata === undefined) throw new WalCorruptError(path, 0, 'no metadata record');
-          this.metadata = metadata;
-          this.hardState = hardState;
+        if (res.torn) repairedTail = { file: path, offset: res.validEnd };
+        if (isLast && !readOnly) {
+          if (replay.metadata === undefined) throw new WalCorruptError(path, 0, 'no metadata record');
+          this.metadata = replay.metadata;
+          this.hardState = replay.hardState;
+          this.lastIdx = replay.lastIndex;
+          keepFd = true; // the tail owns it from here, and abort() closes it
           this.prepareTail(seg, fd, buf, size, res.validEnd, res.chain);
-          keepFd = true;
         }
       } finally {
         if (!keepFd) this.fl.close(fd);
       }
     }
-    if (!match) {
+    const start = this.start;
+    if (!replay.matched) {
       throw new WalError(WalErrorCode.snapshotNotFound, `wal: snapshot {term ${start.term}, index ${start.index}} not found in ${this.dir}`);
     }
+    if (replay.metadata === undefined) throw new WalCorruptError(this.dir, 0, 'no metadata record');
+    if (readOnly) return { metadata: replay.metadata, hardState: replay.hardState, entries: replay.entries, repairedTail };
     if (start.index > this.lastIdx) this.lastIdx = start.index;
     this.state = 'appending';
     this.pipeline = new FilePipeline(this.fl, this.dir, this.segmentBytes, this.mode);
-    return { metadata: new Uint8Array(this.metadata), hardState: { ...hardState }, entries };
+    return { metadata: new Uint8Array(this.metadata), hardState: { ...replay.hardState }, entries: replay.entries, repairedTail };
   }
 
   /**
@@ -312,12 +295,12 @@ export class Wal {
    * it (so a later torn write cannot expose it), and rewrites the header if none survived.
    */
   private prepareTail(seg: Segment, fd: number, buf: Uint8Array, size: number, validEnd: number, chain: number): void {
+    this.tail = { ...seg, fd };
     const garbageEnd = lastNonZero(buf, validEnd, size);
     if (garbageEnd > validEnd) {
       zeroRange(this.fl, fd, validEnd, garbageEnd);
       this.fl.fdatasync(fd);
     }
-    this.tail = { ...seg, fd };
     this.encoder.chain = chain;
     this.encoder.resetAt(validEnd, buf);
     if (validEnd === 0) {
@@ -344,9 +327,12 @@ export class Wal {
   append(entries: readonly WalEntry[], hardState?: HardState): void {
     this.checkAppending();
     if (entries.length > 0) this.checkEntries(entries);
+    if (hardState !== undefined) checkHardState(hardState);
+    const hsToSave = hardState !== undefined && !isEmptyHardState(hardState);
+    if (entries.length === 0 && !hsToSave) return;
     try {
       for (const e of entries) this.encoder.entry(e);
-      if (hardState !== undefined && !isEmptyHardState(hardState)) {
+      if (hsToSave) {
         this.encoder.hardState(hardState);
         this.hardState = { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
       }
@@ -371,6 +357,7 @@ export class Wal {
         throw new InvalidArgumentError(`entry ${e.index} has a bad term or type`);
       }
       if (!(e.data instanceof Uint8Array)) throw new InvalidArgumentError(`entry ${e.index} data must be a Uint8Array`);
+      if (e.data.length > payloadBytesMax) throw new InvalidArgumentError(`entry ${e.index} data exceeds ${payloadBytesMax} bytes`);
       prev = e.index;
     }
   }
@@ -529,11 +516,14 @@ export class Wal {
   /** Syncs everything appended, then closes. Idempotent. */
   async close(): Promise<void> {
     if (this.state === 'closed') return;
-    if (this.state === 'appending') {
-      await this.sync();
-      while (this.syncing) await this.sync();
+    try {
+      if (this.state === 'appending') {
+        await this.sync();
+        while (this.syncing) await this.sync();
+      }
+    } finally {
+      this.abort();
     }
-    this.abort();
   }
 
   /**
@@ -585,6 +575,7 @@ export class Wal {
   private fail(err: unknown): Error {
     if (err instanceof InvalidArgumentError) return err;
     if (this.state === 'failed') return this.failure as WalError;
+    if (this.state === 'closed') return this.stateError('i/o');
     const e = new WalError(WalErrorCode.failed, `wal: i/o failed, the WAL is unusable: ${String((err as Error)?.message ?? err)}`, undefined, { cause: err });
     this.failure = e;
     this.state = 'failed';

@@ -138,3 +138,38 @@ test('segment names are etcd\'s <seq:016x>-<index:016x>.wal', () => {
   assert.equal(parseSegmentName('ffffffffffffffff-0000000000000031.wal'), undefined);
   assert.deepEqual(segmentNames(['b', segmentFileName(2, 9), '1.tmp', segmentFileName(1, 3)]), [segmentFileName(1, 3), segmentFileName(2, 9)]);
 });
+
+test('decoded entry data is a copy, never a view of the segment buffer', () => {
+  const e: WalEntry = { type: 0, term: 1, index: 2, data: new Uint8Array([1, 2, 3]) };
+  const seg = Buffer.alloc(64);
+  putEntry(seg, 8, e);
+  const got = readEntry(seg, 8, 8 + entrySize(e));
+  assert.ok(got !== undefined);
+  assert.notEqual(got.data.buffer, seg.buffer);
+  seg.fill(0);
+  assert.deepEqual([...got.data], [1, 2, 3]);
+});
+
+test('entries decode the same whatever the field order, big values included', async () => {
+  const seed = seedFromEnv();
+  await seeded('entry field order', seed, (prng: Prng) => {
+    for (let i = 0; i < 500; i++) {
+      const e: WalEntry = { type: prng.int(3), term: prng.int(2 ** 40), index: prng.int(Number.MAX_SAFE_INTEGER), data: prng.bytes(prng.int(300)) };
+      const inOrder = new Uint8Array(entrySize(e));
+      putEntry(inOrder, 0, e);
+      assert.deepEqual(readEntry(inOrder, 0, inOrder.length), e);
+      // Reversed field order (a valid protobuf encoding another writer might produce).
+      const parts: number[] = [];
+      if (e.data.length > 0) parts.push(0x22, ...varint(e.data.length), ...e.data);
+      parts.push(0x18, ...varint(e.index), 0x10, ...varint(e.term), 0x08, ...varint(e.type));
+      const rev = new Uint8Array(parts);
+      assert.deepEqual(readEntry(rev, 0, rev.length), e);
+    }
+  });
+});
+
+function varint(n: number): number[] {
+  const b = new Uint8Array(varintSize(n));
+  putVarint(b, 0, n);
+  return [...b];
+}

@@ -88,8 +88,11 @@ async function cutEverywhere(b: Built): Promise<number> {
   for (let cut = from; cut <= to; cut++) {
     writeFileSync(lastPath, b.lastBytes.subarray(0, cut));
     const want = expectedUpTo(b, cut);
-    const { w, entries } = openAll(b.dir);
+    const w = Wal.open(b.dir, zero, { fileLayer: noSync });
+    const { entries, repairedTail } = w.readAll();
     assert.equal(entries.length, want.length, `cut at ${cut}`);
+    const whole = b.lastRecords.some(([, end]) => end === cut);
+    assert.equal(repairedTail === undefined, whole, `cut at ${cut}: a repair is reported unless the cut fell between records`);
     assert.deepEqual(entries, want, `cut at ${cut}`);
     if (cut % 97 === 0 || cut === to) {
       // The repaired WAL takes new appends, and they read back after the repaired tail.

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { parseFrame } from '../../src/wal/record.js';
 import { join } from 'node:path';
 import { Wal, WalErrorCode, segmentFileName } from '../../src/wal/index.js';
 import type { WalEntry } from '../../src/wal/index.js';
@@ -110,6 +111,9 @@ test('appends are validated: no gaps, consecutive, well-typed', async () => {
     assert.equal(codeOf(() => w.append([makeEntry(5)])), 'ERR_INVALID_ARGUMENT');
     assert.equal(codeOf(() => w.append([makeEntry(4), makeEntry(6)])), 'ERR_INVALID_ARGUMENT');
     assert.equal(codeOf(() => w.append([{ term: 1.5, index: 4, type: 0, data: new Uint8Array(1) }])), 'ERR_INVALID_ARGUMENT');
+    assert.equal(codeOf(() => w.append([makeEntry(4)], { term: 1, vote: -1n, commit: 0 })), 'ERR_INVALID_ARGUMENT');
+    assert.equal(codeOf(() => w.append([makeEntry(4)], { term: 1, vote: 1n << 64n, commit: 0 })), 'ERR_INVALID_ARGUMENT');
+    assert.equal(codeOf(() => w.append([], { term: -1, vote: 0n, commit: 0 })), 'ERR_INVALID_ARGUMENT');
     w.append([makeEntry(4)]); // the WAL is still usable after a rejected append
     await w.close();
   });
@@ -360,5 +364,102 @@ test('randomized: appends, truncations, cuts, snapshots and reopens match a plai
       assert.deepEqual(o.entries, model);
       await o.w.close();
     });
+  });
+});
+
+test('the file pipeline keeps the next segment preallocated ahead of need', async () => {
+  await withTempDir(async (root) => {
+    const dir = join(root, 'wal');
+    const segmentBytes = 64 * 1024;
+    const w = Wal.create(dir, meta, { segmentBytes, preallocate: 'zero' });
+    // The first segment is preallocated at creation; the spare is zero-filled on later turns.
+    assert.equal(statSync(join(dir, segmentFileName(0, 0))).size, segmentBytes);
+    for (let i = 0; i < 20 && !spareReady(dir, segmentBytes); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(spareReady(dir, segmentBytes), 'a full-size spare exists before any cut');
+    w.append(entries(1, 10));
+    w.cut();
+    const names = readdirSync(dir).filter((n) => n.endsWith('.wal'));
+    assert.equal(names.length, 2);
+    assert.equal(statSync(join(dir, names[1] as string)).size, segmentBytes, 'the new segment came preallocated');
+    assert.ok(statSync(join(dir, names[0] as string)).size < segmentBytes, 'the cut segment was trimmed to its records');
+    w.syncBlocking();
+    await w.close();
+    assert.equal(readdirSync(dir).filter((n) => n.endsWith('.tmp')).length, 0);
+  });
+});
+
+function spareReady(dir: string, size: number): boolean {
+  return readdirSync(dir).some((n) => n.endsWith('.tmp') && statSync(join(dir, n)).size === size);
+}
+
+test('a last segment renamed into place whose header never reached the disk is rebuilt', async () => {
+  await withTempDir(async (root) => {
+    const dir = join(root, 'wal');
+    const w = Wal.create(dir, meta, small);
+    w.append(entries(1, 10), { term: 3, vote: 9n, commit: 10 });
+    w.cut();
+    await w.close();
+    const names = readdirSync(dir).filter((n) => n.endsWith('.wal'));
+    const last = join(dir, names[names.length - 1] as string);
+    writeFileSync(last, Buffer.alloc(statSync(last).size));
+    const r = reopen(dir);
+    assert.deepEqual(r.entries, entries(1, 10));
+    assert.deepEqual(r.hardState, { term: 3, vote: 9n, commit: 10 });
+    r.w.append(entries(11, 12));
+    await r.w.close();
+    const again = reopen(dir);
+    assert.deepEqual(again.entries, entries(1, 12));
+    assert.deepEqual(again.hardState, { term: 3, vote: 9n, commit: 10 }, 'the rebuilt header repeats the hard state');
+    await again.w.close();
+  });
+});
+
+test('a segment other than the last that is damaged or cut short refuses to open', async () => {
+  await withTempDir(async (root) => {
+    const dir = join(root, 'wal');
+    const w = Wal.create(dir, meta, small);
+    w.append(entries(1, 10));
+    w.cut();
+    w.append(entries(11, 20));
+    await w.close();
+    const first = join(dir, segmentFileName(0, 0));
+    const bytes = readFileSync(first);
+    writeFileSync(first, bytes.subarray(0, bytes.length - 100));
+    assert.equal(codeOf(() => reopen(dir)), WalErrorCode.corrupt);
+    // Cut exactly at a record boundary: the next segment's crc record no longer matches the chain.
+    const frames: number[] = [];
+    for (let pos = 0; pos < bytes.length; ) {
+      const f = parseFrame(bytes, pos, bytes.length);
+      if (f.kind !== 'record') break;
+      frames.push(f.frameEnd);
+      pos = f.frameEnd;
+    }
+    writeFileSync(first, bytes.subarray(0, frames[frames.length - 2]));
+    assert.equal(codeOf(() => reopen(dir)), WalErrorCode.crcMismatch);
+    writeFileSync(first, bytes);
+    const ok = reopen(dir);
+    assert.equal(ok.entries.length, 20);
+    await ok.w.close();
+  });
+});
+
+test('Wal.read reads without writing: a torn tail is reported, not repaired', async () => {
+  await withTempDir(async (root) => {
+    const dir = join(root, 'wal');
+    const w = Wal.create(dir, meta, { ...small, preallocate: 'none' });
+    w.append(entries(1, 10));
+    await w.close();
+    const path = join(dir, segmentFileName(0, 0));
+    const whole = readFileSync(path);
+    writeFileSync(path, whole.subarray(0, whole.length - 5));
+    const before = readFileSync(path);
+    const r = Wal.read(dir, zero);
+    assert.deepEqual(r.entries, entries(1, 9));
+    assert.equal(r.repairedTail?.file, path);
+    assert.deepEqual(readFileSync(path), before, 'the file is untouched');
+    assert.deepEqual(readdirSync(dir), [segmentFileName(0, 0)], 'no spare was created');
+    const o = reopen(dir);
+    assert.deepEqual(o.entries, entries(1, 9));
+    await o.w.close();
   });
 });
