@@ -108,7 +108,7 @@ export class SimCluster {
   readonly checkQuorum: boolean;
   readonly maxMsgBytes: number;
   readonly maxInflight: number;
-  readonly electionTick = 10;
+  readonly electionTick: number;
   readonly heartbeatTick: number;
   readonly compactEvery: number;
   readonly fsyncWeight: number;
@@ -126,6 +126,8 @@ export class SimCluster {
   readonly leaderKillPerTick: number;
   /** One member with a slow disk (0n: none): its fsyncs complete rarely. */
   readonly slowDisk: bigint;
+  /** The leader's disk is slow (whoever leads: the busiest member). */
+  readonly slowLeaderDisk: boolean;
 
   constructor(opts: SimOptions) {
     this.opts = opts;
@@ -133,9 +135,10 @@ export class SimCluster {
     const p = this.prng;
     this.preVote = p.chance(0.6);
     this.checkQuorum = p.chance(0.6);
-    this.maxMsgBytes = p.pick([1, 1, 64, 256, 1 << 20]);
+    this.maxMsgBytes = p.pick([1, 1, 1, 64, 1 << 20]);
     this.maxInflight = p.range(1, 8);
     this.heartbeatTick = p.range(1, 2);
+    this.electionTick = p.pick([5, 10]);
     this.compactEvery = p.pick([5, 20, 1000]);
     this.fsyncWeight = p.pick([0.15, 0.4, 0.8]);
     this.committedPerReady = p.pick([1, 1 << 20]);
@@ -146,10 +149,11 @@ export class SimCluster {
     this.restartPerTick = p.pick([0.15, 0.4]);
     this.partitionPerTick = violent ? 0.08 : 0.03;
     this.leaderCrashBias = p.pick([0, 0.5, 0.8]);
-    this.leaderKillPerTick = p.pick([0, 0, 0.1, 0.3]);
+    this.leaderKillPerTick = p.pick([0, 0.1, 0.3, 0.5]);
     this.slowDisk = p.chance(0.5) ? BigInt(p.range(1, opts.members)) : 0n;
+    this.slowLeaderDisk = p.chance(0.3);
     this.net = new SimNetwork(p, {
-      dropRate: p.pick([0, 0.02, 0.1]),
+      dropRate: p.pick([0, 0.02, 0.1, 0.2]),
       dupRate: p.pick([0, 0.02, 0.05]),
       delayRate: p.pick([0, 0.1, 0.3]),
       delayTicksMax: 3,
@@ -352,7 +356,8 @@ export class SimCluster {
     if (pendingOnes.length > 0 && (r < this.fsyncWeight || (readyOnes.length === 0 && deliverable === 0))) {
       const m = p.pick(pendingOnes);
       // The slow disk finishes an fsync only now and then.
-      if (m.id !== this.slowDisk || !allowFaults || p.chance(0.1)) this.fsync(m);
+      const slow = m.id === this.slowDisk || (this.slowLeaderDisk && m.raw!.raft.state === StateType.Leader);
+      if (!slow || !allowFaults || p.chance(0.1)) this.fsync(m);
     } else if (readyOnes.length > 0 && (deliverable === 0 || p.chance(0.5))) {
       this.handleReady(p.pick(readyOnes));
     } else if (deliverable > 0) {
