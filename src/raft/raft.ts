@@ -228,7 +228,7 @@ export class Raft {
           pr.probeSent = true;
           break;
         default:
-          if (!(false)) assert(false, `sending append in unhandled state ${pr.state}`);
+          assert(false, `sending append in unhandled state ${pr.state}`);
       }
     }
     this.send(m);

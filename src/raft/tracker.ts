@@ -104,7 +104,7 @@ export class ProgressTracker {
   }
 
   check(): void {
-    for (const id of this.voters) assert(!this.learners.has(id), `${id} is both voter and learner`);
+    for (const id of this.voters) if (this.learners.has(id)) assert(false, `${id} is both voter and learner`);
     for (const [id, pr] of this.progress) {
       if (!(this.voters.has(id) || this.learners.has(id))) assert(false, `progress for ${id} outside the config`);
       if (!(pr.isLearner === this.learners.has(id))) assert(false, `learner flag of ${id} out of sync`);

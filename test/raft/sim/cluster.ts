@@ -283,16 +283,16 @@ export class SimCluster {
     this.net.send(msg, this.now);
   }
 
-  private deliver(msg: Message): void {
+  private deliver(msg: Message): Member | null {
     const to = this.member(msg.to);
-    if (to.raw === null) return;
+    if (to.raw === null) return null;
     if (this.opts.trace) this.log(`deliver ${describeMessage(msg)}`);
     try {
       to.raw.step(msg);
     } catch (e) {
-      if (e instanceof ProposalDroppedError) return;
-      throw e;
+      if (!(e instanceof ProposalDroppedError)) throw e;
     }
+    return to;
   }
 
   // ---- checks after every step ----
@@ -353,22 +353,29 @@ export class SimCluster {
     const deliverable = this.net.deliverableCount(this.now);
     if (readyOnes.length === 0 && pendingOnes.length === 0 && deliverable === 0) return false;
     const r = p.float();
+    // Only the member a step acts on changes state, so only it is checked after the step.
+    let touched: Member | null = null;
     if (pendingOnes.length > 0 && (r < this.fsyncWeight || (readyOnes.length === 0 && deliverable === 0))) {
       const m = p.pick(pendingOnes);
       // The slow disk finishes an fsync only now and then.
       const slow = m.id === this.slowDisk || (this.slowLeaderDisk && m.raw!.raft.state === StateType.Leader);
-      if (!slow || !allowFaults || p.chance(0.1)) this.fsync(m);
+      if (!slow || !allowFaults || p.chance(0.1)) {
+        this.fsync(m);
+        touched = m;
+      }
     } else if (readyOnes.length > 0 && (deliverable === 0 || p.chance(0.5))) {
-      this.handleReady(p.pick(readyOnes));
+      touched = p.pick(readyOnes);
+      this.handleReady(touched);
     } else if (deliverable > 0) {
       const msg = this.net.take(this.now);
-      if (msg !== null) this.deliver(msg);
+      if (msg !== null) touched = this.deliver(msg);
     } else if (pendingOnes.length > 0) {
-      this.fsync(p.pick(pendingOnes));
+      touched = p.pick(pendingOnes);
+      this.fsync(touched);
     }
+    if (touched !== null) this.checkMember(touched);
     if (allowFaults && p.chance(this.crashPerStep) && up.length > 0) this.crash(this.crashVictim(up));
     this.steps++;
-    for (const m of this.members) this.checkMember(m);
     return true;
   }
 
@@ -478,6 +485,7 @@ export class SimCluster {
   private runTick(allowFaults: boolean): void {
     if (allowFaults) this.faults();
     this.clientOps();
+    for (const m of this.members) this.checkMember(m);
     for (let k = 0; k < 400; k++) {
       if (!this.stepOnce(allowFaults)) break;
       // Leave some work for later ticks: a slow disk or a slow network.
