@@ -154,6 +154,20 @@ test('Ready contract: the leader counts itself only after its own fsync', () => 
   assert.equal(leader.raft.raftLog.committed, 2, 'committed once the leader reports its own fsync');
 });
 
+test('Ready contract: the deliberate bug countLeaderBeforeFsync breaks exactly that rule', () => {
+  const net = new Network(3, { testingBugs: { countLeaderBeforeFsync: true } });
+  net.campaign(1n);
+  const leader = net.raw(1n);
+  leader.propose(new TextEncoder().encode('y'));
+  const rd = leader.ready();
+  const app = rd.messages.find((m) => m.to === 2n && m.type === MessageType.MsgApp)!;
+  const f = net.raw(2n);
+  f.step(app);
+  leader.step(drain(f, net.nodes.get(2n)!.storage).find((m) => m.type === MessageType.MsgAppResp)!);
+  assert.equal(leader.raft.raftLog.committed, 2, 'with the bug the leader commits before its own fsync');
+  leader.advance();
+});
+
 test('5.3: the consistency check rejects an append whose previous entry does not match, with a hint', () => {
   const s = storageWithTerms(ids(3), [1, 2, 3]);
   const n = newNode(1n, ids(3), {}, s);
