@@ -111,7 +111,7 @@ export class Progress {
   }
 
   check(): void {
-    assert(this.match < this.next, `progress match ${this.match} >= next ${this.next}`);
+    if (!(this.match < this.next)) assert(false, `progress match ${this.match} >= next ${this.next}`);
   }
 
   toString(): string {

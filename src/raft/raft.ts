@@ -154,8 +154,7 @@ export class Raft {
   }
 
   private loadState(h: HardState): void {
-    assert(h.commit >= this.raftLog.committed && h.commit <= this.raftLog.lastIndex(),
-      `hardstate commit ${h.commit} is out of range [${this.raftLog.committed}, ${this.raftLog.lastIndex()}]`);
+    if (!(h.commit >= this.raftLog.committed && h.commit <= this.raftLog.lastIndex())) assert(false, `hardstate commit ${h.commit} is out of range [${this.raftLog.committed}, ${this.raftLog.lastIndex()}]`);
     this.raftLog.committed = h.commit;
     this.term = h.term;
     this.vote = h.vote;
@@ -175,9 +174,9 @@ export class Raft {
     const t = m.type;
     if (t === MessageType.MsgVote || t === MessageType.MsgVoteResp || t === MessageType.MsgPreVote || t === MessageType.MsgPreVoteResp) {
       // Vote messages carry the term of the election, which is not always ours (pre-vote).
-      assert(m.term !== 0, `term should be set when sending ${t}`);
+      if (!(m.term !== 0)) assert(false, `term should be set when sending ${t}`);
     } else {
-      assert(m.term === 0, `term should not be set when sending ${t} (was ${m.term})`);
+      if (!(m.term === 0)) assert(false, `term should not be set when sending ${t} (was ${m.term})`);
       // Proposals and read requests are forwarded as if local, without a term.
       if (t !== MessageType.MsgProp && t !== MessageType.MsgReadIndex) m.term = this.term;
     }
@@ -961,8 +960,8 @@ export class Raft {
   /** Checks the invariants that tie the pieces together. */
   check(): void {
     const l = this.raftLog;
-    assert(l.applied <= l.committed, `applied ${l.applied} > committed ${l.committed}`);
-    assert(l.committed <= l.lastIndex(), `committed ${l.committed} > lastIndex ${l.lastIndex()}`);
+    if (!(l.applied <= l.committed)) assert(false, `applied ${l.applied} > committed ${l.committed}`);
+    if (!(l.committed <= l.lastIndex())) assert(false, `committed ${l.committed} > lastIndex ${l.lastIndex()}`);
     this.prs.check();
     if (this.state === StateType.Leader) {
       assert(this.lead === this.id, 'leader does not lead');

@@ -45,7 +45,7 @@ export class RaftLog {
     const lastNew = index + ents.length;
     const ci = this.findConflict(ents);
     if (ci !== 0) {
-      assert(ci > this.committed, `entry ${ci} conflict with committed entry [committed(${this.committed})]`);
+      if (!(ci > this.committed)) assert(false, `entry ${ci} conflict with committed entry [committed(${this.committed})]`);
       this.append(ents.slice(ci - (index + 1)));
     }
     this.commitTo(Math.min(committed, lastNew));
@@ -55,7 +55,7 @@ export class RaftLog {
   append(ents: Entry[]): number {
     if (ents.length === 0) return this.lastIndex();
     const after = ents[0]!.index - 1;
-    assert(after >= this.committed, `after(${after}) is out of range [committed(${this.committed})]`);
+    if (!(after >= this.committed)) assert(false, `after(${after}) is out of range [committed(${this.committed})]`);
     this.unstable.truncateAndAppend(ents);
     return this.lastIndex();
   }
@@ -107,7 +107,7 @@ export class RaftLog {
   }
 
   acceptApplying(i: number): void {
-    assert(i <= this.committed && i >= this.applying, `applying(${i}) out of range [${this.applying}, ${this.committed}]`);
+    if (!(i <= this.committed && i >= this.applying)) assert(false, `applying(${i}) out of range [${this.applying}, ${this.committed}]`);
     this.applying = i;
   }
 
@@ -133,15 +133,14 @@ export class RaftLog {
   commitTo(toCommit: number): void {
     // Never decrease commit.
     if (this.committed < toCommit) {
-      assert(this.lastIndex() >= toCommit,
-        `tocommit(${toCommit}) is out of range [lastIndex(${this.lastIndex()})]. Was the raft log corrupted, truncated, or lost?`);
+      if (!(this.lastIndex() >= toCommit)) assert(false, `tocommit(${toCommit}) is out of range [lastIndex(${this.lastIndex()})]. Was the raft log corrupted, truncated, or lost?`);
       this.committed = toCommit;
     }
   }
 
   appliedTo(i: number): void {
     if (i === 0) return;
-    assert(this.committed >= i && i >= this.applied, `applied(${i}) is out of range [prevApplied(${this.applied}), committed(${this.committed})]`);
+    if (!(this.committed >= i && i >= this.applied)) assert(false, `applied(${i}) is out of range [prevApplied(${this.applied}), committed(${this.committed})]`);
     this.applied = i;
     if (this.applying < i) this.applying = i;
   }
@@ -237,11 +236,11 @@ export class RaftLog {
   }
 
   private mustCheckOutOfBounds(lo: number, hi: number): void {
-    assert(lo <= hi, `invalid slice ${lo} > ${hi}`);
+    if (!(lo <= hi)) assert(false, `invalid slice ${lo} > ${hi}`);
     const fi = this.firstIndex();
     if (lo < fi) throw new CompactedError();
     const length = this.lastIndex() + 1 - fi;
-    assert(hi <= fi + length, `slice[${lo},${hi}) out of bound [${fi},${this.lastIndex()}]`);
+    if (!(hi <= fi + length)) assert(false, `slice[${lo},${hi}) out of bound [${fi},${this.lastIndex()}]`);
   }
 
   /** All entries from firstIndex (for tests and describe). */

@@ -77,7 +77,7 @@ export class MemoryStorage implements Storage {
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
     const offset = this.ents[0]!.index;
     if (lo <= offset) throw new CompactedError();
-    assert(hi <= this.lastIndex() + 1, `entries' hi(${hi}) is out of bound lastindex(${this.lastIndex()})`);
+    if (!(hi <= this.lastIndex() + 1)) assert(false, `entries' hi(${hi}) is out of bound lastindex(${this.lastIndex()})`);
     // Only the dummy entry: nothing is available.
     if (this.ents.length === 1) throw new UnavailableError();
     return limitSize(this.ents.slice(lo - offset, hi - offset), maxBytes);
@@ -116,7 +116,7 @@ export class MemoryStorage implements Storage {
   createSnapshot(i: number, cs: ConfState | null, data: Uint8Array): Snapshot {
     if (i <= this.snap.metadata.index) throw new SnapOutOfDateError();
     const offset = this.ents[0]!.index;
-    assert(i <= this.lastIndex(), `snapshot ${i} is out of bound lastindex(${this.lastIndex()})`);
+    if (!(i <= this.lastIndex())) assert(false, `snapshot ${i} is out of bound lastindex(${this.lastIndex()})`);
     const confState = cs ?? this.snap.metadata.confState;
     this.snap = {
       data,
@@ -129,7 +129,7 @@ export class MemoryStorage implements Storage {
   compact(compactIndex: number): void {
     const offset = this.ents[0]!.index;
     if (compactIndex <= offset) throw new CompactedError();
-    assert(compactIndex <= this.lastIndex(), `compact ${compactIndex} is out of bound lastindex(${this.lastIndex()})`);
+    if (!(compactIndex <= this.lastIndex())) assert(false, `compact ${compactIndex} is out of bound lastindex(${this.lastIndex()})`);
     const i = compactIndex - offset;
     const dummy: Entry = { term: this.ents[i]!.term, index: compactIndex, type: EntryType.EntryNormal, data: emptyBytes };
     this.ents = [dummy, ...this.ents.slice(i + 1)];
@@ -147,7 +147,7 @@ export class MemoryStorage implements Storage {
     if (last < first) return;
     if (first > entries[0]!.index) entries = entries.slice(first - entries[0]!.index);
     const offset = entries[0]!.index - this.ents[0]!.index;
-    assert(offset <= this.ents.length, `missing log entry [last: ${this.lastIndex()}, append at: ${entries[0]!.index}]`);
+    if (!(offset <= this.ents.length)) assert(false, `missing log entry [last: ${this.lastIndex()}, append at: ${entries[0]!.index}]`);
     if (offset < this.ents.length) this.ents.length = offset;
     for (const e of entries) this.ents.push(e);
   }

@@ -104,10 +104,10 @@ export class ProgressTracker {
   }
 
   check(): void {
-    for (const id of this.voters) assert(!this.learners.has(id), `${id} is both voter and learner`);
+    for (const id of this.voters) if (this.learners.has(id)) assert(false, `${id} is both voter and learner`);
     for (const [id, pr] of this.progress) {
-      assert(this.voters.has(id) || this.learners.has(id), `progress for ${id} outside the config`);
-      assert(pr.isLearner === this.learners.has(id), `learner flag of ${id} out of sync`);
+      if (!(this.voters.has(id) || this.learners.has(id))) assert(false, `progress for ${id} outside the config`);
+      if (!(pr.isLearner === this.learners.has(id))) assert(false, `learner flag of ${id} out of sync`);
     }
   }
 }

@@ -108,7 +108,7 @@ export class SimCluster {
   readonly checkQuorum: boolean;
   readonly maxMsgBytes: number;
   readonly maxInflight: number;
-  readonly electionTick = 10;
+  readonly electionTick: number;
   readonly heartbeatTick: number;
   readonly compactEvery: number;
   readonly fsyncWeight: number;
@@ -126,6 +126,8 @@ export class SimCluster {
   readonly leaderKillPerTick: number;
   /** One member with a slow disk (0n: none): its fsyncs complete rarely. */
   readonly slowDisk: bigint;
+  /** The leader's disk is slow (whoever leads: the busiest member). */
+  readonly slowLeaderDisk: boolean;
 
   constructor(opts: SimOptions) {
     this.opts = opts;
@@ -133,9 +135,10 @@ export class SimCluster {
     const p = this.prng;
     this.preVote = p.chance(0.6);
     this.checkQuorum = p.chance(0.6);
-    this.maxMsgBytes = p.pick([1, 1, 64, 256, 1 << 20]);
+    this.maxMsgBytes = p.pick([1, 1, 1, 64, 1 << 20]);
     this.maxInflight = p.range(1, 8);
     this.heartbeatTick = p.range(1, 2);
+    this.electionTick = p.pick([5, 10]);
     this.compactEvery = p.pick([5, 20, 1000]);
     this.fsyncWeight = p.pick([0.15, 0.4, 0.8]);
     this.committedPerReady = p.pick([1, 1 << 20]);
@@ -146,10 +149,11 @@ export class SimCluster {
     this.restartPerTick = p.pick([0.15, 0.4]);
     this.partitionPerTick = violent ? 0.08 : 0.03;
     this.leaderCrashBias = p.pick([0, 0.5, 0.8]);
-    this.leaderKillPerTick = p.pick([0, 0, 0.1, 0.3]);
+    this.leaderKillPerTick = p.pick([0, 0.1, 0.3, 0.5]);
     this.slowDisk = p.chance(0.5) ? BigInt(p.range(1, opts.members)) : 0n;
+    this.slowLeaderDisk = p.chance(0.3);
     this.net = new SimNetwork(p, {
-      dropRate: p.pick([0, 0.02, 0.1]),
+      dropRate: p.pick([0, 0.02, 0.1, 0.2]),
       dupRate: p.pick([0, 0.02, 0.05]),
       delayRate: p.pick([0, 0.1, 0.3]),
       delayTicksMax: 3,
@@ -279,16 +283,16 @@ export class SimCluster {
     this.net.send(msg, this.now);
   }
 
-  private deliver(msg: Message): void {
+  private deliver(msg: Message): Member | null {
     const to = this.member(msg.to);
-    if (to.raw === null) return;
+    if (to.raw === null) return null;
     if (this.opts.trace) this.log(`deliver ${describeMessage(msg)}`);
     try {
       to.raw.step(msg);
     } catch (e) {
-      if (e instanceof ProposalDroppedError) return;
-      throw e;
+      if (!(e instanceof ProposalDroppedError)) throw e;
     }
+    return to;
   }
 
   // ---- checks after every step ----
@@ -349,21 +353,29 @@ export class SimCluster {
     const deliverable = this.net.deliverableCount(this.now);
     if (readyOnes.length === 0 && pendingOnes.length === 0 && deliverable === 0) return false;
     const r = p.float();
+    // Only the member a step acts on changes state, so only it is checked after the step.
+    let touched: Member | null = null;
     if (pendingOnes.length > 0 && (r < this.fsyncWeight || (readyOnes.length === 0 && deliverable === 0))) {
       const m = p.pick(pendingOnes);
       // The slow disk finishes an fsync only now and then.
-      if (m.id !== this.slowDisk || !allowFaults || p.chance(0.1)) this.fsync(m);
+      const slow = m.id === this.slowDisk || (this.slowLeaderDisk && m.raw!.raft.state === StateType.Leader);
+      if (!slow || !allowFaults || p.chance(0.1)) {
+        this.fsync(m);
+        touched = m;
+      }
     } else if (readyOnes.length > 0 && (deliverable === 0 || p.chance(0.5))) {
-      this.handleReady(p.pick(readyOnes));
+      touched = p.pick(readyOnes);
+      this.handleReady(touched);
     } else if (deliverable > 0) {
       const msg = this.net.take(this.now);
-      if (msg !== null) this.deliver(msg);
+      if (msg !== null) touched = this.deliver(msg);
     } else if (pendingOnes.length > 0) {
-      this.fsync(p.pick(pendingOnes));
+      touched = p.pick(pendingOnes);
+      this.fsync(touched);
     }
+    if (touched !== null) this.checkMember(touched);
     if (allowFaults && p.chance(this.crashPerStep) && up.length > 0) this.crash(this.crashVictim(up));
     this.steps++;
-    for (const m of this.members) this.checkMember(m);
     return true;
   }
 
@@ -473,6 +485,7 @@ export class SimCluster {
   private runTick(allowFaults: boolean): void {
     if (allowFaults) this.faults();
     this.clientOps();
+    for (const m of this.members) this.checkMember(m);
     for (let k = 0; k < 400; k++) {
       if (!this.stepOnce(allowFaults)) break;
       // Leave some work for later ticks: a slow disk or a slow network.
