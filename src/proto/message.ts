@@ -31,7 +31,7 @@
  */
 import { assert } from '../util/assert.js';
 import { protoDepthMax } from '../limits.js';
-import { Reader, Writer, ProtoDecodeError, WIRE_LEN, WIRE_VARINT, textEncoder } from './wire.js';
+import { Reader, Writer, ProtoDecodeError, WIRE_LEN, WIRE_VARINT } from './wire.js';
 
 export type Kind =
   | 'int64'
@@ -109,6 +109,8 @@ export interface MessageCodec<T> {
   decode(buf: Uint8Array, start?: number, end?: number): T;
   /** Decodes into an existing message (proto merge semantics), at nesting depth `depth`. */
   decodeInto(msg: T, buf: Uint8Array, start: number, end: number, depth: number): T;
+  /** Reads fields from r until r.end into msg (the engine's nested-message entry point). */
+  readFrom(msg: T, r: Reader, depth: number): T;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -164,11 +166,14 @@ function isScalarPackable(kind: Kind): boolean {
  * fails at module load, not on the wire.
  */
 export function defineMessage<T>(typeName: string, table: Fields<T>, syntax: 2 | 3 = 3): MessageCodec<T> {
+  // Names end up in generated source (always JSON-quoted); keep them plain anyway.
+  assert(/^[A-Za-z_][\w.]*$/.test(typeName), `bad message name ${typeName}`);
   const fields: Field[] = [];
   for (const [name, s0] of Object.entries(table)) {
     const s = s0 as FieldSpec;
     const proto = s.proto ?? name;
     assert(lowerCamel(proto) === name, `${typeName}.${name}: JS name must be lowerCamel(${proto})`);
+    assert(/^[A-Za-z_]\w*$/.test(proto), `${typeName}: bad field name ${proto}`);
     assert(Number.isInteger(s.no) && s.no > 0 && s.no < 2 ** 29, `${typeName}.${name}: bad field number`);
     assert(!fields.some((x) => x.no === s.no), `${typeName}: duplicate field number ${s.no}`);
     assert(!(s.repeated === true && s.oneof !== undefined), `${typeName}.${name}: a oneof member cannot repeat`);
@@ -199,9 +204,16 @@ export function defineMessage<T>(typeName: string, table: Fields<T>, syntax: 2 |
 
 type Obj = Record<string, unknown>;
 
-/** Field numbers below this are found by array index on decode; larger ones by Map. */
+/** Field numbers below this are found by array index on the slow path; larger ones by Map. */
 const DIRECT_FIELDS = 128;
 
+/**
+ * A compiled message. create, write and readFrom are generated once per message with
+ * new Function: straight-line code per field with the tag bytes, property names and default
+ * checks as constants, so V8 sees monomorphic property accesses and no per-field dispatch. The
+ * generated decoder handles each field's expected tag(s); anything else (an unknown field, a
+ * wrong wire type) goes to the interpreted slowField, which skips or throws.
+ */
 class CompiledMessage<T> implements MessageCodec<T> {
   readonly typeName: string;
   readonly syntax: 2 | 3;
@@ -209,9 +221,10 @@ class CompiledMessage<T> implements MessageCodec<T> {
   private readonly direct: (Field | undefined)[] = [];
   private readonly far = new Map<number, Field>();
   private readonly oneofMembers = new Map<string, string[]>();
-  private readonly defaults: [string, unknown][] = [];
-  private readonly filledFields: Field[] = [];
   private readonly scratch = new Writer(256);
+  readonly create: (init?: Partial<T>) => T;
+  readonly write: (w: Writer, msg: T) => void;
+  readonly readFrom: (msg: T, r: Reader, depth: number) => T;
 
   constructor(typeName: string, syntax: 2 | 3, fields: Field[]) {
     this.typeName = typeName;
@@ -225,18 +238,23 @@ class CompiledMessage<T> implements MessageCodec<T> {
         members.push(fd.name);
         this.oneofMembers.set(fd.oneof, members);
       }
-      if (fd.filled) this.filledFields.push(fd);
-      if (fd.repeated) this.defaults.push([fd.name, null]);
-      else if (fd.kind !== 'message' && fd.oneof === undefined) this.defaults.push([fd.name, scalarDefault(fd.kind)]);
     }
-  }
-
-  create(init?: Partial<T>): T {
-    const o: Obj = {};
-    for (const [name, dflt] of this.defaults) o[name] = dflt === null ? [] : dflt;
-    for (const fd of this.filledFields) o[fd.name] = fd.msgType().create();
-    if (init !== undefined) Object.assign(o, init);
-    return o as T;
+    const gen = generate(typeName, fields, this.oneofMembers);
+    const ctx: GenContext = {
+      F: fields,
+      EMPTY,
+      DEPTH: protoDepthMax,
+      PDE: ProtoDecodeError,
+      readUint32,
+      readInt32,
+      readBool,
+      slow: (r, tag, o, depth) => this.slowField(r, tag, o, depth),
+      bad: (name, v) => badValue(typeName, name, v),
+    };
+    const made = new Function('ctx', gen)(ctx) as Generated<T>;
+    this.create = made.create;
+    this.write = made.write;
+    this.readFrom = made.readFrom;
   }
 
   encode(msg: T): Uint8Array {
@@ -245,55 +263,34 @@ class CompiledMessage<T> implements MessageCodec<T> {
     return w.finish();
   }
 
-  write(w: Writer, msg: T): void {
-    const o = msg as Obj;
-    for (const fd of this.fields) {
-      const v = o[fd.name];
-      if (v === undefined || v === null) continue;
-      if (fd.repeated) writeRepeated(w, fd, v as unknown[]);
-      else writeSingle(w, fd, v, fd.oneof !== undefined || fd.always);
-    }
-  }
-
   decode(buf: Uint8Array, start = 0, end = buf.length): T {
     if (start < 0 || end > buf.length || start > end) throw new ProtoDecodeError('decode range outside the buffer');
-    return this.decodeInto(this.create(), buf, start, end, 0);
+    return this.readFrom(this.create(), new Reader(buf, start, end), 0);
   }
 
   decodeInto(msg: T, buf: Uint8Array, start: number, end: number, depth: number): T {
-    if (depth > protoDepthMax) throw new ProtoDecodeError(`messages nested deeper than ${protoDepthMax}`);
-    const o = msg as Obj;
-    const r = new Reader(buf, start, end);
-    while (r.pos < r.end) {
-      const tag = r.tag();
-      const no = tag >>> 3;
-      const fd = no < DIRECT_FIELDS ? this.direct[no] : this.far.get(no);
-      if (fd === undefined) {
-        r.skip(tag & 7);
-        continue;
-      }
-      if (fd.repeated) {
-        readRepeated(r, tag, fd, o[fd.name] as unknown[], depth);
-        continue;
-      }
-      if (fd.kind === 'message') {
-        r.expect(tag, WIRE_LEN);
-        const len = r.varint();
-        if (len > r.end - r.pos) throw new ProtoDecodeError(`${this.typeName}.${fd.name} runs past the end`);
-        const mt = fd.msgType();
-        const prev = o[fd.name];
-        // Proto semantics: a repeated occurrence of a singular message field merges into it.
-        const target = prev === undefined ? mt.create() : prev;
-        if (fd.oneof !== undefined && prev === undefined) this.clearOneof(o, fd);
-        o[fd.name] = mt.decodeInto(target, r.buf, r.pos, r.pos + len, depth + 1);
-        r.pos += len;
-        continue;
-      }
-      const v = readScalar(r, tag, fd);
-      if (fd.oneof !== undefined) this.clearOneof(o, fd);
-      o[fd.name] = v;
+    return this.readFrom(msg, new Reader(buf, start, end), depth);
+  }
+
+  /** One field the generated switch did not expect: unknown (skip) or a wrong wire type (throw). */
+  private slowField(r: Reader, tag: number, o: Obj, depth: number): void {
+    const no = tag >>> 3;
+    const fd = no < DIRECT_FIELDS ? this.direct[no] : this.far.get(no);
+    if (fd === undefined) {
+      r.skip(tag & 7);
+      return;
     }
-    return msg;
+    if (fd.repeated) {
+      readRepeated(r, tag, fd, o[fd.name] as unknown[], depth);
+      return;
+    }
+    if (fd.kind === 'message') {
+      r.expect(tag, WIRE_LEN);
+      throw new ProtoDecodeError(`${this.typeName}.${fd.name}: unexpected tag ${tag}`);
+    }
+    const v = readScalar(r, tag, fd);
+    if (fd.oneof !== undefined) this.clearOneof(o, fd);
+    o[fd.name] = v;
   }
 
   private clearOneof(o: Obj, fd: Field): void {
@@ -302,109 +299,198 @@ class CompiledMessage<T> implements MessageCodec<T> {
   }
 }
 
-function scalarDefault(kind: Kind): unknown {
+interface GenContext {
+  F: readonly Field[];
+  EMPTY: Uint8Array;
+  DEPTH: number;
+  PDE: typeof ProtoDecodeError;
+  readUint32: (r: Reader) => number;
+  readInt32: (r: Reader) => number;
+  readBool: (r: Reader) => boolean;
+  slow: (r: Reader, tag: number, o: Obj, depth: number) => void;
+  bad: (name: string, v: unknown) => never;
+}
+
+interface Generated<T> {
+  create: (init?: Partial<T>) => T;
+  write: (w: Writer, msg: T) => void;
+  readFrom: (msg: T, r: Reader, depth: number) => T;
+}
+
+function badValue(typeName: string, name: string, v: unknown): never {
+  assert(false, `${typeName}.${name}: ${String(v)} does not fit the field's type`);
+}
+
+/** The source of the create/write/readFrom functions of one message (see CompiledMessage). */
+function generate(typeName: string, fields: readonly Field[], oneofs: Map<string, string[]>): string {
+  const P = (fd: Field): string => `o[${JSON.stringify(fd.name)}]`;
+  const sub = (i: number): string => `ctx.F[${i}].msgType()`;
+  const lines: string[] = ['"use strict";', `// ${typeName}`];
+
+  // create(): an object literal, so every message of a type shares one hidden class.
+  const init: string[] = [];
+  fields.forEach((fd, i) => {
+    if (fd.repeated) init.push(`${JSON.stringify(fd.name)}: []`);
+    else if (fd.kind === 'message') {
+      if (fd.filled) init.push(`${JSON.stringify(fd.name)}: ${sub(i)}.create()`);
+    } else if (fd.oneof === undefined) init.push(`${JSON.stringify(fd.name)}: ${defaultSource(fd.kind)}`);
+  });
+  lines.push(`function create(init) { const o = { ${init.join(', ')} }; if (init !== undefined) Object.assign(o, init); return o; }`);
+
+  // write(w, o)
+  const w: string[] = ['function write(w, o) {', '  let v;'];
+  fields.forEach((fd, i) => {
+    const tag = fd.no * 8 + (fd.kind === 'message' || fd.kind === 'bytes' || fd.kind === 'string' || fd.packed ? WIRE_LEN : WIRE_VARINT);
+    const name = JSON.stringify(fd.name);
+    w.push(`  v = ${P(fd)};`);
+    if (fd.kind === 'message') {
+      if (fd.repeated) w.push(`  if (v != null) for (let i = 0; i < v.length; i++) { w.fork(${fd.no}); ${sub(i)}.write(w, v[i]); w.ldelim(); }`);
+      else w.push(`  if (v != null) { w.fork(${fd.no}); ${sub(i)}.write(w, v); w.ldelim(); }`);
+      return;
+    }
+    if (fd.packed) {
+      w.push(`  if (v != null && v.length !== 0) { w.fork(${fd.no}); for (let i = 0; i < v.length; i++) { const e = v[i]; ${writeScalarSource(fd, 'e', name)} } w.ldelim(); }`);
+      return;
+    }
+    if (fd.repeated) {
+      w.push(`  if (v != null) for (let i = 0; i < v.length; i++) { const e = v[i]; w.varint(${tag}); ${writeScalarSource(fd, 'e', name)} }`);
+      return;
+    }
+    const force = fd.oneof !== undefined || fd.always;
+    const cond = force ? 'v != null' : `v != null && ${notDefaultSource(fd.kind, 'v')}`;
+    w.push(`  if (${cond}) { w.varint(${tag}); ${writeScalarSource(fd, 'v', name)} }`);
+  });
+  w.push('}');
+  lines.push(...w);
+
+  // readFrom(o, r, depth): reads fields until r.end; nested messages narrow r.end and restore it.
+  const d: string[] = [
+    'function readFrom(o, r, depth) {',
+    '  if (depth > ctx.DEPTH) throw new ctx.PDE(`messages nested deeper than ${ctx.DEPTH}`);',
+    '  while (r.pos < r.end) {',
+    '    const tag = r.tag();',
+    '    switch (tag) {',
+  ];
+  fields.forEach((fd, i) => {
+    const clear = fd.oneof === undefined ? '' : clearSource(fd, oneofs.get(fd.oneof) ?? []);
+    if (fd.kind === 'message') {
+      const target = fd.repeated ? `${sub(i)}.create()` : `(${P(fd)} === undefined ? ${sub(i)}.create() : ${P(fd)})`;
+      const store = fd.repeated ? `${P(fd)}.push(m);` : `${P(fd)} = m;`;
+      d.push(
+        `      case ${fd.no * 8 + WIRE_LEN}: { ${clear}` +
+          `const len = r.varint(); if (len > r.end - r.pos) throw new ctx.PDE(${JSON.stringify(`${typeName}.${fd.name} runs past the end`)}); ` +
+          `const saved = r.end; r.end = r.pos + len; const m = ${sub(i)}.readFrom(${target}, r, depth + 1); r.end = saved; ${store} break; }`,
+      );
+      return;
+    }
+    const read = readScalarSource(fd);
+    if (fd.kind === 'bytes' || fd.kind === 'string') {
+      d.push(`      case ${fd.no * 8 + WIRE_LEN}: ${clear}${fd.repeated ? `${P(fd)}.push(${read});` : `${P(fd)} = ${read};`} break;`);
+      return;
+    }
+    if (fd.repeated) {
+      // Numeric repeated: one case for packed runs, one for single unpacked elements.
+      d.push(
+        `      case ${fd.no * 8 + WIRE_LEN}: { const len = r.varint(); if (len > r.end - r.pos) throw new ctx.PDE(${JSON.stringify(`${typeName}.${fd.name} packed run past the end`)}); ` +
+          `const saved = r.end; r.end = r.pos + len; const a = ${P(fd)}; while (r.pos < r.end) a.push(${read}); r.end = saved; break; }`,
+      );
+      d.push(`      case ${fd.no * 8 + WIRE_VARINT}: ${P(fd)}.push(${read}); break;`);
+      return;
+    }
+    d.push(`      case ${fd.no * 8 + WIRE_VARINT}: ${clear}${P(fd)} = ${read}; break;`);
+  });
+  d.push('      default: ctx.slow(r, tag, o, depth);', '    }', '  }', '  return o;', '}');
+  lines.push(...d);
+  lines.push('return { create, write, readFrom };');
+  return lines.join('\n');
+}
+
+function defaultSource(kind: Kind): string {
   switch (kind) {
-    case 'int64':
-    case 'uint64':
-    case 'uint32':
-    case 'enum':
-      return 0;
     case 'int64big':
     case 'uint64big':
-      return 0n;
+      return '0n';
     case 'bool':
-      return false;
+      return 'false';
     case 'bytes':
-      return EMPTY;
+      return 'ctx.EMPTY';
     case 'string':
-      return '';
-    case 'message':
-      return undefined;
+      return '""';
+    default:
+      return '0';
   }
 }
 
-// ---- encoding ----
-
-function writeSingle(w: Writer, fd: Field, v: unknown, force: boolean): void {
-  switch (fd.kind) {
-    case 'int64':
-    case 'enum': {
-      const n = v as number;
-      if (n === 0 && !force) return;
-      assert(Number.isSafeInteger(n), `${fd.name}: ${n} is not a safe integer`);
-      w.tag(fd.no, WIRE_VARINT).int64(n);
-      return;
-    }
-    case 'uint64':
-    case 'uint32': {
-      const n = v as number;
-      if (n === 0 && !force) return;
-      assert(Number.isSafeInteger(n) && n >= 0, `${fd.name}: ${n} is not a non-negative safe integer`);
-      assert(fd.kind !== 'uint32' || n <= 0xffffffff, `${fd.name}: ${n} exceeds uint32`);
-      w.tag(fd.no, WIRE_VARINT).varint(n);
-      return;
-    }
-    case 'int64big':
-    case 'uint64big': {
-      const n = v as bigint;
-      if (n === 0n && !force) return;
-      w.tag(fd.no, WIRE_VARINT).int64Big(n);
-      return;
-    }
-    case 'bool':
-      if (v === false && !force) return;
-      w.tag(fd.no, WIRE_VARINT).varint(v === true ? 1 : 0);
-      return;
-    case 'bytes': {
-      const b = v as Uint8Array;
-      if (b.length === 0 && !force) return;
-      w.bytesFieldAlways(fd.no, b);
-      return;
-    }
-    case 'string': {
-      const s = v as string;
-      if (s.length === 0 && !force) return;
-      w.bytesFieldAlways(fd.no, textEncoder.encode(s));
-      return;
-    }
-    case 'message':
-      // A set sub-message is written even when empty (tag + 00), as Go does.
-      w.fork(fd.no);
-      fd.msgType().write(w, v);
-      w.ldelim();
-      return;
-  }
-}
-
-function writeRepeated(w: Writer, fd: Field, vs: unknown[]): void {
-  if (vs.length === 0) return;
-  if (fd.packed) {
-    w.fork(fd.no);
-    for (const v of vs) writePackedElement(w, fd, v);
-    w.ldelim();
-    return;
-  }
-  for (const v of vs) writeSingle(w, fd, v, true);
-}
-
-function writePackedElement(w: Writer, fd: Field, v: unknown): void {
-  switch (fd.kind) {
+function notDefaultSource(kind: Kind, v: string): string {
+  switch (kind) {
     case 'int64big':
     case 'uint64big':
-      w.int64Big(v as bigint);
-      return;
+      return `${v} !== 0n`;
     case 'bool':
-      w.varint(v === true ? 1 : 0);
-      return;
-    case 'uint64':
-    case 'uint32':
-      assert(Number.isSafeInteger(v) && (v as number) >= 0, `${fd.name}: bad element ${String(v)}`);
-      w.varint(v as number);
-      return;
+      return `${v} === true`;
+    case 'bytes':
+    case 'string':
+      return `${v}.length !== 0`;
     default:
-      assert(Number.isSafeInteger(v), `${fd.name}: bad element ${String(v)}`);
-      w.int64(v as number);
+      return `${v} !== 0`;
   }
+}
+
+/** Writes value `v` of a scalar field, without its tag. Numbers are checked against the kind. */
+function writeScalarSource(fd: Field, v: string, name: string): string {
+  switch (fd.kind) {
+    case 'int64':
+    case 'enum':
+      return `if (!Number.isSafeInteger(${v})) ctx.bad(${name}, ${v}); w.int64(${v});`;
+    case 'uint64':
+      return `if (!(Number.isSafeInteger(${v}) && ${v} >= 0)) ctx.bad(${name}, ${v}); w.varint(${v});`;
+    case 'uint32':
+      return `if (!(Number.isSafeInteger(${v}) && ${v} >= 0 && ${v} <= 0xffffffff)) ctx.bad(${name}, ${v}); w.varint(${v});`;
+    case 'int64big':
+    case 'uint64big':
+      return `if (typeof ${v} !== "bigint") ctx.bad(${name}, ${v}); w.int64Big(${v});`;
+    case 'bool':
+      return `w.varint(${v} === true ? 1 : 0);`;
+    case 'bytes':
+      return `w.varint(${v}.length); w.rawBytes(${v});`;
+    case 'string':
+      return `w.utf8(${v});`;
+    case 'message':
+      throw new Error('not a scalar');
+  }
+}
+
+function readScalarSource(fd: Field): string {
+  switch (fd.kind) {
+    case 'int64':
+      return 'r.int64()';
+    case 'uint64':
+      return 'r.varint()';
+    case 'int64big':
+      return 'r.int64Big()';
+    case 'uint64big':
+      return 'r.uint64Big()';
+    case 'uint32':
+      return 'ctx.readUint32(r)';
+    case 'enum':
+      return 'ctx.readInt32(r)';
+    case 'bool':
+      return 'ctx.readBool(r)';
+    case 'bytes':
+      return 'r.bytes()';
+    case 'string':
+      return 'r.string()';
+    case 'message':
+      throw new Error('not a scalar');
+  }
+}
+
+/** Removes the other members of fd's oneof (only when present, so the common case stays fast). */
+function clearSource(fd: Field, members: string[]): string {
+  return members
+    .filter((m) => m !== fd.name)
+    .map((m) => `if (o[${JSON.stringify(m)}] !== undefined) delete o[${JSON.stringify(m)}]; `)
+    .join('');
 }
 
 // ---- decoding ----
