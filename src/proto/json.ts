@@ -44,6 +44,15 @@ export function gatewayErrorBody(grpcCode: number, message: string): string {
   return `{"error":${m},"message":${m},"code":${grpcCode}}`;
 }
 
+/**
+ * The error object a streaming gateway call sends when the stream fails (grpc-gateway v1's
+ * stream error shape, observed on etcd 3.4: `{"error":{"grpc_code":2,"http_code":500,
+ * "message":"auth: permission denied","http_status":"Internal Server Error"}}`), without newline.
+ */
+export function gatewayStreamErrorBody(grpcCode: number, httpCode: number, message: string, httpStatus: string): string {
+  return `{"error":{"grpc_code":${grpcCode},"http_code":${httpCode},"message":${goString(message)},"http_status":${goString(httpStatus)}}}`;
+}
+
 function writeObject(parts: string[], type: MessageCodec<any>, o: Record<string, unknown>): void {
   parts.push('{');
   let first = true;

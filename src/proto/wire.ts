@@ -61,9 +61,17 @@ export class Writer {
     this.ensure(10);
     const b = this.buf;
     let p = this.pos;
-    while (n >= 0x80) {
-      b[p++] = (n % 128) | 0x80;
-      n = Math.floor(n / 128);
+    if (n <= 0x7fffffff) {
+      // Below 2^31 bit operations are exact and much cheaper than division.
+      while (n >= 0x80) {
+        b[p++] = (n & 0x7f) | 0x80;
+        n >>>= 7;
+      }
+    } else {
+      while (n >= 0x80) {
+        b[p++] = (n % 128) | 0x80;
+        n = Math.floor(n / 128);
+      }
     }
     b[p++] = n;
     this.pos = p;
@@ -125,9 +133,18 @@ export class Writer {
   }
 
   rawBytes(data: Uint8Array): this {
-    this.ensure(data.length);
+    const n = data.length;
+    this.ensure(n);
+    if (n <= 32) {
+      // TypedArray.set costs more than a short loop for the small keys and IDs that dominate.
+      const b = this.buf;
+      let p = this.pos;
+      for (let i = 0; i < n; i++) b[p++] = data[i] as number;
+      this.pos = p;
+      return this;
+    }
     this.buf.set(data, this.pos);
-    this.pos += data.length;
+    this.pos += n;
     return this;
   }
 

@@ -14,6 +14,7 @@ import {
   toJson,
   toJsonStreamChunk,
   gatewayErrorBody,
+  gatewayStreamErrorBody,
   ProtoJsonError,
   decodeBase64Std,
   parseJson,
@@ -125,6 +126,10 @@ test('rejected requests fail with the message etcd sends', () => {
     );
     assert.equal(gatewayErrorBody(want.code, want.error), c.response);
   }
+  assert.equal(
+    gatewayStreamErrorBody(2, 500, 'auth: permission denied', 'Internal Server Error'),
+    '{"error":{"grpc_code":2,"http_code":500,"message":"auth: permission denied","http_status":"Internal Server Error"}}',
+  );
   const notFound = byName.get('lease_revoke_missing') as Call;
   assert.equal(gatewayErrorBody(5, 'etcdserver: requested lease not found'), notFound.response);
 });
