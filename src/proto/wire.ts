@@ -373,10 +373,20 @@ export class Reader {
     return v;
   }
 
-  /** Reads a tag; returns [fieldNumber, wireType]. */
+  /**
+   * Reads a tag (fieldNumber << 3 | wireType). Field numbers are 1 .. 2^29 - 1, so a valid tag
+   * fits in 32 bits; anything else is malformed (and would be truncated by `tag >>> 3`).
+   */
   tag(): number {
+    const b = this.buf[this.pos];
+    if (b !== undefined && b < 0x80 && this.pos < this.end) {
+      this.pos++;
+      if (b < 8) throw new ProtoDecodeError('field number 0');
+      return b;
+    }
     const t = this.varint();
-    if (t >>> 3 === 0) throw new ProtoDecodeError('field number 0');
+    if (t < 8) throw new ProtoDecodeError('field number 0');
+    if (t > 0xffffffff) throw new ProtoDecodeError('field number above 2^29 - 1');
     return t;
   }
 

@@ -223,3 +223,11 @@ test(`nesting deeper than protoDepthMax (${protoDepthMax}) is a ProtoDecodeError
   assert.throws(() => P.TxnRequest.decode(nest(protoDepthMax)), ProtoDecodeError);
   assert.throws(() => P.TxnRequest.decode(nest(5000)), ProtoDecodeError);
 });
+
+test('tags beyond the largest field number are rejected, not truncated', () => {
+  // Tag for field 2^32 + 1 (wire 0): `tag >>> 3` would alias field 1.
+  const w = new Writer().varint((2 ** 32 + 1) * 8).varint(1).finish();
+  assert.throws(() => P.RangeRequest.decode(w), ProtoDecodeError);
+  const maxField = new Writer().tag(2 ** 29 - 1, 0).varint(1).finish();
+  assert.deepEqual(P.RangeRequest.decode(maxField), P.RangeRequest.create());
+});
