@@ -24,6 +24,7 @@ export * from './authpb.js';
 export * from './v3lockpb.js';
 export * from './v3electionpb.js';
 export * from './raft_internal.js';
+export * from './health.js';
 export * from './methods.js';
 export * from './json.js';
 export * as raftpb from './raftpb.js';

@@ -176,11 +176,15 @@ test('malformed JSON and wrong types are ProtoJsonError, never another exception
 
 test('the registry covers etcd 3.4: every service, streaming flags, gateway routes', async () => {
   const { methods, services } = await import('../../src/proto/index.js');
-  assert.equal(methods.size, 46);
+  assert.equal(methods.size, 48);
   assert.deepEqual([...services].sort(), [
     'etcdserverpb.Auth', 'etcdserverpb.Cluster', 'etcdserverpb.KV', 'etcdserverpb.Lease', 'etcdserverpb.Maintenance',
-    'etcdserverpb.Watch', 'v3electionpb.Election', 'v3lockpb.Lock',
+    'etcdserverpb.Watch', 'grpc.health.v1.Health', 'v3electionpb.Election', 'v3lockpb.Lock',
   ]);
+  // etcd answers the health check with {status: SERVING} = 08 01.
+  const check = methods.get('/grpc.health.v1.Health/Check');
+  assert.ok(check !== undefined);
+  assert.equal(Buffer.from(check.responseType.encode({ status: 1 })).toString('hex'), '0801');
   const watch = methods.get('/etcdserverpb.Watch/Watch');
   assert.ok(watch !== undefined && watch.requestStream && watch.responseStream);
   const snap = methods.get('/etcdserverpb.Maintenance/Snapshot');
