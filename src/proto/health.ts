@@ -3,9 +3,14 @@
  * beside its own services: load balancers and some clients call /grpc.health.v1.Health/Check,
  * and etcd answers SERVING for the service "".
  */
-import { defineMessage, f } from './message.js';
+import { defineEnum, defineMessage, f } from './message.js';
 
-export const ServingStatus = { UNKNOWN: 0, SERVING: 1, NOT_SERVING: 2, SERVICE_UNKNOWN: 3 } as const;
+export const ServingStatus = defineEnum('grpc_health_v1.HealthCheckResponse_ServingStatus', {
+  UNKNOWN: 0,
+  SERVING: 1,
+  NOT_SERVING: 2,
+  SERVICE_UNKNOWN: 3,
+} as const);
 export type ServingStatusValue = (typeof ServingStatus)[keyof typeof ServingStatus];
 
 export interface HealthCheckRequest {

@@ -49,6 +49,22 @@ export type Kind =
 /** A set of named enum values, as declared with `as const`. */
 export type EnumDef = Readonly<Record<string, number>>;
 
+const enumGoNames = new WeakMap<EnumDef, string>();
+
+/**
+ * Declares an enum's values together with the Go type name etcd's gateway quotes in its errors
+ * (`unknown value "UP" for enum etcdserverpb.RangeRequest_SortOrder`).
+ */
+export function defineEnum<E extends EnumDef>(goName: string, values: E): E {
+  enumGoNames.set(values, goName);
+  return Object.freeze(values);
+}
+
+/** The Go type name of an enum declared with defineEnum. */
+export function enumGoName(def: EnumDef): string {
+  return enumGoNames.get(def) ?? 'int32';
+}
+
 /**
  * One field of a message. `V` is a phantom type that ties the spec to the interface's property
  * type, so a table that disagrees with its interface fails to compile.

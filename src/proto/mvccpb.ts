@@ -14,7 +14,7 @@
  * | 6  | lease           | int64 |
  */
 import { Writer, ProtoDecodeError } from './wire.js';
-import { defineMessage, f } from './message.js';
+import { defineEnum, defineMessage, f } from './message.js';
 
 export interface KeyValue {
   key: Uint8Array;
@@ -27,7 +27,7 @@ export interface KeyValue {
 }
 
 /** mvccpb.Event.EventType */
-export const EventType = { PUT: 0, DELETE: 1 } as const;
+export const EventType = defineEnum('mvccpb.Event_EventType', { PUT: 0, DELETE: 1 } as const);
 export type EventTypeValue = (typeof EventType)[keyof typeof EventType];
 
 export interface Event {

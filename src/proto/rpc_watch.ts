@@ -5,12 +5,12 @@
  * server hands them out from a per-stream counter, and -1 marks progress and failed creates
  * (a 10-byte varint on the wire).
  */
-import { defineMessage, f } from './message.js';
+import { defineEnum, defineMessage, f } from './message.js';
 import { Event } from './mvccpb.js';
 import { ResponseHeader } from './rpc_kv.js';
 
 /** WatchCreateRequest.FilterType */
-export const FilterType = { NOPUT: 0, NODELETE: 1 } as const;
+export const FilterType = defineEnum('etcdserverpb.WatchCreateRequest_FilterType', { NOPUT: 0, NODELETE: 1 } as const);
 export type FilterTypeValue = (typeof FilterType)[keyof typeof FilterType];
 
 export interface WatchCreateRequest {
