@@ -231,3 +231,13 @@ test('tags beyond the largest field number are rejected, not truncated', () => {
   const maxField = new Writer().tag(2 ** 29 - 1, 0).varint(1).finish();
   assert.deepEqual(P.RangeRequest.decode(maxField), P.RangeRequest.create());
 });
+
+test(`a WatchResponse built from pre-encoded events equals the plain encoding ${where}`, () => {
+  const prng = new Prng(seed ^ 0x77);
+  for (let i = 0; i < 200; i++) {
+    const resp = randomMessage(prng, P.WatchResponse, 0) as unknown as P.WatchResponse;
+    const encoded = resp.events.map((e) => P.Event.encode(e));
+    const { events: _events, ...rest } = resp;
+    assert.deepEqual(P.encodeWatchResponseEncoded(rest, encoded), P.WatchResponse.encode(resp), where);
+  }
+});
