@@ -4,10 +4,10 @@
  * UserAddOptions also travel inside Auth RPCs. Names and passwords of stored users are bytes
  * (the password is a bcrypt hash).
  */
-import { defineMessage, f } from './message.js';
+import { defineEnum, defineMessage, f } from './message.js';
 
 /** authpb.Permission.Type */
-export const PermissionType = { READ: 0, WRITE: 1, READWRITE: 2 } as const;
+export const PermissionType = defineEnum('authpb.Permission_Type', { READ: 0, WRITE: 1, READWRITE: 2 } as const);
 export type PermissionTypeValue = (typeof PermissionType)[keyof typeof PermissionType];
 
 export interface UserAddOptions {

@@ -18,7 +18,7 @@
  * Errors are ProtoJsonError (code ERR_PROTO_JSON): the gateway answers HTTP 400, gRPC code 3,
  * with the message as etcd words it.
  */
-import type { Field, MessageCodec } from './message.js';
+import { enumGoName, type Field, type MessageCodec } from './message.js';
 import { JsonNumber, ProtoJsonError, parseJson, parseJsonValues, type JsonValue } from './json_text.js';
 import { protoDepthMax, gatewayStreamMessagesMax } from '../limits.js';
 
@@ -42,6 +42,15 @@ export function toJsonStreamChunk<T>(type: MessageCodec<T>, msg: T): string {
 export function gatewayErrorBody(grpcCode: number, message: string): string {
   const m = goString(message);
   return `{"error":${m},"message":${m},"code":${grpcCode}}`;
+}
+
+/**
+ * The error object a streaming gateway call sends when the stream fails (grpc-gateway v1's
+ * stream error shape, observed on etcd 3.4: `{"error":{"grpc_code":2,"http_code":500,
+ * "message":"auth: permission denied","http_status":"Internal Server Error"}}`), without newline.
+ */
+export function gatewayStreamErrorBody(grpcCode: number, httpCode: number, message: string, httpStatus: string): string {
+  return `{"error":{"grpc_code":${grpcCode},"http_code":${httpCode},"message":${goString(message)},"http_status":${goString(httpStatus)}}}`;
 }
 
 function writeObject(parts: string[], type: MessageCodec<any>, o: Record<string, unknown>): void {
@@ -147,7 +156,8 @@ function readObject(type: MessageCodec<any>, v: JsonValue, depth: number): Recor
   const msg = type.create() as Record<string, unknown>;
   if (v === null) return msg;
   if (typeof v !== 'object' || Array.isArray(v) || v instanceof JsonNumber) {
-    throw new ProtoJsonError(`json: cannot unmarshal ${jsonKind(v)} into Go value of type ${goTypeName(type)}`);
+    // jsonpb first reads every message as a map of raw values; etcd's error names that type.
+    throw new ProtoJsonError(`json: cannot unmarshal ${jsonKind(v)} into Go value of type map[string]json.RawMessage`);
   }
   const byName = jsonNames(type);
   for (const key of Object.keys(v)) {
@@ -156,7 +166,7 @@ function readObject(type: MessageCodec<any>, v: JsonValue, depth: number): Recor
     const jv = v[key] as JsonValue;
     if (jv === null) continue;
     if (fd.repeated) {
-      if (!Array.isArray(jv)) throw new ProtoJsonError(`json: cannot unmarshal ${jsonKind(jv)} into Go value of type []${goElem(fd)}`);
+      if (!Array.isArray(jv)) throw new ProtoJsonError(`json: cannot unmarshal ${jsonKind(jv)} into Go value of type []json.RawMessage`);
       msg[fd.name] = jv.map((e) => readValue(fd, e, depth));
       continue;
     }
@@ -241,17 +251,22 @@ function readInteger(fd: Field, v: JsonValue): bigint {
   return b;
 }
 
+/** An enum by name, or by number (jsonpb does not take a number in quotes: "2" is a bad name). */
 function readEnum(fd: Field, v: JsonValue): number {
+  const goName = fd.enumDef === undefined ? 'int32' : enumGoName(fd.enumDef);
   if (typeof v === 'string') {
-    const n = fd.enumDef?.[v];
-    if (n === undefined) throw new ProtoJsonError(`unknown value "${v}" for enum ${fd.proto}`);
+    const n = fd.enumDef !== undefined && Object.hasOwn(fd.enumDef, v) ? fd.enumDef[v] : undefined;
+    if (n === undefined) throw new ProtoJsonError(`unknown value ${goString(v)} for enum ${goName}`);
     return n;
   }
-  if (v instanceof JsonNumber && /^-?[0-9]+$/.test(v.text)) {
-    const b = BigInt(v.text);
-    if (b >= -(2n ** 31n) && b < 2n ** 31n) return Number(b);
+  if (v instanceof JsonNumber) {
+    if (/^-?[0-9]+$/.test(v.text)) {
+      const b = BigInt(v.text);
+      if (b >= -(2n ** 31n) && b < 2n ** 31n) return Number(b);
+    }
+    throw new ProtoJsonError(`json: cannot unmarshal number ${v.text} into Go value of type ${goName}`);
   }
-  throw new ProtoJsonError(`json: cannot unmarshal ${jsonKind(v)} into Go value of type int32`);
+  throw new ProtoJsonError(`json: cannot unmarshal ${jsonKind(v)} into Go value of type ${goName}`);
 }
 
 function jsonKind(v: JsonValue): string {
@@ -260,14 +275,6 @@ function jsonKind(v: JsonValue): string {
   if (Array.isArray(v)) return 'array';
   if (typeof v === 'object') return 'object';
   return typeof v;
-}
-
-function goTypeName(type: MessageCodec<any>): string {
-  return type.typeName;
-}
-
-function goElem(fd: Field): string {
-  return fd.kind === 'message' ? fd.msgType().typeName : fd.kind;
 }
 
 // ---- base64, as Go's encoding/base64 StdEncoding decodes it ----

@@ -27,6 +27,8 @@ export class JsonNumber {
 export type JsonValue = null | boolean | string | JsonNumber | JsonValue[] | { [k: string]: JsonValue };
 
 const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
+/** A JSON number literal at lastIndex (sticky: no slicing of the input). */
+const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 
 class Parser {
   pos = 0;
@@ -161,7 +163,8 @@ class Parser {
   }
 
   number(): JsonNumber {
-    const m = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/.exec(this.s.slice(this.pos, this.pos + 400));
+    NUMBER.lastIndex = this.pos;
+    const m = NUMBER.exec(this.s);
     if (m === null) {
       this.pos++;
       if (this.pos >= this.s.length) this.eof();

@@ -1,7 +1,7 @@
 /**
  * The descriptor-driven message codec. Each message is declared once as a table of fields
  * (number, kind, proto name, repeated/oneof flags); defineMessage() compiles the table at module
- * load into an encoder and a decoder, so the ~150 messages of etcd's v3 API share one tested
+ * load into an encoder and a decoder (generated code, see codegen.ts), so the ~150 messages of etcd's v3 API share one tested
  * engine instead of 150 hand-written pairs of functions.
  *
  * | kind      | wire     | JS value | notes                                                     |
@@ -31,7 +31,8 @@
  */
 import { assert } from '../util/assert.js';
 import { protoDepthMax } from '../limits.js';
-import { Reader, Writer, ProtoDecodeError, WIRE_LEN, WIRE_VARINT, textEncoder } from './wire.js';
+import { Reader, Writer, ProtoDecodeError, WIRE_LEN, WIRE_VARINT } from './wire.js';
+import { generate, type GenContext, type Generated } from './codegen.js';
 
 export type Kind =
   | 'int64'
@@ -47,6 +48,22 @@ export type Kind =
 
 /** A set of named enum values, as declared with `as const`. */
 export type EnumDef = Readonly<Record<string, number>>;
+
+const enumGoNames = new WeakMap<EnumDef, string>();
+
+/**
+ * Declares an enum's values together with the Go type name etcd's gateway quotes in its errors
+ * (`unknown value "UP" for enum etcdserverpb.RangeRequest_SortOrder`).
+ */
+export function defineEnum<E extends EnumDef>(goName: string, values: E): E {
+  enumGoNames.set(values, goName);
+  return Object.freeze(values);
+}
+
+/** The Go type name of an enum declared with defineEnum. */
+export function enumGoName(def: EnumDef): string {
+  return enumGoNames.get(def) ?? 'int32';
+}
 
 /**
  * One field of a message. `V` is a phantom type that ties the spec to the interface's property
@@ -109,6 +126,8 @@ export interface MessageCodec<T> {
   decode(buf: Uint8Array, start?: number, end?: number): T;
   /** Decodes into an existing message (proto merge semantics), at nesting depth `depth`. */
   decodeInto(msg: T, buf: Uint8Array, start: number, end: number, depth: number): T;
+  /** Reads fields from r until r.end into msg (the engine's nested-message entry point). */
+  readFrom(msg: T, r: Reader, depth: number): T;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -164,11 +183,14 @@ function isScalarPackable(kind: Kind): boolean {
  * fails at module load, not on the wire.
  */
 export function defineMessage<T>(typeName: string, table: Fields<T>, syntax: 2 | 3 = 3): MessageCodec<T> {
+  // Names end up in generated source (always JSON-quoted); keep them plain anyway.
+  assert(/^[A-Za-z_][\w.]*$/.test(typeName), `bad message name ${typeName}`);
   const fields: Field[] = [];
   for (const [name, s0] of Object.entries(table)) {
     const s = s0 as FieldSpec;
     const proto = s.proto ?? name;
     assert(lowerCamel(proto) === name, `${typeName}.${name}: JS name must be lowerCamel(${proto})`);
+    assert(/^[A-Za-z_]\w*$/.test(proto), `${typeName}: bad field name ${proto}`);
     assert(Number.isInteger(s.no) && s.no > 0 && s.no < 2 ** 29, `${typeName}.${name}: bad field number`);
     assert(!fields.some((x) => x.no === s.no), `${typeName}: duplicate field number ${s.no}`);
     assert(!(s.repeated === true && s.oneof !== undefined), `${typeName}.${name}: a oneof member cannot repeat`);
@@ -199,9 +221,16 @@ export function defineMessage<T>(typeName: string, table: Fields<T>, syntax: 2 |
 
 type Obj = Record<string, unknown>;
 
-/** Field numbers below this are found by array index on decode; larger ones by Map. */
+/** Field numbers below this are found by array index on the slow path; larger ones by Map. */
 const DIRECT_FIELDS = 128;
 
+/**
+ * A compiled message. create, write and readFrom are generated once per message with
+ * new Function: straight-line code per field with the tag bytes, property names and default
+ * checks as constants, so V8 sees monomorphic property accesses and no per-field dispatch. The
+ * generated decoder handles each field's expected tag(s); anything else (an unknown field, a
+ * wrong wire type) goes to the interpreted slowField, which skips or throws.
+ */
 class CompiledMessage<T> implements MessageCodec<T> {
   readonly typeName: string;
   readonly syntax: 2 | 3;
@@ -209,9 +238,10 @@ class CompiledMessage<T> implements MessageCodec<T> {
   private readonly direct: (Field | undefined)[] = [];
   private readonly far = new Map<number, Field>();
   private readonly oneofMembers = new Map<string, string[]>();
-  private readonly defaults: [string, unknown][] = [];
-  private readonly filledFields: Field[] = [];
   private readonly scratch = new Writer(256);
+  readonly create: (init?: Partial<T>) => T;
+  readonly write: (w: Writer, msg: T) => void;
+  readonly readFrom: (msg: T, r: Reader, depth: number) => T;
 
   constructor(typeName: string, syntax: 2 | 3, fields: Field[]) {
     this.typeName = typeName;
@@ -225,18 +255,23 @@ class CompiledMessage<T> implements MessageCodec<T> {
         members.push(fd.name);
         this.oneofMembers.set(fd.oneof, members);
       }
-      if (fd.filled) this.filledFields.push(fd);
-      if (fd.repeated) this.defaults.push([fd.name, null]);
-      else if (fd.kind !== 'message' && fd.oneof === undefined) this.defaults.push([fd.name, scalarDefault(fd.kind)]);
     }
-  }
-
-  create(init?: Partial<T>): T {
-    const o: Obj = {};
-    for (const [name, dflt] of this.defaults) o[name] = dflt === null ? [] : dflt;
-    for (const fd of this.filledFields) o[fd.name] = fd.msgType().create();
-    if (init !== undefined) Object.assign(o, init);
-    return o as T;
+    const gen = generate(typeName, fields, this.oneofMembers);
+    const ctx: GenContext = {
+      F: fields,
+      EMPTY,
+      DEPTH: protoDepthMax,
+      PDE: ProtoDecodeError,
+      readUint32,
+      readInt32,
+      readBool,
+      slow: (r, tag, o, depth) => this.slowField(r, tag, o, depth),
+      bad: (name, v) => badValue(typeName, name, v),
+    };
+    const made = new Function('ctx', gen)(ctx) as Generated<T>;
+    this.create = made.create;
+    this.write = made.write;
+    this.readFrom = made.readFrom;
   }
 
   encode(msg: T): Uint8Array {
@@ -245,55 +280,34 @@ class CompiledMessage<T> implements MessageCodec<T> {
     return w.finish();
   }
 
-  write(w: Writer, msg: T): void {
-    const o = msg as Obj;
-    for (const fd of this.fields) {
-      const v = o[fd.name];
-      if (v === undefined || v === null) continue;
-      if (fd.repeated) writeRepeated(w, fd, v as unknown[]);
-      else writeSingle(w, fd, v, fd.oneof !== undefined || fd.always);
-    }
-  }
-
   decode(buf: Uint8Array, start = 0, end = buf.length): T {
     if (start < 0 || end > buf.length || start > end) throw new ProtoDecodeError('decode range outside the buffer');
-    return this.decodeInto(this.create(), buf, start, end, 0);
+    return this.readFrom(this.create(), new Reader(buf, start, end), 0);
   }
 
   decodeInto(msg: T, buf: Uint8Array, start: number, end: number, depth: number): T {
-    if (depth > protoDepthMax) throw new ProtoDecodeError(`messages nested deeper than ${protoDepthMax}`);
-    const o = msg as Obj;
-    const r = new Reader(buf, start, end);
-    while (r.pos < r.end) {
-      const tag = r.tag();
-      const no = tag >>> 3;
-      const fd = no < DIRECT_FIELDS ? this.direct[no] : this.far.get(no);
-      if (fd === undefined) {
-        r.skip(tag & 7);
-        continue;
-      }
-      if (fd.repeated) {
-        readRepeated(r, tag, fd, o[fd.name] as unknown[], depth);
-        continue;
-      }
-      if (fd.kind === 'message') {
-        r.expect(tag, WIRE_LEN);
-        const len = r.varint();
-        if (len > r.end - r.pos) throw new ProtoDecodeError(`${this.typeName}.${fd.name} runs past the end`);
-        const mt = fd.msgType();
-        const prev = o[fd.name];
-        // Proto semantics: a repeated occurrence of a singular message field merges into it.
-        const target = prev === undefined ? mt.create() : prev;
-        if (fd.oneof !== undefined && prev === undefined) this.clearOneof(o, fd);
-        o[fd.name] = mt.decodeInto(target, r.buf, r.pos, r.pos + len, depth + 1);
-        r.pos += len;
-        continue;
-      }
-      const v = readScalar(r, tag, fd);
-      if (fd.oneof !== undefined) this.clearOneof(o, fd);
-      o[fd.name] = v;
+    return this.readFrom(msg, new Reader(buf, start, end), depth);
+  }
+
+  /** One field the generated switch did not expect: unknown (skip) or a wrong wire type (throw). */
+  private slowField(r: Reader, tag: number, o: Obj, depth: number): void {
+    const no = tag >>> 3;
+    const fd = no < DIRECT_FIELDS ? this.direct[no] : this.far.get(no);
+    if (fd === undefined) {
+      r.skip(tag & 7);
+      return;
     }
-    return msg;
+    if (fd.repeated) {
+      readRepeated(r, tag, fd, o[fd.name] as unknown[], depth);
+      return;
+    }
+    if (fd.kind === 'message') {
+      r.expect(tag, WIRE_LEN);
+      throw new ProtoDecodeError(`${this.typeName}.${fd.name}: unexpected tag ${tag}`);
+    }
+    const v = readScalar(r, tag, fd);
+    if (fd.oneof !== undefined) this.clearOneof(o, fd);
+    o[fd.name] = v;
   }
 
   private clearOneof(o: Obj, fd: Field): void {
@@ -302,109 +316,8 @@ class CompiledMessage<T> implements MessageCodec<T> {
   }
 }
 
-function scalarDefault(kind: Kind): unknown {
-  switch (kind) {
-    case 'int64':
-    case 'uint64':
-    case 'uint32':
-    case 'enum':
-      return 0;
-    case 'int64big':
-    case 'uint64big':
-      return 0n;
-    case 'bool':
-      return false;
-    case 'bytes':
-      return EMPTY;
-    case 'string':
-      return '';
-    case 'message':
-      return undefined;
-  }
-}
-
-// ---- encoding ----
-
-function writeSingle(w: Writer, fd: Field, v: unknown, force: boolean): void {
-  switch (fd.kind) {
-    case 'int64':
-    case 'enum': {
-      const n = v as number;
-      if (n === 0 && !force) return;
-      assert(Number.isSafeInteger(n), `${fd.name}: ${n} is not a safe integer`);
-      w.tag(fd.no, WIRE_VARINT).int64(n);
-      return;
-    }
-    case 'uint64':
-    case 'uint32': {
-      const n = v as number;
-      if (n === 0 && !force) return;
-      assert(Number.isSafeInteger(n) && n >= 0, `${fd.name}: ${n} is not a non-negative safe integer`);
-      assert(fd.kind !== 'uint32' || n <= 0xffffffff, `${fd.name}: ${n} exceeds uint32`);
-      w.tag(fd.no, WIRE_VARINT).varint(n);
-      return;
-    }
-    case 'int64big':
-    case 'uint64big': {
-      const n = v as bigint;
-      if (n === 0n && !force) return;
-      w.tag(fd.no, WIRE_VARINT).int64Big(n);
-      return;
-    }
-    case 'bool':
-      if (v === false && !force) return;
-      w.tag(fd.no, WIRE_VARINT).varint(v === true ? 1 : 0);
-      return;
-    case 'bytes': {
-      const b = v as Uint8Array;
-      if (b.length === 0 && !force) return;
-      w.bytesFieldAlways(fd.no, b);
-      return;
-    }
-    case 'string': {
-      const s = v as string;
-      if (s.length === 0 && !force) return;
-      w.bytesFieldAlways(fd.no, textEncoder.encode(s));
-      return;
-    }
-    case 'message':
-      // A set sub-message is written even when empty (tag + 00), as Go does.
-      w.fork(fd.no);
-      fd.msgType().write(w, v);
-      w.ldelim();
-      return;
-  }
-}
-
-function writeRepeated(w: Writer, fd: Field, vs: unknown[]): void {
-  if (vs.length === 0) return;
-  if (fd.packed) {
-    w.fork(fd.no);
-    for (const v of vs) writePackedElement(w, fd, v);
-    w.ldelim();
-    return;
-  }
-  for (const v of vs) writeSingle(w, fd, v, true);
-}
-
-function writePackedElement(w: Writer, fd: Field, v: unknown): void {
-  switch (fd.kind) {
-    case 'int64big':
-    case 'uint64big':
-      w.int64Big(v as bigint);
-      return;
-    case 'bool':
-      w.varint(v === true ? 1 : 0);
-      return;
-    case 'uint64':
-    case 'uint32':
-      assert(Number.isSafeInteger(v) && (v as number) >= 0, `${fd.name}: bad element ${String(v)}`);
-      w.varint(v as number);
-      return;
-    default:
-      assert(Number.isSafeInteger(v), `${fd.name}: bad element ${String(v)}`);
-      w.int64(v as number);
-  }
+function badValue(typeName: string, name: string, v: unknown): never {
+  assert(false, `${typeName}.${name}: ${String(v)} does not fit the field's type`);
 }
 
 // ---- decoding ----

@@ -4,6 +4,8 @@
  * etcd's grpc-gateway binds to it. The gRPC server and the gateway are generic over this table;
  * a path that is not here is an unknown method (grpc-status 12).
  *
+ * grpc.health.v1.Health (Check, Watch) is listed too: etcd registers it on the same port.
+ *
  * Gateway quirk kept on purpose: etcd 3.4 binds `/v3/maintenance/hash` to both Hash and HashKV
  * and serves Hash, so HashKV has no route here.
  */
@@ -16,6 +18,7 @@ import * as maint from './rpc_maintenance.js';
 import * as auth from './rpc_auth.js';
 import * as lock from './v3lockpb.js';
 import * as election from './v3electionpb.js';
+import * as health from './health.js';
 
 export interface MethodDef {
   /** '/package.Service/Method' */
@@ -60,6 +63,7 @@ const MAINT = 'etcdserverpb.Maintenance';
 const AUTH = 'etcdserverpb.Auth';
 const LOCK = 'v3lockpb.Lock';
 const ELECTION = 'v3electionpb.Election';
+const HEALTH = 'grpc.health.v1.Health';
 
 const list: MethodDef[] = [
   def(KV, 'Range', kv.RangeRequest, kv.RangeResponse, ['/v3/kv/range']),
@@ -124,6 +128,9 @@ const list: MethodDef[] = [
   def(ELECTION, 'Leader', election.LeaderRequest, election.LeaderResponse, ['/v3/election/leader']),
   def(ELECTION, 'Observe', election.LeaderRequest, election.LeaderResponse, ['/v3/election/observe'], 'server'),
   def(ELECTION, 'Resign', election.ResignRequest, election.ResignResponse, ['/v3/election/resign']),
+
+  def(HEALTH, 'Check', health.HealthCheckRequest, health.HealthCheckResponse, []),
+  def(HEALTH, 'Watch', health.HealthCheckRequest, health.HealthCheckResponse, [], 'server'),
 ];
 
 /** gRPC path -> method. */

@@ -13,8 +13,8 @@
  * | 5  | value           | bytes |
  * | 6  | lease           | int64 |
  */
-import { Reader, Writer, WIRE_LEN, WIRE_VARINT, ProtoDecodeError } from './wire.js';
-import { defineMessage, f } from './message.js';
+import { Writer, ProtoDecodeError } from './wire.js';
+import { defineEnum, defineMessage, f } from './message.js';
 
 export interface KeyValue {
   key: Uint8Array;
@@ -27,7 +27,7 @@ export interface KeyValue {
 }
 
 /** mvccpb.Event.EventType */
-export const EventType = { PUT: 0, DELETE: 1 } as const;
+export const EventType = defineEnum('mvccpb.Event_EventType', { PUT: 0, DELETE: 1 } as const);
 export type EventTypeValue = (typeof EventType)[keyof typeof EventType];
 
 export interface Event {
@@ -42,23 +42,15 @@ export interface LeasePb {
   RemainingTTL: number;
 }
 
-const EMPTY = new Uint8Array(0);
-
+/** Appends a KeyValue's fields to w (no tag or length prefix). */
 export function writeKeyValue(w: Writer, kv: KeyValue): Writer {
-  w.bytesField(1, kv.key);
-  w.intField(2, kv.createRevision);
-  w.intField(3, kv.modRevision);
-  w.intField(4, kv.version);
-  w.bytesField(5, kv.value);
-  w.bigField(6, kv.lease);
+  KeyValue.write(w, kv);
   return w;
 }
 
-const scratch = new Writer(1024);
-
 /** Encodes a KeyValue into a new Uint8Array. */
 export function encodeKeyValue(kv: KeyValue): Uint8Array {
-  return writeKeyValue(scratch.reset(), kv).finish();
+  return KeyValue.encode(kv);
 }
 
 /**
@@ -66,126 +58,36 @@ export function encodeKeyValue(kv: KeyValue): Uint8Array {
  * copy=true when buf may be reused (for example a page buffer from a cache).
  */
 export function decodeKeyValue(buf: Uint8Array, copy = false, start = 0, end = buf.length): KeyValue {
-  const r = new Reader(buf, start, end);
-  const kv: KeyValue = { key: EMPTY, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0n };
-  while (!r.done()) {
-    const tag = r.tag();
-    switch (tag >>> 3) {
-      case 1:
-        r.expect(tag, WIRE_LEN);
-        kv.key = copy ? r.bytes().slice() : r.bytes();
-        break;
-      case 2:
-        r.expect(tag, WIRE_VARINT);
-        kv.createRevision = r.int64();
-        break;
-      case 3:
-        r.expect(tag, WIRE_VARINT);
-        kv.modRevision = r.int64();
-        break;
-      case 4:
-        r.expect(tag, WIRE_VARINT);
-        kv.version = r.int64();
-        break;
-      case 5:
-        r.expect(tag, WIRE_LEN);
-        kv.value = copy ? r.bytes().slice() : r.bytes();
-        break;
-      case 6:
-        r.expect(tag, WIRE_VARINT);
-        kv.lease = r.int64Big();
-        break;
-      default:
-        r.skip(tag & 7);
-    }
+  const kv = KeyValue.decode(buf, start, end);
+  if (copy) {
+    kv.key = kv.key.slice();
+    kv.value = kv.value.slice();
   }
   return kv;
 }
 
+/** Appends an Event's fields to w (no tag or length prefix). */
 export function writeEvent(w: Writer, ev: Event): Writer {
-  w.uintField(1, ev.type);
-  w.fork(2);
-  writeKeyValue(w, ev.kv);
-  w.ldelim();
-  if (ev.prevKv !== undefined) {
-    w.fork(3);
-    writeKeyValue(w, ev.prevKv);
-    w.ldelim();
-  }
+  Event.write(w, ev);
   return w;
 }
 
+/** Decodes an Event; unlike the open enum of the generic codec, an unknown event type is an error. */
 export function decodeEvent(buf: Uint8Array, start = 0, end = buf.length): Event {
-  const r = new Reader(buf, start, end);
-  let type: EventTypeValue = EventType.PUT;
-  let kv: KeyValue | undefined;
-  let prevKv: KeyValue | undefined;
-  while (!r.done()) {
-    const tag = r.tag();
-    switch (tag >>> 3) {
-      case 1: {
-        r.expect(tag, WIRE_VARINT);
-        const t = r.varint();
-        if (t !== 0 && t !== 1) throw new ProtoDecodeError(`unknown event type ${t}`);
-        type = t;
-        break;
-      }
-      case 2: {
-        r.expect(tag, WIRE_LEN);
-        const b = r.bytes();
-        kv = decodeKeyValue(b);
-        break;
-      }
-      case 3: {
-        r.expect(tag, WIRE_LEN);
-        prevKv = decodeKeyValue(r.bytes());
-        break;
-      }
-      default:
-        r.skip(tag & 7);
-    }
-  }
-  const ev: Event = { type, kv: kv ?? decodeKeyValue(EMPTY) };
-  if (prevKv !== undefined) ev.prevKv = prevKv;
+  const ev = Event.decode(buf, start, end);
+  if (ev.type !== EventType.PUT && ev.type !== EventType.DELETE) throw new ProtoDecodeError(`unknown event type ${String(ev.type)}`);
   return ev;
 }
 
 export function encodeLease(l: LeasePb): Uint8Array {
-  const w = scratch.reset();
-  w.bigField(1, l.ID);
-  w.intField(2, l.TTL);
-  w.intField(3, l.RemainingTTL);
-  return w.finish();
+  return LeasePb.encode(l);
 }
 
 export function decodeLease(buf: Uint8Array): LeasePb {
-  const r = new Reader(buf);
-  const l: LeasePb = { ID: 0n, TTL: 0, RemainingTTL: 0 };
-  while (!r.done()) {
-    const tag = r.tag();
-    switch (tag >>> 3) {
-      case 1:
-        r.expect(tag, WIRE_VARINT);
-        l.ID = r.int64Big();
-        break;
-      case 2:
-        r.expect(tag, WIRE_VARINT);
-        l.TTL = r.int64();
-        break;
-      case 3:
-        r.expect(tag, WIRE_VARINT);
-        l.RemainingTTL = r.int64();
-        break;
-      default:
-        r.skip(tag & 7);
-    }
-  }
-  return l;
+  return LeasePb.decode(buf);
 }
 
-// ---- descriptors: the same three messages for the generic engine (embedding, JSON, registry) ----
-// The hand-written functions above stay the fast path of the MVCC store; a test checks that both
-// produce the same bytes.
+// ---- descriptors ----
 
 export const KeyValue = defineMessage<KeyValue>('mvccpb.KeyValue', {
   key: f.bytes(1),

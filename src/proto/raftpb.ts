@@ -9,15 +9,15 @@
  * (to, from, vote, ConfState members, ConfChange node_id) and ConfChange's request ID are uint64
  * bigints.
  */
-import { defineMessage, f, type MessageCodec as Codec } from './message.js';
+import { defineEnum, defineMessage, f, type MessageCodec as Codec } from './message.js';
 
 type Values<E> = E[keyof E];
 const A = { always: true } as const;
 
-export const EntryType = { EntryNormal: 0, EntryConfChange: 1, EntryConfChangeV2: 2 } as const;
+export const EntryType = defineEnum('raftpb.EntryType', { EntryNormal: 0, EntryConfChange: 1, EntryConfChangeV2: 2 } as const);
 export type EntryTypeValue = Values<typeof EntryType>;
 
-export const MessageType = {
+export const MessageType = defineEnum('raftpb.MessageType', {
   MsgHup: 0,
   MsgBeat: 1,
   MsgProp: 2,
@@ -37,22 +37,22 @@ export const MessageType = {
   MsgReadIndexResp: 16,
   MsgPreVote: 17,
   MsgPreVoteResp: 18,
-} as const;
+} as const);
 export type MessageTypeValue = Values<typeof MessageType>;
 
-export const ConfChangeTransition = {
+export const ConfChangeTransition = defineEnum('raftpb.ConfChangeTransition', {
   ConfChangeTransitionAuto: 0,
   ConfChangeTransitionJointImplicit: 1,
   ConfChangeTransitionJointExplicit: 2,
-} as const;
+} as const);
 export type ConfChangeTransitionValue = Values<typeof ConfChangeTransition>;
 
-export const ConfChangeType = {
+export const ConfChangeType = defineEnum('raftpb.ConfChangeType', {
   ConfChangeAddNode: 0,
   ConfChangeRemoveNode: 1,
   ConfChangeUpdateNode: 2,
   ConfChangeAddLearnerNode: 3,
-} as const;
+} as const);
 export type ConfChangeTypeValue = Values<typeof ConfChangeType>;
 
 export interface Entry {

@@ -8,7 +8,7 @@
  * decode); cluster and member IDs are uint64 bigints; lease IDs are int64 bigints; raft_term is
  * a number (a term never nears 2^53).
  */
-import { defineMessage, f, type MessageCodec } from './message.js';
+import { defineEnum, defineMessage, f, type MessageCodec } from './message.js';
 import { KeyValue } from './mvccpb.js';
 
 type Values<E> = E[keyof E];
@@ -27,9 +27,9 @@ export const ResponseHeader = defineMessage<ResponseHeader>('etcdserverpb.Respon
 });
 
 /** RangeRequest.SortOrder */
-export const SortOrder = { NONE: 0, ASCEND: 1, DESCEND: 2 } as const;
+export const SortOrder = defineEnum('etcdserverpb.RangeRequest_SortOrder', { NONE: 0, ASCEND: 1, DESCEND: 2 } as const);
 /** RangeRequest.SortTarget */
-export const SortTarget = { KEY: 0, VERSION: 1, CREATE: 2, MOD: 3, VALUE: 4 } as const;
+export const SortTarget = defineEnum('etcdserverpb.RangeRequest_SortTarget', { KEY: 0, VERSION: 1, CREATE: 2, MOD: 3, VALUE: 4 } as const);
 export type SortOrderValue = Values<typeof SortOrder>;
 export type SortTargetValue = Values<typeof SortTarget>;
 
@@ -157,9 +157,9 @@ export const ResponseOp: MessageCodec<ResponseOp> = defineMessage<ResponseOp>('e
 });
 
 /** Compare.CompareResult */
-export const CompareResult = { EQUAL: 0, GREATER: 1, LESS: 2, NOT_EQUAL: 3 } as const;
+export const CompareResult = defineEnum('etcdserverpb.Compare_CompareResult', { EQUAL: 0, GREATER: 1, LESS: 2, NOT_EQUAL: 3 } as const);
 /** Compare.CompareTarget */
-export const CompareTarget = { VERSION: 0, CREATE: 1, MOD: 2, VALUE: 3, LEASE: 4 } as const;
+export const CompareTarget = defineEnum('etcdserverpb.Compare_CompareTarget', { VERSION: 0, CREATE: 1, MOD: 2, VALUE: 3, LEASE: 4 } as const);
 export type CompareResultValue = Values<typeof CompareResult>;
 export type CompareTargetValue = Values<typeof CompareTarget>;
 

@@ -4,15 +4,15 @@
  * Member IDs (alarm memberID, Status leader, MoveLeader targetID) are uint64 bigints; raft
  * indexes and terms, sizes and remaining byte counts are numbers; hashes are uint32.
  */
-import { defineMessage, f } from './message.js';
+import { defineEnum, defineMessage, f } from './message.js';
 import { ResponseHeader } from './rpc_kv.js';
 
 type Values<E> = E[keyof E];
 
 /** etcdserverpb.AlarmType */
-export const AlarmType = { NONE: 0, NOSPACE: 1, CORRUPT: 2 } as const;
+export const AlarmType = defineEnum('etcdserverpb.AlarmType', { NONE: 0, NOSPACE: 1, CORRUPT: 2 } as const);
 /** AlarmRequest.AlarmAction */
-export const AlarmAction = { GET: 0, ACTIVATE: 1, DEACTIVATE: 2 } as const;
+export const AlarmAction = defineEnum('etcdserverpb.AlarmRequest_AlarmAction', { GET: 0, ACTIVATE: 1, DEACTIVATE: 2 } as const);
 export type AlarmTypeValue = Values<typeof AlarmType>;
 export type AlarmActionValue = Values<typeof AlarmAction>;
 

@@ -5,12 +5,13 @@
  * server hands them out from a per-stream counter, and -1 marks progress and failed creates
  * (a 10-byte varint on the wire).
  */
-import { defineMessage, f } from './message.js';
+import { defineEnum, defineMessage, f } from './message.js';
+import { Writer, WIRE_LEN } from './wire.js';
 import { Event } from './mvccpb.js';
 import { ResponseHeader } from './rpc_kv.js';
 
 /** WatchCreateRequest.FilterType */
-export const FilterType = { NOPUT: 0, NODELETE: 1 } as const;
+export const FilterType = defineEnum('etcdserverpb.WatchCreateRequest_FilterType', { NOPUT: 0, NODELETE: 1 } as const);
 export type FilterTypeValue = (typeof FilterType)[keyof typeof FilterType];
 
 export interface WatchCreateRequest {
@@ -81,3 +82,24 @@ export const WatchResponse = defineMessage<WatchResponse>('etcdserverpb.WatchRes
   fragment: f.bool(7),
   events: f.rep.msg(11, () => Event),
 });
+
+/** WatchResponse.events is field 11, the highest, so pre-encoded events can simply follow. */
+const EVENTS_FIELD = 11;
+const encodedScratch = new Writer(1024);
+
+/**
+ * Writes a WatchResponse whose events are already encoded (each with Event.encode), so a server
+ * encodes an event once for all the watchers it goes to. The events field is the last one, so
+ * appending the events after the other fields keeps Go's field order: the bytes equal
+ * WatchResponse.encode({ ...resp, events }).
+ */
+export function writeWatchResponseEncoded(w: Writer, resp: Omit<WatchResponse, 'events'>, encodedEvents: readonly Uint8Array[]): Writer {
+  WatchResponse.write(w, resp as WatchResponse);
+  for (const ev of encodedEvents) w.tag(EVENTS_FIELD, WIRE_LEN).varint(ev.length).rawBytes(ev);
+  return w;
+}
+
+/** writeWatchResponseEncoded into a new Uint8Array. */
+export function encodeWatchResponseEncoded(resp: Omit<WatchResponse, 'events'>, encodedEvents: readonly Uint8Array[]): Uint8Array {
+  return writeWatchResponseEncoded(encodedScratch.reset(), resp, encodedEvents).finish();
+}

@@ -61,9 +61,17 @@ export class Writer {
     this.ensure(10);
     const b = this.buf;
     let p = this.pos;
-    while (n >= 0x80) {
-      b[p++] = (n % 128) | 0x80;
-      n = Math.floor(n / 128);
+    if (n <= 0x7fffffff) {
+      // Below 2^31 bit operations are exact and much cheaper than division.
+      while (n >= 0x80) {
+        b[p++] = (n & 0x7f) | 0x80;
+        n >>>= 7;
+      }
+    } else {
+      while (n >= 0x80) {
+        b[p++] = (n % 128) | 0x80;
+        n = Math.floor(n / 128);
+      }
     }
     b[p++] = n;
     this.pos = p;
@@ -78,14 +86,46 @@ export class Writer {
 
   /** An int64/uint64 varint of a bigint (two's complement for negatives). */
   int64Big(v: bigint): this {
-    let u = BigInt.asUintN(64, v);
+    // Split into two 32-bit halves once, then shift numbers: BigInt arithmetic per byte is slow.
+    const u = BigInt.asUintN(64, v);
+    let lo = Number(u & 0xffffffffn);
+    let hi = Number(u >> 32n);
     this.ensure(10);
-    while (u >= 0x80n) {
-      this.buf[this.pos++] = Number(u & 0x7fn) | 0x80;
-      u >>= 7n;
+    const b = this.buf;
+    let p = this.pos;
+    while (hi !== 0 || lo >= 0x80) {
+      b[p++] = (lo & 0x7f) | 0x80;
+      lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+      hi >>>= 7;
     }
-    this.buf[this.pos++] = Number(u);
+    b[p++] = lo;
+    this.pos = p;
     return this;
+  }
+
+  /** A length-prefixed UTF-8 string (no tag). ASCII strings are copied without an encoder. */
+  utf8(s: string): this {
+    const n = s.length;
+    if (n < 128) {
+      this.ensure(n + 1);
+      const b = this.buf;
+      const start = this.pos;
+      let p = start + 1;
+      for (let i = 0; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) return this.utf8Slow(s);
+        b[p++] = c;
+      }
+      b[start] = n;
+      this.pos = p;
+      return this;
+    }
+    return this.utf8Slow(s);
+  }
+
+  private utf8Slow(s: string): this {
+    const e = textEncoder.encode(s);
+    return this.varint(e.length).rawBytes(e);
   }
 
   tag(field: number, wire: number): this {
@@ -93,9 +133,18 @@ export class Writer {
   }
 
   rawBytes(data: Uint8Array): this {
-    this.ensure(data.length);
+    const n = data.length;
+    this.ensure(n);
+    if (n <= 32) {
+      // TypedArray.set costs more than a short loop for the small keys and IDs that dominate.
+      const b = this.buf;
+      let p = this.pos;
+      for (let i = 0; i < n; i++) b[p++] = data[i] as number;
+      this.pos = p;
+      return this;
+    }
     this.buf.set(data, this.pos);
-    this.pos += data.length;
+    this.pos += n;
     return this;
   }
 
@@ -151,7 +200,7 @@ export class Writer {
 
   stringField(field: number, s: string | undefined): this {
     if (s === undefined || s.length === 0) return this;
-    return this.bytesFieldAlways(field, textEncoder.encode(s));
+    return this.tag(field, WIRE_LEN).utf8(s);
   }
 
   /** Starts a length-delimited sub-message under field; close it with ldelim(). */
@@ -217,7 +266,8 @@ export const textDecoder = new TextDecoder('utf-8', { fatal: false });
 export class Reader {
   readonly buf: Uint8Array;
   pos: number;
-  readonly end: number;
+  /** End of the current message; nested decoders narrow it and restore it (no Reader per message). */
+  end: number;
 
   constructor(buf: Uint8Array, start = 0, end = buf.length) {
     this.buf = buf;
@@ -249,14 +299,19 @@ export class Reader {
 
   /** A 64-bit varint as an unsigned bigint. */
   varintBig(): bigint {
-    let result = 0n;
-    let shift = 0n;
+    // Gather the low 28 bits and the next 36 in two numbers; one BigInt combine at the end.
+    const b = this.buf;
+    let lo = 0;
+    let hi = 0;
     for (let i = 0; i < 10; i++) {
       if (this.pos >= this.end) throw new ProtoDecodeError('truncated varint');
-      const byte = this.buf[this.pos++] as number;
-      result |= BigInt(byte & 0x7f) << shift;
-      if (byte < 0x80) return BigInt.asUintN(64, result);
-      shift += 7n;
+      const byte = b[this.pos++] as number;
+      if (i < 4) lo |= (byte & 0x7f) << (7 * i);
+      else hi += (byte & 0x7f) * 2 ** (7 * (i - 4));
+      if (byte < 0x80) {
+        if (hi === 0) return BigInt(lo >>> 0);
+        return BigInt.asUintN(64, (BigInt(hi) << 28n) | BigInt(lo >>> 0));
+      }
     }
     throw new ProtoDecodeError('varint longer than 10 bytes');
   }
@@ -318,10 +373,20 @@ export class Reader {
     return v;
   }
 
-  /** Reads a tag; returns [fieldNumber, wireType]. */
+  /**
+   * Reads a tag (fieldNumber << 3 | wireType). Field numbers are 1 .. 2^29 - 1, so a valid tag
+   * fits in 32 bits; anything else is malformed (and would be truncated by `tag >>> 3`).
+   */
   tag(): number {
+    const b = this.buf[this.pos];
+    if (b !== undefined && b < 0x80 && this.pos < this.end) {
+      this.pos++;
+      if (b < 8) throw new ProtoDecodeError('field number 0');
+      return b;
+    }
     const t = this.varint();
-    if (t >>> 3 === 0) throw new ProtoDecodeError('field number 0');
+    if (t < 8) throw new ProtoDecodeError('field number 0');
+    if (t > 0xffffffff) throw new ProtoDecodeError('field number above 2^29 - 1');
     return t;
   }
 

@@ -223,3 +223,21 @@ test(`nesting deeper than protoDepthMax (${protoDepthMax}) is a ProtoDecodeError
   assert.throws(() => P.TxnRequest.decode(nest(protoDepthMax)), ProtoDecodeError);
   assert.throws(() => P.TxnRequest.decode(nest(5000)), ProtoDecodeError);
 });
+
+test('tags beyond the largest field number are rejected, not truncated', () => {
+  // Tag for field 2^32 + 1 (wire 0): `tag >>> 3` would alias field 1.
+  const w = new Writer().varint((2 ** 32 + 1) * 8).varint(1).finish();
+  assert.throws(() => P.RangeRequest.decode(w), ProtoDecodeError);
+  const maxField = new Writer().tag(2 ** 29 - 1, 0).varint(1).finish();
+  assert.deepEqual(P.RangeRequest.decode(maxField), P.RangeRequest.create());
+});
+
+test(`a WatchResponse built from pre-encoded events equals the plain encoding ${where}`, () => {
+  const prng = new Prng(seed ^ 0x77);
+  for (let i = 0; i < 200; i++) {
+    const resp = randomMessage(prng, P.WatchResponse, 0) as unknown as P.WatchResponse;
+    const encoded = resp.events.map((e) => P.Event.encode(e));
+    const { events: _events, ...rest } = resp;
+    assert.deepEqual(P.encodeWatchResponseEncoded(rest, encoded), P.WatchResponse.encode(resp), where);
+  }
+});

@@ -14,6 +14,7 @@ import {
   toJson,
   toJsonStreamChunk,
   gatewayErrorBody,
+  gatewayStreamErrorBody,
   ProtoJsonError,
   decodeBase64Std,
   parseJson,
@@ -111,9 +112,11 @@ test('request values decode to the right JS values (names, camelCase, enums, 64-
   assert.ok(!('version' in (f.compare[0] as object)));
 });
 
-test('rejected requests fail with the message etcd sends', () => {
-  for (const name of ['bad_base64', 'bad_json', 'bad_int']) {
-    const c = byName.get(name) as Call;
+test('every body etcd rejected while decoding fails here with the same message', () => {
+  const rejected = calls.filter((c) => c.name.startsWith('bad_'));
+  assert.ok(rejected.length >= 18);
+  for (const c of rejected) {
+    const name = c.name;
     const want = JSON.parse(c.response) as { error: string; code: number };
     assert.equal(c.status, 400);
     const m = gatewayRoutes.get(c.path);
@@ -125,6 +128,10 @@ test('rejected requests fail with the message etcd sends', () => {
     );
     assert.equal(gatewayErrorBody(want.code, want.error), c.response);
   }
+  assert.equal(
+    gatewayStreamErrorBody(2, 500, 'auth: permission denied', 'Internal Server Error'),
+    '{"error":{"grpc_code":2,"http_code":500,"message":"auth: permission denied","http_status":"Internal Server Error"}}',
+  );
   const notFound = byName.get('lease_revoke_missing') as Call;
   assert.equal(gatewayErrorBody(5, 'etcdserver: requested lease not found'), notFound.response);
 });
@@ -171,11 +178,15 @@ test('malformed JSON and wrong types are ProtoJsonError, never another exception
 
 test('the registry covers etcd 3.4: every service, streaming flags, gateway routes', async () => {
   const { methods, services } = await import('../../src/proto/index.js');
-  assert.equal(methods.size, 46);
+  assert.equal(methods.size, 48);
   assert.deepEqual([...services].sort(), [
     'etcdserverpb.Auth', 'etcdserverpb.Cluster', 'etcdserverpb.KV', 'etcdserverpb.Lease', 'etcdserverpb.Maintenance',
-    'etcdserverpb.Watch', 'v3electionpb.Election', 'v3lockpb.Lock',
+    'etcdserverpb.Watch', 'grpc.health.v1.Health', 'v3electionpb.Election', 'v3lockpb.Lock',
   ]);
+  // etcd answers the health check with {status: SERVING} = 08 01.
+  const check = methods.get('/grpc.health.v1.Health/Check');
+  assert.ok(check !== undefined);
+  assert.equal(Buffer.from(check.responseType.encode({ status: 1 })).toString('hex'), '0801');
   const watch = methods.get('/etcdserverpb.Watch/Watch');
   assert.ok(watch !== undefined && watch.requestStream && watch.responseStream);
   const snap = methods.get('/etcdserverpb.Maintenance/Snapshot');

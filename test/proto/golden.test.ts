@@ -185,7 +185,7 @@ for (const [name, codec, obj] of samples) {
   });
 }
 
-test('the hand-written mvccpb fast path agrees with the engine', () => {
+test("mvccpb's helper functions (used by the MVCC store) produce etcd's bytes", () => {
   const want = goldens.get('KeyValue') as string;
   assert.equal(hex(P.encodeKeyValue(kv)), want);
   assert.deepEqual(P.decodeKeyValue(fromHex(want)), kv);

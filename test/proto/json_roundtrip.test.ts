@@ -69,3 +69,37 @@ test(`every message type survives the gateway JSON mapping (SEED=${seed})`, () =
     }
   }
 });
+
+test(`mutated gateway bodies decode or raise ProtoJsonError, never another exception (SEED=${seed})`, async () => {
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { gatewayRoutes, fromJsonStream, ProtoJsonError } = await import('../../src/proto/index.js');
+  const file = join(import.meta.dirname, '..', '..', '..', 'test', 'fixtures', 'gateway', 'calls.jsonl');
+  const calls = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { path: string; request: string });
+  const prng = new Prng(seed ^ 0x1234);
+  const alphabet = '{}[]",:0123456789-+.eE \\/tfnulrsAZaz=_';
+  let errors = 0;
+  for (let i = 0; i < 20000; i++) {
+    const c = prng.pick(calls);
+    const m = gatewayRoutes.get(c.path);
+    if (m === undefined) continue;
+    const chars = [...c.request];
+    const edits = 1 + prng.int(3);
+    for (let k = 0; k < edits; k++) {
+      const at = prng.int(chars.length + 1);
+      const op = prng.int(3);
+      const ch = alphabet[prng.int(alphabet.length)] as string;
+      if (op === 0) chars.splice(at, 1);
+      else if (op === 1) chars.splice(at, 0, ch);
+      else chars[at] = ch;
+    }
+    const body = chars.join('');
+    try {
+      fromJsonStream(m.requestType, body);
+    } catch (e) {
+      errors++;
+      assert.ok(e instanceof ProtoJsonError, `body ${JSON.stringify(body)} (SEED=${seed}): ${String(e)}`);
+    }
+  }
+  assert.ok(errors > 1000);
+});
