@@ -28,7 +28,7 @@ import {
   ValueTooLargeError,
 } from './errors.js';
 import { Node } from './node.js';
-import { BUCKET_LEAF_FLAG, PAGE_HEADER_SIZE, ELEMENT_SIZE, PageView, readU64, writeU64 } from './page.js';
+import { BUCKET_LEAF_FLAG, PAGE_HEADER_SIZE, ELEMENT_SIZE, PageView, compareBytes, readU64, writeU64 } from './page.js';
 import type { Tx } from './tx.js';
 
 export const BUCKET_HEADER_SIZE = 16;
@@ -65,6 +65,7 @@ export class Bucket {
   readonly nodes = new Map<number, Node>();
   /** Opened nested buckets (write transactions keep them to spill their headers). */
   readonly buckets = new Map<string, Bucket>();
+  private scratch: Cursor | undefined = undefined;
 
   constructor(tx: Tx, name: Buffer, root: number, sequence: number, inlinePage: PageView | undefined) {
     this.tx = tx;
@@ -133,27 +134,19 @@ export class Bucket {
         const i = n.search(k);
         if (n.isLeaf) {
           const ino = n.inodes[i];
-          if (ino === undefined || (ino.flags & BUCKET_LEAF_FLAG) !== 0 || !ino.key.equals(k)) return undefined;
+          if (ino === undefined || (ino.flags & BUCKET_LEAF_FLAG) !== 0 || compareBytes(ino.key, k) !== 0) return undefined;
           return ino.value;
         }
-        pgid = n.inodes[branchIndex(n.inodes.length, i, i < n.inodes.length && n.inodes[i]!.key.equals(k))]!.pgid;
+        pgid = n.inodes[branchIndex(n.inodes.length, i, i < n.inodes.length && compareBytes(n.inodes[i]!.key, k) === 0)]!.pgid;
         continue;
       }
       const p = this.pageOf(pgid);
-      const keys = p.keys;
-      let lo = 0;
-      let hi = keys.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (Buffer.compare(keys[mid]!, k) < 0) lo = mid + 1;
-        else hi = mid;
-      }
-      const exact = lo < keys.length && keys[lo]!.equals(k);
+      const i = p.search(k);
       if (p.isLeaf) {
-        if (!exact || (p.eflags[lo]! & BUCKET_LEAF_FLAG) !== 0) return undefined;
-        return p.values[lo];
+        if (!p.exact || (p.flagsAt(i) & BUCKET_LEAF_FLAG) !== 0) return undefined;
+        return p.value(i);
       }
-      pgid = p.pgids[branchIndex(keys.length, lo, exact)]!;
+      pgid = p.pgids[branchIndex(p.count, i, p.exact)]!;
     }
   }
 
@@ -162,10 +155,9 @@ export class Bucket {
     const k = checkKey(key);
     requireBytes(value, 'value');
     if (value.length > btreeValueBytesMax) throw new ValueTooLargeError(`value of ${value.length} bytes exceeds ${btreeValueBytesMax}`);
-    const c = new Cursor(this);
+    const c = this.scratchCursor();
     c.seekRaw(k);
-    const cur = c.current();
-    if (cur !== undefined && Buffer.compare(cur[0], k) === 0 && c.isBucket()) this.throwIncompatible();
+    if (c.atKey(k) && c.isBucket()) this.throwIncompatible();
     // Copies, so the caller may reuse its arrays.
     const kc = Buffer.from(k);
     c.node().put(kc, kc, Buffer.from(value), 0, 0);
@@ -174,12 +166,17 @@ export class Bucket {
   delete(key: Uint8Array): void {
     this.tx.checkWritable();
     const k = asBuffer(requireBytes(key, 'key'));
-    const c = new Cursor(this);
+    const c = this.scratchCursor();
     c.seekRaw(k);
-    const cur = c.current();
-    if (cur === undefined || Buffer.compare(cur[0], k) !== 0) return;
+    if (!c.atKey(k)) return;
     if (c.isBucket()) this.throwIncompatible();
     c.node().del(k);
+  }
+
+  /** A cursor reused by put and delete (they call no user code, so it is never shared). */
+  private scratchCursor(): Cursor {
+    if (this.scratch === undefined) this.scratch = new Cursor(this);
+    return this.scratch;
   }
 
   /** The nested bucket of that name, or undefined. */
@@ -192,7 +189,7 @@ export class Bucket {
     const c = new Cursor(this);
     c.seekRaw(n);
     const cur = c.current();
-    if (cur === undefined || Buffer.compare(cur[0], n) !== 0 || !c.isBucket()) return undefined;
+    if (cur === undefined || compareBytes(cur[0], n) !== 0 || !c.isBucket()) return undefined;
     let value = c.rawValueAt();
     // A write transaction may rewrite the value's page; keep its own copy of the header.
     if (this.tx.writable) value = Buffer.from(value);
@@ -208,7 +205,7 @@ export class Bucket {
     const c = new Cursor(this);
     c.seekRaw(n);
     const cur = c.current();
-    if (cur !== undefined && Buffer.compare(cur[0], n) === 0) {
+    if (cur !== undefined && compareBytes(cur[0], n) === 0) {
       if (c.isBucket()) throw new BucketExistsError(`bucket ${printable(n)} already exists`);
       throw new IncompatibleValueError(`key ${printable(n)} holds a value, not a bucket`);
     }
@@ -235,7 +232,7 @@ export class Bucket {
     const c = new Cursor(this);
     c.seekRaw(n);
     const cur = c.current();
-    if (cur === undefined || Buffer.compare(cur[0], n) !== 0) throw new BucketNotFoundError(`bucket ${printable(n)} not found`);
+    if (cur === undefined || compareBytes(cur[0], n) !== 0) throw new BucketNotFoundError(`bucket ${printable(n)} not found`);
     if (!c.isBucket()) throw new IncompatibleValueError(`key ${printable(n)} holds a value, not a bucket`);
     const child = this.bucket(n)!;
     for (const sub of child.bucketNames()) child.deleteBucket(sub);
@@ -295,7 +292,7 @@ export class Bucket {
       if (!leaf) return;
       const count = n !== undefined ? n.inodes.length : p!.count;
       for (let i = 0; i < count; i++) {
-        const f = n !== undefined ? n.inodes[i]!.flags : p!.eflags[i]!;
+        const f = n !== undefined ? n.inodes[i]!.flags : p!.flagsAt(i);
         if ((f & BUCKET_LEAF_FLAG) !== 0) s.bucketN++;
         else s.keyN++;
       }
@@ -389,7 +386,7 @@ export class Bucket {
       const c = new Cursor(this);
       c.seekRaw(child.name);
       const cur = c.current();
-      assert(cur !== undefined && Buffer.compare(cur[0], child.name) === 0 && c.isBucket(), 'spill: bucket header missing from its parent');
+      assert(cur !== undefined && compareBytes(cur[0], child.name) === 0 && c.isBucket(), 'spill: bucket header missing from its parent');
       c.node().put(child.name, child.name, value, 0, BUCKET_LEAF_FLAG);
     }
     if (this.rootNode === undefined) return;

@@ -8,7 +8,7 @@ import { BUCKET_HEADER_SIZE } from './bucket.js';
 import type { Db } from './db.js';
 import { readFreelistPage } from './freelist.js';
 import { PGID_NO_FREELIST } from './meta.js';
-import { BUCKET_LEAF_FLAG, PageView, readU64 } from './page.js';
+import { BUCKET_LEAF_FLAG, PageView, compareBytes, readU64 } from './page.js';
 import type { Tx } from './tx.js';
 
 /** Stop after this many problems: a badly broken file would otherwise list every page. */
@@ -100,25 +100,25 @@ class Checker {
       return;
     }
     if (p.count === 0) this.err(`page ${id} (${where}): empty branch`);
-    for (let i = 0; i < p.count; i++) this.walkTree(p.pgids[i]!, p.keys[i], p.keys[i + 1] ?? hi, where);
+    for (let i = 0; i < p.count; i++) this.walkTree(p.pgids[i]!, p.key(i), (i + 1 < p.count ? p.key(i + 1) : hi), where);
   }
 
   private checkKeys(p: PageView, lo: Buffer | undefined, hi: Buffer | undefined, what: string): void {
     for (let i = 0; i < p.count; i++) {
-      const k = p.keys[i]!;
+      const k = p.key(i);
       if (k.length === 0) this.err(`${what}: element ${i} has an empty key`);
-      if (i > 0 && Buffer.compare(p.keys[i - 1]!, k) >= 0) this.err(`${what}: keys out of order at element ${i}`);
+      if (i > 0 && compareBytes(p.key(i - 1), k) >= 0) this.err(`${what}: keys out of order at element ${i}`);
     }
     if (p.count === 0) return;
-    if (lo !== undefined && Buffer.compare(p.keys[0]!, lo) < 0) this.err(`${what}: first key below its parent's key`);
-    if (hi !== undefined && Buffer.compare(p.keys[p.count - 1]!, hi) >= 0) this.err(`${what}: last key not below the next parent key`);
+    if (lo !== undefined && compareBytes(p.key(0), lo) < 0) this.err(`${what}: first key below its parent's key`);
+    if (hi !== undefined && compareBytes(p.key(p.count - 1), hi) >= 0) this.err(`${what}: last key not below the next parent key`);
   }
 
   private walkNested(p: PageView, where: string): void {
     for (let i = 0; i < p.count; i++) {
-      if ((p.eflags[i]! & BUCKET_LEAF_FLAG) === 0) continue;
-      const name = `${where}/${p.keys[i]!.toString('latin1')}`;
-      const v = p.values[i]!;
+      if ((p.flagsAt(i) & BUCKET_LEAF_FLAG) === 0) continue;
+      const name = `${where}/${p.key(i).toString('latin1')}`;
+      const v = p.value(i);
       if (v.length < BUCKET_HEADER_SIZE) {
         this.err(`bucket ${name}: header of ${v.length} bytes`);
         continue;

@@ -3,7 +3,7 @@
  * the nodes that transaction has materialized. Its position is a stack of (page or node, index)
  * from the bucket's root down to a leaf, as in bbolt's cursor.go.
  */
-import { BUCKET_LEAF_FLAG, type PageView } from './page.js';
+import { BUCKET_LEAF_FLAG, compareBytes, type PageView } from './page.js';
 import type { Node } from './node.js';
 import type { Bucket } from './bucket.js';
 
@@ -31,7 +31,7 @@ class ElemRef {
     return this.node !== undefined ? this.node.isLeaf : this.page!.isLeaf;
   }
   count(): number {
-    return this.node !== undefined ? this.node.inodes.length : this.page!.keys.length;
+    return this.node !== undefined ? this.node.inodes.length : this.page!.count;
   }
   childPgid(): number {
     return this.node !== undefined ? this.node.inodes[this.index]!.pgid : this.page!.pgids[this.index]!;
@@ -43,6 +43,8 @@ export class Cursor {
   /** Stack frames are reused across moves; `depth` is the live length. */
   private readonly stack: ElemRef[] = [];
   private depth = 0;
+  /** Set by delete(): the cursor already sits on the successor, so next() must not move. */
+  private afterDelete = false;
 
   constructor(bucket: Bucket) {
     this.bucket = bucket;
@@ -63,6 +65,7 @@ export class Cursor {
 
   first(): Entry | undefined {
     this.bucket.tx.checkOpen();
+    this.afterDelete = false;
     this.depth = 0;
     this.push(this.bucket.root, 0);
     this.goFirst();
@@ -72,6 +75,7 @@ export class Cursor {
 
   last(): Entry | undefined {
     this.bucket.tx.checkOpen();
+    this.afterDelete = false;
     this.depth = 0;
     const ref = this.push(this.bucket.root, 0);
     ref.index = ref.count() - 1;
@@ -84,11 +88,17 @@ export class Cursor {
   next(): Entry | undefined {
     this.bucket.tx.checkOpen();
     if (this.depth === 0) return undefined;
+    if (this.afterDelete) {
+      this.afterDelete = false;
+      const ref = this.top();
+      if (ref.index < ref.count()) return this.current();
+    }
     return this.moveNext();
   }
 
   prev(): Entry | undefined {
     this.bucket.tx.checkOpen();
+    this.afterDelete = false;
     if (this.depth === 0) return undefined;
     this.movePrev();
     while (this.depth > 0 && this.top().count() === 0) this.movePrev();
@@ -99,6 +109,7 @@ export class Cursor {
   /** Moves to the first key >= seek; undefined when there is none. */
   seek(seek: Uint8Array): Entry | undefined {
     this.bucket.tx.checkOpen();
+    this.afterDelete = false;
     this.seekRaw(Buffer.from(seek.buffer, seek.byteOffset, seek.byteLength));
     const ref = this.top();
     if (ref.index >= ref.count()) return this.moveNext();
@@ -106,14 +117,22 @@ export class Cursor {
   }
 
   /** Deletes the key under the cursor (not a nested bucket). */
+  /**
+   * Deletes the key under the cursor (not a nested bucket). The cursor then sits on the
+   * deleted key's successor without returning it: next() returns that successor and prev()
+   * the predecessor, so `for (e = c.first(); e; e = c.next()) c.delete()` visits every key.
+   */
   delete(): void {
     const tx = this.bucket.tx;
     tx.checkWritable();
+    if (this.depth === 0) return;
     const ref = this.top();
-    if (this.depth === 0 || ref.index >= ref.count()) return;
-    const k = this.keyAt();
+    if (ref.index >= ref.count()) return;
+    const k = Buffer.from(this.keyAt());
     if ((this.flagsAt() & BUCKET_LEAF_FLAG) !== 0) this.bucket.throwIncompatible();
     this.node().del(k);
+    this.seekRaw(k);
+    this.afterDelete = true;
   }
 
   /** Positions on the first leaf element >= key, leaving index == count when past the end. */
@@ -122,21 +141,26 @@ export class Cursor {
     let pgid = this.bucket.root;
     for (;;) {
       const ref = this.push(pgid, 0);
-      if (ref.isLeaf()) {
-        ref.index = ref.node !== undefined ? ref.node.search(key) : searchPage(ref.page!, key);
-        return;
-      }
-      const keys = ref.node !== undefined ? undefined : ref.page!.keys;
+      const n = ref.node;
       let i: number;
       let exact: boolean;
-      if (keys !== undefined) {
-        i = searchPage(ref.page!, key);
-        exact = i < keys.length && Buffer.compare(keys[i]!, key) === 0;
+      if (n !== undefined) {
+        i = n.search(key);
+        if (n.isLeaf) {
+          ref.index = i;
+          return;
+        }
+        exact = i < n.inodes.length && compareBytes(n.inodes[i]!.key, key) === 0;
       } else {
-        const inodes = ref.node!.inodes;
-        i = ref.node!.search(key);
-        exact = i < inodes.length && Buffer.compare(inodes[i]!.key, key) === 0;
+        const p = ref.page!;
+        i = p.search(key);
+        if (p.isLeaf) {
+          ref.index = i;
+          return;
+        }
+        exact = p.exact;
       }
+      // In a branch, descend into the child whose first key is <= key.
       if (!exact && i > 0) i--;
       ref.index = i;
       pgid = ref.childPgid();
@@ -192,6 +216,15 @@ export class Cursor {
     this.goLast();
   }
 
+  /** Whether the cursor sits on an element whose key equals key (after seekRaw). */
+  atKey(key: Uint8Array): boolean {
+    if (this.depth === 0) return false;
+    const ref = this.top();
+    if (ref.index >= ref.count()) return false;
+    if (ref.node !== undefined) return compareBytes(ref.node.inodes[ref.index]!.key, key) === 0;
+    return ref.page!.compareAt(ref.index, key) === 0;
+  }
+
   /** Whether the element under the cursor names a nested bucket. */
   isBucket(): boolean {
     return this.depth > 0 && (this.flagsAt() & BUCKET_LEAF_FLAG) !== 0;
@@ -199,17 +232,17 @@ export class Cursor {
 
   keyAt(): Buffer {
     const ref = this.top();
-    return ref.node !== undefined ? ref.node.inodes[ref.index]!.key : ref.page!.keys[ref.index]!;
+    return ref.node !== undefined ? ref.node.inodes[ref.index]!.key : ref.page!.key(ref.index);
   }
 
   rawValueAt(): Buffer {
     const ref = this.top();
-    return ref.node !== undefined ? ref.node.inodes[ref.index]!.value! : ref.page!.values[ref.index]!;
+    return ref.node !== undefined ? ref.node.inodes[ref.index]!.value! : ref.page!.value(ref.index);
   }
 
   flagsAt(): number {
     const ref = this.top();
-    return ref.node !== undefined ? ref.node.inodes[ref.index]!.flags : ref.page!.eflags[ref.index]!;
+    return ref.node !== undefined ? ref.node.inodes[ref.index]!.flags : ref.page!.flagsAt(ref.index);
   }
 
   /** The element under the cursor, or undefined when it is past the end. */
@@ -221,7 +254,7 @@ export class Cursor {
       return [ino.key, (ino.flags & BUCKET_LEAF_FLAG) !== 0 ? BUCKET_VALUE : ino.value!];
     }
     const p = ref.page!;
-    return [p.keys[ref.index]!, (p.eflags[ref.index]! & BUCKET_LEAF_FLAG) !== 0 ? BUCKET_VALUE : p.values[ref.index]!];
+    return [p.key(ref.index), (p.flagsAt(ref.index) & BUCKET_LEAF_FLAG) !== 0 ? BUCKET_VALUE : p.value(ref.index)];
   }
 
   /** Materializes the leaf node under the cursor (write transactions), as bbolt's node(). */
@@ -233,16 +266,4 @@ export class Cursor {
     for (let i = 0; i < this.depth - 1; i++) n = n.childAt(this.stack[i]!.index);
     return n;
   }
-}
-
-function searchPage(p: PageView, key: Buffer): number {
-  const keys = p.keys;
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (Buffer.compare(keys[mid]!, key) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

@@ -214,6 +214,15 @@ export class Db {
     return all;
   }
 
+  /** Reads len bytes of the file at pos (snapshots). */
+  readRange(pos: number, len: number): Buffer {
+    this.checkOpen();
+    const buf = Buffer.alloc(len);
+    const n = this.fs.read(this.fd, buf, 0, len, pos);
+    if (n < len) throw new CorruptPageError(`read of ${len} bytes at ${pos} ran past the end of the file`);
+    return buf;
+  }
+
   /** The overflow count of a committed page (its header). */
   pageOverflow(id: number): number {
     const e = this.cache.get(id);

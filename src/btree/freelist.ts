@@ -68,9 +68,11 @@ export class Freelist {
     return this.pending.get(txid) ?? [];
   }
 
-  /** Every free and pending id, sorted. */
+  /** Every free and pending id, sorted (a merge: ids are kept sorted, pending is small). */
   allIds(): number[] {
-    return [...this.all].sort((a, b) => a - b);
+    const pending: number[] = [];
+    for (const list of this.pending.values()) for (const id of list) pending.push(id);
+    return mergeSorted(this.ids, pending.sort((a, b) => a - b));
   }
 
   /**
@@ -122,8 +124,7 @@ export class Freelist {
       }
     }
     if (moved.length === 0) return;
-    for (const id of moved) this.ids.push(id);
-    this.ids.sort((a, b) => a - b);
+    this.ids = mergeSorted(this.ids, moved.sort((a, b) => a - b));
   }
 
   /** Undoes a rolled-back transaction: its frees are forgotten and its allocations returned. */
@@ -137,9 +138,8 @@ export class Freelist {
     for (const id of allocated) {
       assert(!this.all.has(id), `page ${id} returned twice`);
       this.all.add(id);
-      this.ids.push(id);
     }
-    this.ids.sort((a, b) => a - b);
+    this.ids = mergeSorted(this.ids, [...allocated].sort((a, b) => a - b));
   }
 
   /** Replaces the content with these free ids (after reading a page or a rebuild). */
@@ -168,6 +168,20 @@ export class Freelist {
       off += 8;
     }
   }
+}
+
+/** Merges two ascending arrays into a new ascending array. */
+function mergeSorted(a: readonly number[], b: readonly number[]): number[] {
+  if (b.length === 0) return a as number[];
+  if (a.length === 0) return b as number[];
+  const out = new Array<number>(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < a.length && j < b.length) out[k++] = a[i]! < b[j]! ? a[i++]! : b[j++]!;
+  while (i < a.length) out[k++] = a[i++]!;
+  while (j < b.length) out[k++] = b[j++]!;
+  return out;
 }
 
 /** Reads the ids of a freelist page (header included, overflow pages appended). */

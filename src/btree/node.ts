@@ -15,6 +15,7 @@
 import { assert } from '../util/assert.js';
 import {
   BUCKET_LEAF_FLAG,
+  compareBytes,
   ELEMENT_SIZE,
   FLAG_BRANCH,
   FLAG_LEAF,
@@ -89,9 +90,9 @@ export class Node {
     const n = p.count;
     const inodes = new Array<Inode>(n);
     if (p.isLeaf) {
-      for (let i = 0; i < n; i++) inodes[i] = { flags: p.eflags[i]!, key: p.keys[i]!, value: p.values[i]!, pgid: 0 };
+      for (let i = 0; i < n; i++) inodes[i] = { flags: p.flagsAt(i), key: p.key(i), value: p.value(i), pgid: 0 };
     } else {
-      for (let i = 0; i < n; i++) inodes[i] = { flags: 0, key: p.keys[i]!, value: undefined, pgid: p.pgids[i]! };
+      for (let i = 0; i < n; i++) inodes[i] = { flags: 0, key: p.key(i), value: undefined, pgid: p.pgids[i]! };
     }
     this.inodes = inodes;
     this.key = n > 0 ? inodes[0]!.key : undefined;
@@ -132,7 +133,7 @@ export class Node {
     let hi = inodes.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (Buffer.compare(inodes[mid]!.key, key) < 0) lo = mid + 1;
+      if (compareBytes(inodes[mid]!.key, key) < 0) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -144,7 +145,7 @@ export class Node {
     const i = this.search(oldKey);
     const inodes = this.inodes;
     const ino = inodes[i];
-    if (ino !== undefined && ino.key.equals(oldKey)) {
+    if (ino !== undefined && compareBytes(ino.key, oldKey) === 0) {
       ino.flags = flags;
       ino.key = newKey;
       ino.value = value;
@@ -157,7 +158,7 @@ export class Node {
   del(key: Buffer): void {
     const i = this.search(key);
     const ino = this.inodes[i];
-    if (ino === undefined || !ino.key.equals(key)) return;
+    if (ino === undefined || compareBytes(ino.key, key) !== 0) return;
     this.inodes.splice(i, 1);
     this.unbalanced = true;
   }
@@ -176,47 +177,60 @@ export class Node {
     if (i >= 0) this.children.splice(i, 1);
   }
 
-  /** Splits into page-sized nodes (bbolt's split / splitTwo); returns them in key order. */
+  /**
+   * Splits into page-sized nodes; returns them in key order. The cut points are exactly those
+   * of bbolt's repeated splitTwo, found in one pass (bbolt re-slices for free; re-slicing a JS
+   * array copies, which made a 1,000-key node quadratic).
+   */
   split(pageSize: number): Node[] {
-    const out: Node[] = [];
-    let node: Node = this;
-    for (;;) {
-      const next = node.splitTwo(pageSize);
-      out.push(node);
-      if (next === undefined) break;
-      node = next;
+    const inodes = this.inodes;
+    const n = inodes.length;
+    const el = new Array<number>(n);
+    let remaining = PAGE_HEADER_SIZE;
+    for (let i = 0; i < n; i++) {
+      const ino = inodes[i]!;
+      el[i] = ELEMENT_SIZE + ino.key.length + (ino.value === undefined ? 0 : ino.value.length);
+      remaining += el[i]!;
     }
-    return out;
-  }
-
-  private splitTwo(pageSize: number): Node | undefined {
-    if (this.inodes.length <= MIN_KEYS_PER_PAGE * 2 || this.size() <= pageSize) return undefined;
     const threshold = Math.floor(pageSize * this.bucket.fillPercent);
-    let index = 0;
-    let sz = PAGE_HEADER_SIZE;
-    for (let i = 0; i < this.inodes.length - MIN_KEYS_PER_PAGE; i++) {
-      index = i;
-      const ino = this.inodes[i]!;
-      const elsize = ELEMENT_SIZE + ino.key.length + (ino.value === undefined ? 0 : ino.value.length);
-      if (i >= MIN_KEYS_PER_PAGE && sz + elsize > threshold) break;
-      sz += elsize;
+    const cuts: number[] = [0];
+    let start = 0;
+    // A remainder splits again while it has more than 2 * MIN_KEYS_PER_PAGE keys and
+    // overflows a page (splitTwo's guard).
+    while (n - start > MIN_KEYS_PER_PAGE * 2 && remaining > pageSize) {
+      let index = start;
+      let sz = PAGE_HEADER_SIZE;
+      for (let i = start; i < n - MIN_KEYS_PER_PAGE; i++) {
+        index = i;
+        if (i - start >= MIN_KEYS_PER_PAGE && sz + el[i]! > threshold) break;
+        sz += el[i]!;
+      }
+      for (let i = start; i < index; i++) remaining -= el[i]!;
+      start = index;
+      cuts.push(index);
     }
+    if (cuts.length === 1) return [this];
     if (this.parent === undefined) {
       this.parent = new Node(this.bucket, false, undefined);
       this.parent.children.push(this);
     }
-    const next = new Node(this.bucket, this.isLeaf, this.parent);
-    this.parent.children.push(next);
-    next.inodes = this.inodes.slice(index);
-    this.inodes.length = index;
-    return next;
+    const out: Node[] = [this];
+    cuts.push(n);
+    for (let c = 1; c < cuts.length - 1; c++) {
+      const next = new Node(this.bucket, this.isLeaf, this.parent);
+      this.parent.children.push(next);
+      next.inodes = inodes.slice(cuts[c]!, cuts[c + 1]!);
+      out.push(next);
+    }
+    this.inodes = inodes.slice(0, cuts[1]!);
+    return out;
   }
 
   /** Writes this subtree's dirty nodes to new pages (bbolt's node.spill). */
   spill(): void {
     if (this.spilled) return;
     const tx = this.bucket.tx;
-    this.children.sort((a, b) => Buffer.compare(a.inodes[0]!.key, b.inodes[0]!.key));
+    this.children.sort((a, b) => compareBytes(a.inodes[0]!.key, b.inodes[0]!.key));
     // Children may append split siblings (already spilled) while we iterate.
     for (let i = 0; i < this.children.length; i++) this.children[i]!.spill();
     this.children = [];

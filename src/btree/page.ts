@@ -120,75 +120,140 @@ export function pageTypeName(flags: number): string {
 }
 
 /**
- * A branch or leaf page decoded for reading: keys and values are views into the page buffer,
- * which is never written after it is decoded (pages are copy-on-write), so the views stay valid
- * as long as anyone holds them. `id` is 0 for an inline bucket's page.
+ * A branch or leaf page decoded for reading. Keys are compared in place in the page buffer
+ * (offsets in typed arrays), so a lookup touches one buffer instead of an object per key; key
+ * and value views are made only for what is returned. The buffer is never written after it is
+ * decoded (pages are copy-on-write), so views stay valid as long as anyone holds them. `id` is
+ * 0 for an inline bucket's page.
  */
 export class PageView {
   readonly id: number;
   readonly flags: number;
   readonly overflow: number;
   readonly isLeaf: boolean;
-  readonly keys: Buffer[];
-  /** Leaf only: values (a bucket header + maybe an inline page when the flag is set). */
-  readonly values: Buffer[];
-  /** Leaf only: element flags. */
-  readonly eflags: Uint8Array;
+  readonly count: number;
+  readonly buf: Buffer;
+  /** Offset of the key position field within an element: 4 in a leaf, 0 in a branch. */
+  private readonly posField: number;
   /** Branch only: child page ids. */
   readonly pgids: number[];
+  /** Set by search(): whether the key at the returned index equals the key sought. */
+  exact = false;
 
   constructor(buf: Buffer, expectId: number) {
     if (buf.length < PAGE_HEADER_SIZE) throw new CorruptPageError(`page ${expectId}: shorter than a header`);
+    this.buf = buf;
     this.id = readU64(buf, OFF_PAGE_ID);
     this.flags = readU16(buf, OFF_PAGE_FLAGS);
     this.overflow = readU32(buf, OFF_PAGE_OVERFLOW);
     const count = readU16(buf, OFF_PAGE_COUNT);
+    this.count = count;
     if (this.id !== expectId) throw new CorruptPageError(`page ${expectId}: header says id ${this.id}`);
     this.isLeaf = (this.flags & FLAG_LEAF) !== 0;
     if (!this.isLeaf && (this.flags & FLAG_BRANCH) === 0) {
       throw new CorruptPageError(`page ${expectId}: ${pageTypeName(this.flags)} where a branch or leaf was expected`);
     }
-    this.keys = new Array<Buffer>(count);
     if (PAGE_HEADER_SIZE + count * ELEMENT_SIZE > buf.length) throw new CorruptPageError(`page ${expectId}: count ${count} overruns the page`);
+    this.posField = this.isLeaf ? OFF_LELEM_POS : OFF_BELEM_POS;
+    // Validate every element once here, so the accessors below can trust the offsets.
     if (this.isLeaf) {
-      this.values = new Array<Buffer>(count);
-      this.eflags = new Uint8Array(count);
-      this.pgids = [];
+      this.pgids = EMPTY_PGIDS;
       for (let i = 0, e = PAGE_HEADER_SIZE; i < count; i++, e += ELEMENT_SIZE) {
-        const kstart = e + readU32(buf, e + OFF_LELEM_POS);
-        const ksize = readU32(buf, e + OFF_LELEM_KSIZE);
-        const vsize = readU32(buf, e + OFF_LELEM_VSIZE);
-        if (kstart + ksize + vsize > buf.length) throw new CorruptPageError(`page ${expectId}: element ${i} overruns the page`);
-        this.eflags[i] = readU32(buf, e + OFF_LELEM_FLAGS);
-        this.keys[i] = buf.subarray(kstart, kstart + ksize);
-        this.values[i] = buf.subarray(kstart + ksize, kstart + ksize + vsize);
+        const end = e + readU32(buf, e + OFF_LELEM_POS) + readU32(buf, e + OFF_LELEM_KSIZE) + readU32(buf, e + OFF_LELEM_VSIZE);
+        if (end > buf.length) throw new CorruptPageError(`page ${expectId}: element ${i} overruns the page`);
       }
     } else {
-      this.values = [];
-      this.eflags = new Uint8Array(0);
-      this.pgids = new Array<number>(count);
+      this.pgids = new Array<number>(count).fill(0);
       for (let i = 0, e = PAGE_HEADER_SIZE; i < count; i++, e += ELEMENT_SIZE) {
-        const kstart = e + readU32(buf, e + OFF_BELEM_POS);
-        const ksize = readU32(buf, e + OFF_BELEM_KSIZE);
-        if (kstart + ksize > buf.length) throw new CorruptPageError(`page ${expectId}: element ${i} overruns the page`);
-        this.keys[i] = buf.subarray(kstart, kstart + ksize);
+        const end = e + readU32(buf, e + OFF_BELEM_POS) + readU32(buf, e + OFF_BELEM_KSIZE);
+        if (end > buf.length) throw new CorruptPageError(`page ${expectId}: element ${i} overruns the page`);
         this.pgids[i] = readU64(buf, e + OFF_BELEM_PGID);
       }
     }
   }
 
-  get count(): number {
-    return this.keys.length;
+  private keyStart(i: number): number {
+    const e = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
+    return e + readU32(this.buf, e + this.posField);
+  }
+
+  private keyLen(i: number): number {
+    return readU32(this.buf, PAGE_HEADER_SIZE + i * ELEMENT_SIZE + this.posField + 4);
+  }
+
+  key(i: number): Buffer {
+    const off = this.keyStart(i);
+    return this.buf.subarray(off, off + this.keyLen(i));
+  }
+
+  /** Leaf only. */
+  value(i: number): Buffer {
+    const e = PAGE_HEADER_SIZE + i * ELEMENT_SIZE;
+    const off = e + readU32(this.buf, e + OFF_LELEM_POS) + readU32(this.buf, e + OFF_LELEM_KSIZE);
+    return this.buf.subarray(off, off + readU32(this.buf, e + OFF_LELEM_VSIZE));
+  }
+
+  /** Leaf only: the element's flags (BUCKET_LEAF_FLAG). */
+  flagsAt(i: number): number {
+    return readU32(this.buf, PAGE_HEADER_SIZE + i * ELEMENT_SIZE + OFF_LELEM_FLAGS);
+  }
+
+  /** Compares element i's key with key, in place. */
+  compareAt(i: number, key: Uint8Array): number {
+    const buf = this.buf;
+    const e = PAGE_HEADER_SIZE + i * ELEMENT_SIZE + this.posField;
+    const off = e - this.posField + readU32(buf, e);
+    const len = readU32(buf, e + 4);
+    const n = len < key.length ? len : key.length;
+    for (let j = 0; j < n; j++) {
+      const d = buf[off + j]! - key[j]!;
+      if (d !== 0) return d;
+    }
+    return len - key.length;
+  }
+
+  /** Index of the first key >= key (count when none); sets `exact`. */
+  search(key: Uint8Array): number {
+    let lo = 0;
+    let hi = this.count;
+    let exact = false;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = this.compareAt(mid, key);
+      if (c < 0) lo = mid + 1;
+      else {
+        hi = mid;
+        if (c === 0) exact = true;
+      }
+    }
+    this.exact = exact && lo < this.count;
+    return lo;
   }
 }
 
+const EMPTY_PGIDS: number[] = [];
+
+/**
+ * Byte-wise comparison (memcmp order, shorter first on a tie). A JS loop beats the native
+ * Buffer.compare for the short keys of a B+tree: no call into C++ per comparison.
+ */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = a.length < b.length ? a.length : b.length;
+  if (n > 64) return Buffer.compare(a, b);
+  for (let i = 0; i < n; i++) {
+    const d = a[i]! - b[i]!;
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}
+
 /** Index of the first key >= key in a sorted array (keys.length when none). */
-export function searchKeys(keys: readonly Buffer[], key: Buffer): number {
+export function searchKeys(keys: readonly Uint8Array[], key: Uint8Array): number {
   let lo = 0;
   let hi = keys.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (Buffer.compare(keys[mid]!, key) < 0) lo = mid + 1;
+    if (compareBytes(keys[mid]!, key) < 0) lo = mid + 1;
     else hi = mid;
   }
   return lo;

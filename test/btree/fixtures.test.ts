@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { openDb, BUCKET_VALUE, type Bucket, type Db } from '../../src/btree/index.js';
 import { Prng, seedFromEnv } from '../../src/util/prng.js';
 import { tempDir, hex } from './helpers.js';
@@ -148,12 +148,17 @@ test('the real bbolt checks and dumps a file etsd wrote', (t) => {
     }
     assert.deepEqual(db.check(), []);
     const ours = dumpDb(db);
+    // A compacted copy and a transaction snapshot must be just as valid to bbolt.
+    db.compactTo(path.join(dir, 'compact.db'));
+    db.view((tx) => tx.writeToFile(path.join(dir, 'snapshot.db')));
     db.close();
-    const chk = spawnSync(tool, ['check', file], { encoding: 'utf8' });
-    assert.equal(chk.status, 0, `seed ${seed}: bbolt check: ${chk.stdout} ${chk.stderr}`);
-    const dump = spawnSync(tool, ['dump', file], { encoding: 'utf8', maxBuffer: 64 << 20 });
-    assert.equal(dump.status, 0, `seed ${seed}: bbolt dump: ${dump.stderr}`);
-    assert.deepEqual(JSON.parse(dump.stdout), ours, `seed ${seed}`);
+    for (const f of [file, path.join(dir, 'compact.db'), path.join(dir, 'snapshot.db')]) {
+      const chk: SpawnSyncReturns<string> = spawnSync(tool, ['check', f], { encoding: 'utf8' });
+      assert.equal(chk.status, 0, `seed ${seed}: bbolt check of ${path.basename(f)}: ${chk.stdout} ${chk.stderr}`);
+      const dump: SpawnSyncReturns<string> = spawnSync(tool, ['dump', f], { encoding: 'utf8', maxBuffer: 64 << 20 });
+      assert.equal(dump.status, 0, `seed ${seed}: bbolt dump of ${path.basename(f)}: ${dump.stderr}`);
+      assert.deepEqual(JSON.parse(dump.stdout), ours, `seed ${seed}: ${path.basename(f)}`);
+    }
   } finally {
     cleanup();
   }

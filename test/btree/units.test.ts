@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openDb, PageView } from '../../src/btree/index.js';
 import { Freelist, readFreelistPage } from '../../src/btree/freelist.js';
@@ -32,9 +33,9 @@ test('page codec: u64 fields, a leaf page decoded by hand', () => {
   p.write('axybb', 48, 'latin1');
   const v = new PageView(p, 9);
   assert.equal(v.isLeaf, true);
-  assert.deepEqual(v.keys.map((k) => k.toString()), ['a', 'bb']);
-  assert.deepEqual(v.values.map((x) => x.toString()), ['xy', '']);
-  assert.deepEqual([...v.eflags], [0, 1]);
+  assert.deepEqual(Array.from({ length: v.count }, (_, i) => v.key(i).toString()), ['a', 'bb']);
+  assert.deepEqual(Array.from({ length: v.count }, (_, i) => v.value(i).toString()), ['xy', '']);
+  assert.deepEqual([v.flagsAt(0), v.flagsAt(1)], [0, 1]);
   assert.throws(() => new PageView(p, 8), (e: unknown) => (e as { code?: string }).code === 'ERR_BTREE_CORRUPT_PAGE');
   const bad = Buffer.from(p);
   bad.writeUInt32LE(1000, 28);
@@ -213,6 +214,78 @@ test('a long-lived write transaction (MVCC batch) sees its own writes; readers s
     batch.commit();
     assert.deepEqual(Buffer.from(db.view((tx) => tx.bucket('key')!.get(enc('b')))!), enc('2'));
     assert.deepEqual(db.view((tx) => tx.bucketNames().map(String)), ['key']);
+    db.close();
+  } finally {
+    cleanup();
+  }
+});
+
+test('cursor.delete while iterating visits and deletes every key, over pages and nodes', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = openDb(path.join(dir, 'x.db'), { pageSize: 1024, noSync: true });
+    const key = (i: number) => enc(`k${String(i).padStart(4, '0')}`);
+    db.update((tx) => {
+      const b = tx.createBucket('b');
+      for (let i = 0; i < 600; i++) b.put(key(i), Buffer.alloc(30, 1));
+    });
+    db.update((tx) => {
+      const b = tx.bucket('b')!;
+      // Materialize some leaves first, so the cursor meets both nodes and pages.
+      for (let i = 0; i < 600; i += 50) b.put(key(i), Buffer.alloc(30, 2));
+      const c = b.cursor();
+      let seen = 0;
+      for (let e = c.first(); e !== undefined; e = c.next()) {
+        assert.deepEqual(Buffer.from(e[0]), key(seen));
+        if (seen % 3 !== 0) c.delete();
+        seen++;
+      }
+      assert.equal(seen, 600);
+      // prev after delete returns the predecessor.
+      c.seek(key(3));
+      c.delete();
+      assert.deepEqual(Buffer.from(c.prev()![0]), key(0));
+    });
+    const left = db.view((tx) => {
+      const out: number[] = [];
+      tx.bucket('b')!.forEach((k) => out.push(Number(Buffer.from(k).toString().slice(1))));
+      return out;
+    });
+    assert.deepEqual(left, Array.from({ length: 200 }, (_, i) => i * 3).filter((i) => i !== 3));
+    assert.deepEqual(db.check(), []);
+    db.close();
+  } finally {
+    cleanup();
+  }
+});
+
+test('a snapshot of a read transaction is a standalone file, unaffected by later commits', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const db = openDb(path.join(dir, 'x.db'), { noSync: true });
+    db.update((tx) => {
+      const b = tx.createBucket('b');
+      for (let i = 0; i < 3000; i++) b.put(enc(`k${i}`), Buffer.alloc(60, i & 0xff));
+    });
+    const tx = db.begin(false);
+    const chunks = tx.snapshotChunks(64 * 1024);
+    const first = chunks.next().value as Buffer;
+    // Commits in the middle of the stream do not change what it yields.
+    for (let r = 0; r < 5; r++) db.update((w) => w.bucket('b')!.delete(enc(`k${r * 7}`)));
+    const parts = [first];
+    for (const c of chunks) parts.push(c);
+    const snapFile = path.join(dir, 'snap.db');
+    fs.writeFileSync(snapFile, Buffer.concat(parts));
+    tx.rollback();
+    const snap = openDb(snapFile);
+    assert.deepEqual(snap.check(), []);
+    assert.equal(snap.view((t) => t.bucket('b')!.stats().keyN), 3000);
+    snap.close();
+    db.view((t) => t.writeToFile(path.join(dir, 'snap2.db')));
+    const snap2 = openDb(path.join(dir, 'snap2.db'));
+    assert.equal(snap2.view((t) => t.bucket('b')!.stats().keyN), 2995);
+    assert.deepEqual(snap2.check(), []);
+    snap2.close();
     db.close();
   } finally {
     cleanup();
