@@ -35,6 +35,17 @@ const CACHE_SUB_LIMIT = 4096;
 const CACHE_MAIN_LIMIT = Math.floor(Number.MAX_SAFE_INTEGER / CACHE_SUB_LIMIT);
 const MAX_REV_BYTES = new Uint8Array(17).fill(0xff);
 
+/** Bytes of an int64 varint (two's complement: negatives take 10). */
+function varintSize64(v: bigint): number {
+  let u = BigInt.asUintN(64, v);
+  let n = 1;
+  while (u >= 0x80n) {
+    u >>= 7n;
+    n++;
+  }
+  return n;
+}
+
 /** What the store needs from the lessor; the lessor keeps which keys each lease holds. */
 export interface LeaseHooks {
   attach(id: bigint, key: Uint8Array): void;
@@ -353,11 +364,15 @@ export class TxnWrite {
       oldLease = ki.lease ?? 0n;
     }
     const kv: KeyValue = { key, createRevision: created, modRevision: rev, version: ver, value, lease };
-    this.s.backend.put(BUCKET_KEY, revToBytes(rev, sub), encodeKeyValue(kv));
+    const enc = encodeKeyValue(kv);
+    this.s.backend.put(BUCKET_KEY, revToBytes(rev, sub), enc);
     this.s.index.put(key, rev, sub);
     const nki = (ki ?? this.s.index.keyIndex(key)) as LeasedKeyIndex;
-    // The cache keeps its own bytes: the caller may reuse its buffers after put returns.
-    this.s.rememberWrite(rev, sub, { key: nki.key, createRevision: created, modRevision: rev, version: ver, value: value.slice(), lease });
+    // The cache keeps bytes the caller cannot change: the index's key, and the value's bytes
+    // inside the encoding (field 5, followed only by the lease field when there is a lease).
+    const leaseLen = lease === 0n ? 0 : 1 + varintSize64(lease);
+    const own = enc.subarray(enc.length - leaseLen - value.length, enc.length - leaseLen);
+    this.s.rememberWrite(rev, sub, { key: nki.key, createRevision: created, modRevision: rev, version: ver, value: own, lease });
     nki.lease = lease;
     this.changes.push({ kv, deleted: false });
     if (oldLease !== 0n) this.s.leases?.detach(oldLease, nki.key);
