@@ -148,9 +148,11 @@ export class KVStore {
       return { kvs, count: 1, rev: curRev };
     }
     let count = 0;
-    this.index.range(key, end, rev, (hit) => {
+    const want = countOnly ? 0 : limit <= 0 ? Infinity : limit;
+    this.index.tree.forEach(key, end, (_k, ki) => {
+      if (!ki.revAt(rev)) return;
       count++;
-      if (!countOnly && (limit <= 0 || kvs.length < limit)) kvs.push(this.readKv(hit.modMain, hit.modSub));
+      if (kvs.length < want) kvs.push(this.readKv(ki.atMain, ki.atSub));
     });
     return { kvs, count, rev: curRev };
   }
