@@ -31,6 +31,8 @@ function withStore<T>(fn: (st: Store) => T): T {
   }
 }
 
+let lastCpuRate = 0;
+
 function fanout(watchers: number, puts: number, encode: boolean): number {
   return withStore((st) => {
     let delivered = 0;
@@ -44,9 +46,12 @@ function fanout(watchers: number, puts: number, encode: boolean): number {
           delivered += evs.length;
         };
     for (let i = 0; i < watchers; i++) st.watch({ key: KEY }, cb);
+    const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < puts; i++) st.put({ key: KEY, value: VALUE });
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
+    const c = process.cpuUsage(c0);
+    lastCpuRate = (puts * watchers) / ((c.user + c.system) / 1e6);
     if (delivered !== puts * watchers) throw new Error(`delivered ${delivered}, expected ${puts * watchers}`);
     void bytes;
     return delivered / s;
@@ -62,14 +67,17 @@ const cases: Array<[string, () => number]> = [
 
 const filter = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 console.log(`watch benchmarks: ${RUNS} runs each, median`);
-console.log('| case | delivered events/s (median) | runs |');
-console.log('| --- | ---: | --- |');
+console.log('| case | events/s wall (median) | events/s CPU (median) | wall runs |');
+console.log('| --- | ---: | ---: | --- |');
 for (const [name, run] of cases) {
   if (filter.length > 0 && !filter.some((f) => name.includes(f))) continue;
   const xs: number[] = [];
+  const cpu: number[] = [];
   for (let r = 0; r < RUNS; r++) {
     (globalThis as { gc?: () => void }).gc?.();
     xs.push(run());
+    cpu.push(lastCpuRate);
   }
-  console.log(`| ${name} | ${Math.round(median(xs)).toLocaleString('en-US')} | ${xs.map((x) => Math.round(x)).join(', ')} |`);
+  const f = (x: number): string => Math.round(x).toLocaleString('en-US');
+  console.log(`| ${name} | ${f(median(xs))} | ${f(median(cpu))} | ${xs.map((x) => Math.round(x)).join(', ')} |`);
 }

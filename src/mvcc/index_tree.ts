@@ -98,6 +98,13 @@ export class TreeIndex {
     return n;
   }
 
+  /** A new, empty index for a key not in the tree (with its own copy of the key). */
+  create(key: Uint8Array): KeyIndex {
+    const ki = new KeyIndex(key.slice());
+    this.insert(ki);
+    return ki;
+  }
+
   put(key: Uint8Array, main: number, sub: number): void {
     let ki = this.keyIndex(key);
     if (ki === undefined) {

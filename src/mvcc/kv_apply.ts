@@ -167,8 +167,15 @@ export function checkIntervals(ops: RequestOp[]): { puts: Set<string>; dels: Int
 /** An upper bound of a request's encoded size, checked against etcd's max-request-bytes. */
 export function requestSize(r: { key?: Uint8Array; rangeEnd?: Uint8Array | undefined; value?: Uint8Array | undefined } & TxnRequest): number {
   let n = 16 + (r.key?.length ?? 0) + (r.rangeEnd?.length ?? 0) + (r.value?.length ?? 0);
-  for (const c of r.compare ?? []) n += 32 + c.key.length + (c.rangeEnd?.length ?? 0) + (c.value?.length ?? 0);
-  for (const op of [...(r.success ?? []), ...(r.failure ?? [])]) {
+  if (r.compare !== undefined) for (const c of r.compare) n += 32 + c.key.length + (c.rangeEnd?.length ?? 0) + (c.value?.length ?? 0);
+  if (r.success !== undefined) n += opsSize(r.success);
+  if (r.failure !== undefined) n += opsSize(r.failure);
+  return n;
+}
+
+function opsSize(ops: RequestOp[]): number {
+  let n = 0;
+  for (const op of ops) {
     const inner = op.requestRange ?? op.requestPut ?? op.requestDeleteRange ?? op.requestTxn;
     if (inner !== undefined) n += 8 + requestSize(inner as never);
   }

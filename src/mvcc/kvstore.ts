@@ -11,7 +11,8 @@
 import { assert } from '../util/assert.js';
 import { mvccValueCacheEntriesMax } from '../limits.js';
 import { crc32c } from '../util/crc32c.js';
-import { decodeKeyValue, encodeKeyValue, type KeyValue } from '../proto/mvccpb.js';
+import { decodeKeyValue, writeKeyValue, type KeyValue } from '../proto/mvccpb.js';
+import { Writer } from '../proto/wire.js';
 import type { Backend } from './backend.js';
 import {
   ALL_BUCKETS,
@@ -27,13 +28,35 @@ import {
 import { CompactedError, FutureRevError } from './errors.js';
 import { TreeIndex } from './index_tree.js';
 import { KeyIndex } from './key_index.js';
-import { bytesToMain, bytesToSub, isRevKey, isTombstone, revGreater, revId, revToBytes } from './revision.js';
+import { MARKED_REV_BYTES, REV_BYTES, bytesToMain, bytesToSub, isRevKey, isTombstone, revGreater, revId, revToBytes } from './revision.js';
 
 const EMPTY = new Uint8Array(0);
 /** Value cache ids are main * CACHE_SUB_LIMIT + sub; larger revisions bypass the cache. */
 const CACHE_SUB_LIMIT = 4096;
 const CACHE_MAIN_LIMIT = Math.floor(Number.MAX_SAFE_INTEGER / CACHE_SUB_LIMIT);
 const MAX_REV_BYTES = new Uint8Array(17).fill(0xff);
+
+const kvWriter = new Writer(4096);
+
+/**
+ * The protobuf KeyValue in a Buffer from Node's small-buffer pool: the btree keeps what it is
+ * given, and a pooled Buffer costs less than a fresh ArrayBuffer per write (and the btree takes
+ * Buffers without wrapping them).
+ */
+function encodeKv(kv: KeyValue): Buffer {
+  const w = writeKeyValue(kvWriter.reset(), kv);
+  const out = Buffer.allocUnsafe(w.pos);
+  out.set(w.buf.subarray(0, w.pos));
+  return out;
+}
+
+/** Revision key bytes in a pooled Buffer. */
+function revKey(main: number, sub: number, tombstone: boolean): Buffer {
+  const out = Buffer.allocUnsafe(tombstone ? MARKED_REV_BYTES : REV_BYTES);
+  revToBytes(main, sub, tombstone, out);
+  return out;
+}
+
 
 /** What the store needs from the lessor; the lessor keeps which keys each lease holds. */
 export interface LeaseHooks {
@@ -68,7 +91,8 @@ export class KVStore {
   /** Called at the end of each write transaction that changed something. */
   onChanges: ((rev: number, changes: Change[]) => void) | undefined;
   private writing: TxnWrite | undefined;
-  private readonly cache = new Map<number, KeyValue>();
+  /** Revision id -> its KeyValue, as written bytes until first read, decoded after. */
+  private readonly cache = new Map<number, Uint8Array | KeyValue>();
   private readonly cacheMax: number;
   private cacheRing = new Float64Array(0);
   private cacheHead = 0;
@@ -84,20 +108,28 @@ export class KVStore {
 
   /**
    * Reads one KeyValue by revision: from the value cache, else from the btree. A revision's
-   * value never changes, so the cache needs no invalidation; it is bounded and evicts the
-   * oldest entry first. Each call returns a fresh object (callers may set its fields); the
-   * key and value bytes are shared and must not be modified.
+   * value never changes, so the cache needs no invalidation. A write caches the very Buffer it
+   * gave the btree (no extra work on the write path); the first read decodes it and keeps the
+   * decoded KeyValue. Bounded, oldest entry evicted first. Each call returns a fresh object;
+   * its key and value bytes are shared with the cache: callers must not modify them.
    */
   readKv(main: number, sub: number): KeyValue {
     const id = sub < CACHE_SUB_LIMIT && main < CACHE_MAIN_LIMIT ? main * CACHE_SUB_LIMIT + sub : -1;
     if (id >= 0) {
       const hit = this.cache.get(id);
-      if (hit !== undefined) return { ...hit };
+      if (hit !== undefined) {
+        if (!(hit instanceof Uint8Array)) return { ...hit };
+        // Written bytes are decoded on their first read and kept decoded from then on.
+        const kv = decodeKeyValue(hit);
+        this.cache.set(id, kv);
+        return { ...kv };
+      }
     }
     const v = this.backend.get(BUCKET_KEY, revToBytes(main, sub));
     assert(v !== undefined, `revision ${main}.${sub} in the index but not in the key bucket`);
+    if (id < 0 || this.cacheMax <= 0) return decodeKeyValue(v, true);
     const kv = decodeKeyValue(v, true);
-    if (id >= 0) this.remember(id, kv);
+    this.remember(id, kv);
     return { ...kv };
   }
 
@@ -105,19 +137,19 @@ export class KVStore {
    * Adds to the cache, evicting in insertion order through a ring of ids. (Deleting a Map's
    * oldest entry through keys().next() walks every deleted slot before it: quadratic.)
    */
-  private remember(id: number, kv: KeyValue): void {
+  private remember(id: number, entry: Uint8Array | KeyValue): void {
     if (this.cacheMax <= 0) return;
     if (this.cacheRing.length === 0) this.cacheRing = new Float64Array(this.cacheMax).fill(-1);
     const old = this.cacheRing[this.cacheHead]!;
     if (old >= 0) this.cache.delete(old);
     this.cacheRing[this.cacheHead] = id;
     this.cacheHead = this.cacheHead + 1 === this.cacheMax ? 0 : this.cacheHead + 1;
-    this.cache.set(id, kv);
+    this.cache.set(id, entry);
   }
 
-  /** @internal a value just written, so the next read of it needs no btree lookup. */
-  rememberWrite(main: number, sub: number, kv: KeyValue): void {
-    if (sub < CACHE_SUB_LIMIT && main < CACHE_MAIN_LIMIT) this.remember(main * CACHE_SUB_LIMIT + sub, kv);
+  /** @internal the bytes just written, so the next read of them needs no btree lookup. */
+  rememberWrite(main: number, sub: number, bytes: Uint8Array): void {
+    if (sub < CACHE_SUB_LIMIT && main < CACHE_MAIN_LIMIT) this.remember(main * CACHE_SUB_LIMIT + sub, bytes);
   }
 
   /**
@@ -137,9 +169,11 @@ export class KVStore {
       return { kvs, count: 1, rev: curRev };
     }
     let count = 0;
-    this.index.range(key, end, rev, (hit) => {
+    const want = countOnly ? 0 : limit <= 0 ? Infinity : limit;
+    this.index.tree.forEach(key, end, (_k, ki) => {
+      if (!ki.revAt(rev)) return;
       count++;
-      if (!countOnly && (limit <= 0 || kvs.length < limit)) kvs.push(this.readKv(hit.modMain, hit.modSub));
+      if (kvs.length < want) kvs.push(this.readKv(ki.atMain, ki.atSub));
     });
     return { kvs, count, rev: curRev };
   }
@@ -353,12 +387,19 @@ export class TxnWrite {
       oldLease = ki.lease ?? 0n;
     }
     const kv: KeyValue = { key, createRevision: created, modRevision: rev, version: ver, value, lease };
-    this.s.backend.put(BUCKET_KEY, revToBytes(rev, sub), encodeKeyValue(kv));
-    this.s.index.put(key, rev, sub);
-    const nki = (ki ?? this.s.index.keyIndex(key)) as LeasedKeyIndex;
-    // The cache keeps its own bytes: the caller may reuse its buffers after put returns.
-    this.s.rememberWrite(rev, sub, { key: nki.key, createRevision: created, modRevision: rev, version: ver, value: value.slice(), lease });
+    const enc = encodeKv(kv);
+    this.s.backend.put(BUCKET_KEY, revKey(rev, sub, false), enc);
+    let nki: LeasedKeyIndex;
+    if (ki !== undefined) {
+      ki.put(rev, sub);
+      nki = ki;
+    } else {
+      nki = this.s.index.create(key);
+      nki.put(rev, sub);
+    }
     nki.lease = lease;
+    // The encoding is a Buffer of our own that nobody changes: cache it as it is.
+    this.s.rememberWrite(rev, sub, enc);
     this.changes.push({ kv, deleted: false });
     if (oldLease !== 0n) this.s.leases?.detach(oldLease, nki.key);
     if (lease !== 0n) this.s.leases?.attach(lease, nki.key);
@@ -378,7 +419,7 @@ export class TxnWrite {
     const rev = this.beginRev + 1;
     const sub = this.changes.length;
     const kv: KeyValue = { key, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0n };
-    this.s.backend.put(BUCKET_KEY, revToBytes(rev, sub, true), encodeKeyValue(kv));
+    this.s.backend.put(BUCKET_KEY, revKey(rev, sub, true), encodeKv(kv));
     const ki = this.s.index.keyIndex(key) as LeasedKeyIndex;
     const ok = ki.tombstone(rev, sub);
     assert(ok, 'tombstone on a key that is not live');

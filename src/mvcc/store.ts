@@ -23,6 +23,7 @@ import { Lessor, type Clock } from '../lease/lessor.js';
 import { leaseTtlMinSecondsDefault, leaseCheckIntervalMsDefault, watchProgressIntervalMsDefault } from '../limits.js';
 import type { FileLayer } from '../util/file_layer.js';
 import { nodeFileLayer } from '../util/file_layer.js';
+import { InvalidArgumentError, requireBytes } from '../util/errors.js';
 import { Backend, type Engine } from './backend.js';
 import { LeaseNotFoundError, StoreClosedError } from './errors.js';
 import {
@@ -241,6 +242,7 @@ export class Store {
   /** Compacts at revision (completes before returning; `physical` is accepted and moot). */
   compact(req: CompactionRequest): CompactionResponse {
     this.open();
+    if (!Number.isSafeInteger(req.revision)) throw new InvalidArgumentError('revision must be an integer');
     this.kv.compact(req.revision);
     return { header: header(this.kv.currentRev) };
   }
@@ -255,12 +257,17 @@ export class Store {
 
   watch(req: WatchCreateRequest, cb: WatchCallback): WatchHandle {
     this.open();
+    requireBytes(req.key, 'key');
+    if (req.rangeEnd !== undefined) requireBytes(req.rangeEnd, 'rangeEnd');
+    if (typeof cb !== 'function') throw new InvalidArgumentError('watch callback must be a function');
+    const start = req.startRevision ?? 0;
+    if (!Number.isSafeInteger(start) || start < 0) throw new InvalidArgumentError('startRevision must be a non-negative integer');
     const filters = req.filters ?? [];
     const end = req.rangeEnd === undefined || req.rangeEnd.length === 0 ? undefined : rangeEndOf(req.rangeEnd);
     const w: Watcher = this.watchable.watch(
       req.key,
       end,
-      req.startRevision ?? 0,
+      start,
       {
         prevKv: req.prevKv === true,
         noPut: filters.includes(WatchFilterType.NOPUT),
@@ -281,6 +288,8 @@ export class Store {
 
   leaseGrant(req: LeaseGrantRequest): LeaseGrantResponse {
     this.open();
+    if (!Number.isSafeInteger(req.TTL)) throw new InvalidArgumentError('TTL must be an integer number of seconds');
+    if (req.ID !== undefined) requireLeaseId(req.ID);
     const id = req.ID === undefined || req.ID === 0n ? this.lessor.newId() : req.ID;
     const l = this.lessor.grant(id, req.TTL);
     return { header: header(this.kv.currentRev), ID: l.ID, TTL: l.ttl, error: '' };
@@ -288,12 +297,14 @@ export class Store {
 
   leaseRevoke(req: LeaseRevokeRequest): LeaseRevokeResponse {
     this.open();
+    requireLeaseId(req.ID);
     this.lessor.revoke(req.ID);
     return { header: header(this.kv.currentRev) };
   }
 
   leaseKeepAlive(req: LeaseKeepAliveRequest): LeaseKeepAliveResponse {
     this.open();
+    requireLeaseId(req.ID);
     const l = this.lessor.lookup(req.ID);
     if (l !== undefined && l.remainingMs(this.lessor.clock.now()) <= 0 && this.leaseTimer !== undefined) {
       // Expired but not yet revoked by the timer: revoke now, as etcd's leader would.
@@ -305,6 +316,7 @@ export class Store {
 
   leaseTimeToLive(req: LeaseTimeToLiveRequest): LeaseTimeToLiveResponse {
     this.open();
+    requireLeaseId(req.ID);
     const l = this.lessor.lookup(req.ID);
     if (l === undefined) return { header: header(this.kv.currentRev), ID: req.ID, TTL: -1, grantedTTL: 0, keys: [] };
     const remaining = l.remainingMs(this.lessor.clock.now());
@@ -374,6 +386,10 @@ export class Store {
     if (!commit) this.backend.rollback();
     this.backend.close();
   }
+}
+
+function requireLeaseId(id: unknown): void {
+  if (typeof id !== 'bigint') throw new InvalidArgumentError('lease ID must be a bigint');
 }
 
 /** Opens (or creates) the store in directory dir, whose btree file is `<dir>/db`. */

@@ -44,6 +44,12 @@ test('empty key, wrong types', () => {
     rejects(st, () => st.txn({ success: [put('ok'), {}] }), 'ERR_KEY_NOT_FOUND');
     rejects(st, () => st.put({ key: 'a' as unknown as Uint8Array, value: b('x') }), 'ERR_INVALID_ARGUMENT');
     rejects(st, () => st.put({ key: b('a'), value: 'x' as unknown as Uint8Array }), 'ERR_INVALID_ARGUMENT');
+    rejects(st, () => st.put({ key: b('a'), lease: 5 as unknown as bigint }), 'ERR_INVALID_ARGUMENT');
+    rejects(st, () => st.watch({ key: 'a' as unknown as Uint8Array }, () => {}), 'ERR_INVALID_ARGUMENT');
+    rejects(st, () => st.watch({ key: b('a'), startRevision: -1 }, () => {}), 'ERR_INVALID_ARGUMENT');
+    rejects(st, () => st.leaseGrant({ TTL: '5' as unknown as number }), 'ERR_INVALID_ARGUMENT');
+    rejects(st, () => st.leaseRevoke({ ID: 5 as unknown as bigint }), 'ERR_INVALID_ARGUMENT');
+    rejects(st, () => st.compact({ revision: 1.5 }), 'ERR_INVALID_ARGUMENT');
   });
 });
 

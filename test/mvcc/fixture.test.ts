@@ -67,8 +67,9 @@ test('etcd snapshot: historical reads, compacted reads, the lease and its key', 
   withFixture((dir, want) => {
     const st = openStore(dir, { leaseExpiry: 'caller' });
     try {
-      // /b/x was put at 10 ('hello world') and deleted at 13 (see the generator script).
-      assert.equal(s(st.range({ key: b('/b/x'), revision: 12 }).kvs[0]!.value), 'hello world');
+      // The script's last writes: delete /b/x at revision - 1, put /b/y at revision.
+      assert.equal(s(st.range({ key: b('/b/x'), revision: want.revision - 2 }).kvs[0]!.value), 'hello world');
+      assert.equal(st.range({ key: b('/b/y'), revision: want.revision - 1 }).count, 0);
       assert.equal(st.range({ key: b('/b/x') }).kvs.length, 0);
       // /a/k1 at the compact revision still reads its value of then.
       assert.equal(s(st.range({ key: b('/a/k1'), revision: want.compactRevision }).kvs[0]!.value), 'v1-second');

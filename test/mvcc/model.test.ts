@@ -1,7 +1,8 @@
 /**
  * Randomized comparison against a plain model: each key's history in a Map. The same random
  * operations run on a btree-backed store (with reopens) and an in-memory store; reads at random
- * revisions, deletes, txns and compactions must agree with the model, and both stores must
+ * revisions, deletes, txns, leases (grant, attach, revoke) and compactions must agree with the
+ * model, and both stores must
  * give the same hashKV. Replay a failure with SEED=<seed>.
  */
 import { test } from 'node:test';
@@ -14,6 +15,7 @@ interface Ver {
   main: number;
   sub: number;
   value: string | null;
+  lease: bigint;
 }
 
 class Model {
@@ -21,14 +23,16 @@ class Model {
   rev = 1;
   compactRev = -1;
 
-  get(key: string, at: number): { value: string; create: number; mod: number; version: number } | undefined {
+  leases = new Set<bigint>();
+
+  get(key: string, at: number): { value: string; create: number; mod: number; version: number; lease: string } | undefined {
     const h = this.hist.get(key) ?? [];
     let idx = -1;
     for (let i = 0; i < h.length; i++) if (h[i]!.main <= at) idx = i;
     if (idx === -1 || h[idx]!.value === null) return undefined;
     let start = idx;
     while (start > 0 && h[start - 1]!.value !== null) start--;
-    return { value: h[idx]!.value!, create: h[start]!.main, mod: h[idx]!.main, version: idx - start + 1 };
+    return { value: h[idx]!.value!, create: h[start]!.main, mod: h[idx]!.main, version: idx - start + 1, lease: h[idx]!.lease.toString() };
   }
 
   keys(): string[] {
@@ -40,20 +44,25 @@ class Model {
     for (const k of this.keys()) {
       if (to === undefined ? k !== from : k < from || (to !== '' && k >= to)) continue;
       const g = this.get(k, at);
-      if (g !== undefined) out.push({ key: k, ...g, lease: '0' });
+      if (g !== undefined) out.push({ key: k, ...g });
     }
     return out;
   }
 
   /** Applies one revision's changes (puts: value; deletes: null). */
-  commit(changes: Array<[string, string | null]>): void {
+  commit(changes: Array<[string, string | null, bigint?]>): void {
     if (changes.length === 0) return;
     this.rev++;
-    changes.forEach(([k, v], sub) => {
+    changes.forEach(([k, v, lease], sub) => {
       let h = this.hist.get(k);
       if (h === undefined) this.hist.set(k, (h = []));
-      h.push({ main: this.rev, sub, value: v });
+      h.push({ main: this.rev, sub, value: v, lease: lease ?? 0n });
     });
+  }
+
+  /** Live keys attached to a lease, in key order. */
+  leased(id: bigint): string[] {
+    return this.keys().filter((k) => this.get(k, this.rev)?.lease === id.toString());
   }
 }
 
@@ -80,7 +89,7 @@ function step(p: Prng, m: Model, stores: Store[], log: string[]): void {
     for (const st of stores) {
       const r = st.put({ key: b(k), value: b(v), prevKv: true });
       assert.equal(r.header.revision, m.rev + 1);
-      assert.deepEqual(r.prevKv === undefined ? undefined : kvPlain(r.prevKv), prev === undefined ? undefined : { key: k, ...prev, lease: '0' });
+      assert.deepEqual(r.prevKv === undefined ? undefined : kvPlain(r.prevKv), prev === undefined ? undefined : { key: k, ...prev });
     }
     m.commit([[k, v]]);
   } else if (op < 52) {
@@ -119,7 +128,31 @@ function step(p: Prng, m: Model, stores: Store[], log: string[]): void {
       if (ok) assert.equal(r.responses[2]!.responseRange!.kvs[0]!.modRevision, m.rev + 1);
     }
     m.commit(changes);
-  } else if (op < 68) {
+  } else if (op < 74) {
+    const id = BigInt(p.range(1, 4));
+    const alive = m.leases.has(id);
+    if (!alive) {
+      log.push(`grant ${id}`);
+      for (const st of stores) st.leaseGrant({ ID: id, TTL: 1000 });
+      m.leases.add(id);
+    } else if (p.chance(0.7)) {
+      const k = p.pick(KEYS);
+      const v = `l${p.int(1000)}`;
+      log.push(`put ${k}=${v} lease ${id}`);
+      for (const st of stores) st.put({ key: b(k), value: b(v), lease: id });
+      m.commit([[k, v, id]]);
+    } else {
+      const doomed = m.leased(id);
+      log.push(`revoke ${id} (${doomed.join(' ')})`);
+      for (const st of stores) {
+        assert.deepEqual(st.leaseTimeToLive({ ID: id, keys: true }).keys.map((x) => Buffer.from(x).toString()), doomed);
+        st.leaseRevoke({ ID: id });
+        assert.equal(st.revision, m.rev + (doomed.length > 0 ? 1 : 0));
+      }
+      m.commit(doomed.map((k) => [k, null]));
+      m.leases.delete(id);
+    }
+  } else if (op < 78) {
     if (m.rev <= m.compactRev + 1 || !p.chance(0.5)) return;
     const at = p.range(Math.max(m.compactRev + 1, 1), m.rev);
     log.push(`compact ${at}`);
@@ -156,7 +189,8 @@ test('randomized model: btree store and memory store against a Map of histories'
   const { dir, cleanup } = tempDir();
   const log: string[] = [];
   let disk = openStore(dir, { noSync: true, leaseExpiry: 'caller' });
-  const mem = openMemoryStore({ leaseExpiry: 'caller' });
+  // The memory store runs without the value cache, so both read paths are compared.
+  const mem = openMemoryStore({ leaseExpiry: 'caller', valueCacheEntries: 0 });
   const m = new Model();
   try {
     for (let i = 0; i < steps; i++) {
@@ -168,6 +202,7 @@ test('randomized model: btree store and memory store against a Map of histories'
         disk = openStore(dir, { noSync: true, leaseExpiry: 'caller' });
         assert.equal(disk.revision, m.rev);
         assert.equal(disk.compactRevision, m.compactRev);
+        assert.deepEqual(disk.leaseLeases().leases.map((l) => l.ID).sort(), [...m.leases].sort(), 'leases after reopen');
       }
       if (i % 100 === 99) {
         assert.deepEqual(disk.check(), []);
