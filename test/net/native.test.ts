@@ -102,6 +102,10 @@ test('native unary errors: handler status, unknown method and service, bug, stre
   await assert.rejects(client.call('/test.Echo/Bug', new Uint8Array(0)), (e: StatusError) =>
     e.status === Status.UNKNOWN && e.details === 'handler bug');
   await assert.rejects(client.call('/test.Echo/Bidi', new Uint8Array(0)), (e: StatusError) => e.status === Status.UNIMPLEMENTED);
+  // Names the frame cannot carry are refused on the client, without touching the connection.
+  await assert.rejects(client.call('/' + 'x'.repeat(300), new Uint8Array(0)), (e: StatusError) => e.status === Status.INVALID_ARGUMENT);
+  await assert.rejects(client.call('/tést.Echo/Unary', new Uint8Array(0)), (e: StatusError) => e.status === Status.INVALID_ARGUMENT);
+  await assert.rejects(client.stream('').recv(), (e: StatusError) => e.status === Status.INVALID_ARGUMENT);
   // The connection is still fine after all of those.
   assert.deepEqual(u8(await client.call('/test.Echo/Unary', Uint8Array.of(4, 2))), Uint8Array.of(4, 2));
   client.close();
