@@ -27,7 +27,7 @@ import {
   type MethodTable,
   type StreamTransport,
 } from './methods.js';
-import { Status, StatusError, encodeGrpcMessage as encodeStatusText, statusFromError, type StatusCode } from './status.js';
+import { OK_STATUS, Status, StatusError, encodeGrpcMessage as encodeStatusText, statusFromError, type StatusCode } from './status.js';
 
 export interface GrpcServerOptions {
   methods: MethodTable;
@@ -307,7 +307,7 @@ class GrpcCall {
 
   private succeed(): void {
     if (this.done) return;
-    this.finishQuietly(new StatusError(Status.OK, ''));
+    this.finishQuietly(OK_STATUS);
     const { stream } = this;
     if (stream.destroyed || stream.closed) return;
     if (!stream.headersSent) {

@@ -8,7 +8,7 @@ import { EtsdError } from '../util/errors.js';
 import { frameBytesMax, netCallsPerConnectionMax, netStreamInboundMessagesMax } from '../limits.js';
 import { FLAG_END, FrameType, PING_BYTES, decodeStatus, type FrameTypeCode } from './frame.js';
 import { FramedLink } from './native_link.js';
-import { Status, StatusError } from './status.js';
+import { OK_STATUS, Status, StatusError } from './status.js';
 import { SocketTransport, connectTcp } from './transport.js';
 
 export interface CallOptions {
@@ -214,7 +214,7 @@ export class NativeClient {
         if (s === undefined) return;
         if (s.kind !== 'stream') throw new ClientProtocolError(`stream end for unary call ${id}`);
         const st = decodeStatus(payload);
-        this.endStream(s, new StatusError(st.status, st.message), false);
+        this.endStream(s, st.status === Status.OK && st.message === '' ? OK_STATUS : new StatusError(st.status, st.message), false);
         return;
       }
       case FrameType.PING:
