@@ -24,7 +24,12 @@ export interface CallContext {
   readonly peer: string;
 }
 
-/** A unary call: request bytes in, response bytes out; throw a StatusError to fail the call. */
+/**
+ * A unary call: request bytes in, response bytes out; throw a StatusError to fail the call.
+ * The payload may alias the socket's receive buffer (never reused by Node): keep it if you
+ * like, but do not write to it. The returned bytes are written without a copy when large:
+ * do not change them after returning. The same holds for ServerStream.send().
+ */
 export type UnaryHandler = (method: string, payload: Uint8Array, ctx: CallContext) => Promise<Uint8Array>;
 
 /**
@@ -243,7 +248,11 @@ export class ServerStreamImpl implements ServerStream {
 
   send(message: Uint8Array): Promise<void> {
     if (this.over) return Promise.reject(this.over);
-    this.transport.write(message);
+    try {
+      this.transport.write(message);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (!this.transport.congested()) return RESOLVED;
     return this.transport.whenWritable().then(() => {
       if (this.over) throw this.over;
