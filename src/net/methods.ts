@@ -119,13 +119,23 @@ export class CallContextImpl implements CallContext {
   private controller: AbortController | undefined;
   private abortReason: StatusError | undefined;
 
+  private peerValue: string | (() => string);
+
+  /** peer may be a function: some transports (http2's socket proxy) make it costly to read. */
   constructor(
     readonly method: string,
     readonly protocol: Protocol,
     readonly deadline: number | undefined,
-    readonly peer: string,
+    peer: string | (() => string),
     readonly metadata: Readonly<Record<string, string | string[] | undefined>> = EMPTY_METADATA,
-  ) {}
+  ) {
+    this.peerValue = peer;
+  }
+
+  get peer(): string {
+    if (typeof this.peerValue === 'function') this.peerValue = this.peerValue();
+    return this.peerValue;
+  }
 
   get signal(): AbortSignal {
     if (this.controller === undefined) {
