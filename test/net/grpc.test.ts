@@ -52,6 +52,16 @@ methods.stream('/test.Echo/Flood', 'server-stream', async (_m, s: ServerStream) 
     floodSent = i + 1;
   }
 });
+let sinkTaken = 0;
+const sink: { release: (() => void) | undefined } = { release: undefined };
+methods.stream('/test.Echo/Sink', 'client-stream', async (_m, s: ServerStream) => {
+  // Takes one message, then stops reading until released: the client must be held back.
+  await s.recv();
+  sinkTaken = 1;
+  await new Promise<void>((r) => (sink.release = r));
+  while ((await s.recv()) !== undefined) sinkTaken++;
+  await s.send(Uint8Array.of(1));
+});
 methods.stream('/test.Echo/Watch', 'bidi', async (_m, s: ServerStream) => {
   try {
     for (;;) {
@@ -336,4 +346,32 @@ test('fuzz over HTTP/2: random and mutated request bodies always get a status, n
     assert.match(String(status), /^(0|2|8|13)$/, `seed ${seed} round ${i}`);
   }
   assert.deepEqual(u8(await client.unary('/test.Echo/Unary', Uint8Array.of(6))), Uint8Array.of(6));
+});
+
+test('gRPC inbound backpressure: a handler that stops reading holds the client sender back', async () => {
+  sinkTaken = 0;
+  sink.release = undefined;
+  const s = client.stream('/test.Echo/Sink');
+  const chunk = new Uint8Array(64 * 1024);
+  let sent = 0;
+  let blocked = false;
+  for (; sent < 2000; sent++) {
+    if (!s.send(chunk)) {
+      const drained = await Promise.race([s.drained().then(() => true), new Promise((r) => setTimeout(() => r(false), 300))]);
+      if (!drained) {
+        blocked = true;
+        break;
+      }
+    }
+  }
+  assert.ok(blocked, `client sent all ${sent} messages of 64 KiB without being held back`);
+  while (sink.release === undefined) await new Promise((r) => setTimeout(r, 5));
+  sink.release();
+  s.halfClose();
+  for (;;) {
+    await s.drained();
+    if (!s.req.writableNeedDrain) break;
+  }
+  assert.deepEqual(u8(await s.recv()), Uint8Array.of(1));
+  assert.equal(sinkTaken, sent + 1);
 });
