@@ -365,8 +365,14 @@ test('gRPC inbound backpressure: a handler that stops reading holds the client s
     }
   }
   assert.ok(blocked, `client sent all ${sent} messages of 64 KiB without being held back`);
-  while (sink.release === undefined) await new Promise((r) => setTimeout(r, 5));
-  sink.release();
+  // (A getter: TypeScript would keep sink.release narrowed to undefined across the awaits.)
+  const current = (): (() => void) | undefined => sink.release;
+  let release = current();
+  while (release === undefined) {
+    await new Promise((r) => setTimeout(r, 5));
+    release = current();
+  }
+  release();
   s.halfClose();
   for (;;) {
     await s.drained();
