@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { grpcMessageBytesMax } from '../limits.js';
 import { GrpcMessageParser, encodeGrpcMessage, formatGrpcTimeout } from './grpc_frame.js';
-import { Status, StatusError, decodeGrpcMessage, isStatusCode, type StatusCode } from './status.js';
+import { OK_STATUS, Status, StatusError, decodeGrpcMessage, isStatusCode, type StatusCode } from './status.js';
 
 export interface GrpcCallOptions {
   timeoutMs?: number;
@@ -183,7 +183,8 @@ export class GrpcClientStream {
     } catch (err) {
       return err as StatusError;
     }
-    return new StatusError(code as StatusCode, decodeGrpcMessage(String(source['grpc-message'] ?? '')));
+    const message = decodeGrpcMessage(String(source['grpc-message'] ?? ''));
+    return code === Status.OK && message === '' ? OK_STATUS : new StatusError(code as StatusCode, message);
   }
 
   private finish(st: StatusError): void {

@@ -27,7 +27,7 @@ import {
   type MethodTable,
   type StreamTransport,
 } from './methods.js';
-import { Status, StatusError, encodeGrpcMessage as encodeStatusText, statusFromError, type StatusCode } from './status.js';
+import { OK_STATUS, Status, StatusError, encodeGrpcMessage as encodeStatusText, statusFromError, type StatusCode } from './status.js';
 
 export interface GrpcServerOptions {
   methods: MethodTable;
@@ -123,11 +123,22 @@ export class GrpcServer {
     }
     const session = stream.session;
     if (session) openStreams.set(session, (openStreams.get(session) ?? 0) + 1);
-    const peer = `${session?.socket?.remoteAddress ?? '?'}:${session?.socket?.remotePort ?? 0}`;
+    const peer = (): string => `${session?.socket?.remoteAddress ?? '?'}:${session?.socket?.remotePort ?? 0}`;
     const deadline = timeoutMs !== undefined ? Date.now() + timeoutMs : undefined;
     const ctx = new CallContextImpl(path, 'grpc', deadline, peer, headers);
     new GrpcCall(stream, entry, ctx, timeoutMs, this.maxMessageBytes).start();
   }
+}
+
+const RESPONSE_HEADERS = { [HTTP2_HEADER_STATUS]: 200, [HTTP2_HEADER_CONTENT_TYPE]: GRPC_CONTENT_TYPE };
+// grpc-go sends no date header; formatting one per response is wasted work. (node:http2
+// honours sendDate on respond(); @types/node does not list it.)
+const RESPOND_OPTIONS = { waitForTrailers: true, sendDate: false } as http2.ServerStreamResponseOptions;
+const TRAILERS_ONLY_OPTIONS = { endStream: true, sendDate: false } as http2.ServerStreamResponseOptions;
+const OK_TRAILERS = { 'grpc-status': '0', 'grpc-message': '' };
+
+function sendOkTrailers(this: http2.ServerHttp2Stream): void {
+  if (!this.destroyed) this.sendTrailers(OK_TRAILERS);
 }
 
 /** Open streams per session, for the idle timeout. */
@@ -150,7 +161,7 @@ function trailersOnly(stream: http2.ServerHttp2Stream, code: StatusCode, message
       'grpc-status': String(code),
       'grpc-message': encodeStatusText(message),
     },
-    { endStream: true },
+    TRAILERS_ONLY_OPTIONS,
   );
 }
 
@@ -249,8 +260,7 @@ class GrpcCall {
         (reply) => {
           if (this.done) return;
           if (!(reply instanceof Uint8Array)) return this.fail(new StatusError(Status.INTERNAL, 'handler returned a non-byte message'));
-          this.writeMessage(reply);
-          this.succeed();
+          this.replyUnary(reply);
         },
         (err: unknown) => this.fail(err),
       );
@@ -279,11 +289,13 @@ class GrpcCall {
 
   private writeMessage(m: Uint8Array): void {
     if (this.done) throw new StatusError(Status.CANCELLED, 'call is over');
+    this.writeMessageUnchecked(m);
+  }
+
+  private writeMessageUnchecked(m: Uint8Array): void {
     const { stream } = this;
     if (stream.destroyed || stream.closed) return;
-    if (!stream.headersSent) {
-      stream.respond({ [HTTP2_HEADER_STATUS]: 200, [HTTP2_HEADER_CONTENT_TYPE]: GRPC_CONTENT_TYPE }, { waitForTrailers: true });
-    }
+    if (!stream.headersSent) stream.respond(RESPONSE_HEADERS, RESPOND_OPTIONS);
     if (m.length < COPY_BYTES_MAX) {
       stream.write(encodeGrpcMessage(m));
     } else {
@@ -292,6 +304,21 @@ class GrpcCall {
       stream.write(m);
       stream.uncork();
     }
+  }
+
+  /** The hot path: headers, the message and the end in one go, trailers on 'wantTrailers'. */
+  private replyUnary(reply: Uint8Array): void {
+    const { stream } = this;
+    this.finishQuietly(OK_STATUS);
+    if (stream.destroyed || stream.closed) return;
+    if (reply.length >= COPY_BYTES_MAX || stream.headersSent) {
+      this.writeMessageUnchecked(reply);
+      sendTrailers(stream, Status.OK, '');
+      return;
+    }
+    stream.respond(RESPONSE_HEADERS, RESPOND_OPTIONS);
+    stream.once('wantTrailers', sendOkTrailers);
+    stream.end(encodeGrpcMessage(reply));
   }
 
   private whenWritable(): Promise<void> {
@@ -307,7 +334,7 @@ class GrpcCall {
 
   private succeed(): void {
     if (this.done) return;
-    this.finishQuietly(new StatusError(Status.OK, ''));
+    this.finishQuietly(OK_STATUS);
     const { stream } = this;
     if (stream.destroyed || stream.closed) return;
     if (!stream.headersSent) {

@@ -24,7 +24,12 @@ export interface CallContext {
   readonly peer: string;
 }
 
-/** A unary call: request bytes in, response bytes out; throw a StatusError to fail the call. */
+/**
+ * A unary call: request bytes in, response bytes out; throw a StatusError to fail the call.
+ * The payload may alias the socket's receive buffer (never reused by Node): keep it if you
+ * like, but do not write to it. The returned bytes are written without a copy when large:
+ * do not change them after returning. The same holds for ServerStream.send().
+ */
 export type UnaryHandler = (method: string, payload: Uint8Array, ctx: CallContext) => Promise<Uint8Array>;
 
 /**
@@ -114,13 +119,23 @@ export class CallContextImpl implements CallContext {
   private controller: AbortController | undefined;
   private abortReason: StatusError | undefined;
 
+  private peerValue: string | (() => string);
+
+  /** peer may be a function: some transports (http2's socket proxy) make it costly to read. */
   constructor(
     readonly method: string,
     readonly protocol: Protocol,
     readonly deadline: number | undefined,
-    readonly peer: string,
+    peer: string | (() => string),
     readonly metadata: Readonly<Record<string, string | string[] | undefined>> = EMPTY_METADATA,
-  ) {}
+  ) {
+    this.peerValue = peer;
+  }
+
+  get peer(): string {
+    if (typeof this.peerValue === 'function') this.peerValue = this.peerValue();
+    return this.peerValue;
+  }
 
   get signal(): AbortSignal {
     if (this.controller === undefined) {
@@ -243,7 +258,11 @@ export class ServerStreamImpl implements ServerStream {
 
   send(message: Uint8Array): Promise<void> {
     if (this.over) return Promise.reject(this.over);
-    this.transport.write(message);
+    try {
+      this.transport.write(message);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (!this.transport.congested()) return RESOLVED;
     return this.transport.whenWritable().then(() => {
       if (this.over) throw this.over;

@@ -8,7 +8,7 @@ import { EtsdError } from '../util/errors.js';
 import { frameBytesMax, netCallsPerConnectionMax, netStreamInboundMessagesMax } from '../limits.js';
 import { FLAG_END, FrameType, PING_BYTES, decodeStatus, type FrameTypeCode } from './frame.js';
 import { FramedLink } from './native_link.js';
-import { Status, StatusError } from './status.js';
+import { OK_STATUS, Status, StatusError } from './status.js';
 import { SocketTransport, connectTcp } from './transport.js';
 
 export interface CallOptions {
@@ -27,6 +27,7 @@ interface PendingUnary {
 type Pending = PendingUnary | ClientStream;
 
 const ID_MAX = 0xffffffff;
+const METHOD_RE = /^[\x21-\x7e]{1,255}$/;
 
 export class NativeClient {
   private readonly link: FramedLink;
@@ -102,10 +103,18 @@ export class NativeClient {
 
   /** Opens a streaming call. */
   stream(method: string, opts: CallOptions = {}): ClientStream {
-    const id = this.failure ? 0 : this.allocateId();
+    let refusal: StatusError | undefined = this.failure ?? this.checkSize(method, EMPTY);
+    let id = 0;
+    if (refusal === undefined) {
+      try {
+        id = this.allocateId();
+      } catch (err) {
+        refusal = err as StatusError;
+      }
+    }
     const s = new ClientStream(this, id, method);
-    if (this.failure) {
-      s.finish(this.failure);
+    if (refusal !== undefined) {
+      s.finish(refusal);
       return s;
     }
     this.calls.set(id, s);
@@ -141,7 +150,7 @@ export class NativeClient {
   /** @internal */
   sendStream(s: ClientStream, message: Uint8Array, end: boolean): Promise<void> {
     if (s.ended) return Promise.reject(s.ended);
-    const tooBig = this.checkSize('', message);
+    const tooBig = this.checkSize(undefined, message);
     if (tooBig) return Promise.reject(tooBig);
     this.link.writer.frame(FrameType.STREAM_MSG, end ? FLAG_END : 0, s.id, message);
     this.link.scheduleFlush();
@@ -205,7 +214,7 @@ export class NativeClient {
         if (s === undefined) return;
         if (s.kind !== 'stream') throw new ClientProtocolError(`stream end for unary call ${id}`);
         const st = decodeStatus(payload);
-        this.endStream(s, new StatusError(st.status, st.message), false);
+        this.endStream(s, st.status === Status.OK && st.message === '' ? OK_STATUS : new StatusError(st.status, st.message), false);
         return;
       }
       case FrameType.PING:
@@ -229,8 +238,12 @@ export class NativeClient {
     }
   }
 
-  private checkSize(method: string, message: Uint8Array): StatusError | undefined {
-    if (message.length + method.length + 5 > frameBytesMax) {
+  /** Refuses what a frame cannot carry; method is undefined for messages on an open stream. */
+  private checkSize(method: string | undefined, message: Uint8Array): StatusError | undefined {
+    if (method !== undefined && !METHOD_RE.test(method)) {
+      return new StatusError(Status.INVALID_ARGUMENT, `method name '${method.slice(0, 300)}' is not 1..255 printable ASCII characters`);
+    }
+    if (message.length + (method?.length ?? 0) + 5 > frameBytesMax) {
       return new StatusError(Status.RESOURCE_EXHAUSTED, `trying to send message larger than max (${message.length} vs. ${frameBytesMax})`);
     }
     return undefined;

@@ -22,7 +22,7 @@ import {
   type MethodTable,
   type StreamTransport,
 } from './methods.js';
-import { Status, StatusError, statusFromError } from './status.js';
+import { OK_STATUS, Status, StatusError, statusFromError } from './status.js';
 import { SocketTransport } from './transport.js';
 
 export interface NativeServerOptions {
@@ -197,7 +197,7 @@ export class NativeServerConnection {
       () => {
         if (this.calls.get(id) !== call) return;
         this.finish(id, call);
-        stream.end(new StatusError(Status.OK, ''));
+        stream.end(OK_STATUS);
         this.endStream(id, undefined);
       },
       (err: unknown) => {

@@ -1,7 +1,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
-import { MethodTable, type ServerStream } from '../../src/net/methods.js';
+import { MethodTable, untilAborted, type ServerStream } from '../../src/net/methods.js';
 import { serveNative, type NativeServerConnection } from '../../src/net/native_server.js';
 import { NativeClient } from '../../src/net/native_client.js';
 import { Status, StatusError } from '../../src/net/status.js';
@@ -102,6 +102,10 @@ test('native unary errors: handler status, unknown method and service, bug, stre
   await assert.rejects(client.call('/test.Echo/Bug', new Uint8Array(0)), (e: StatusError) =>
     e.status === Status.UNKNOWN && e.details === 'handler bug');
   await assert.rejects(client.call('/test.Echo/Bidi', new Uint8Array(0)), (e: StatusError) => e.status === Status.UNIMPLEMENTED);
+  // Names the frame cannot carry are refused on the client, without touching the connection.
+  await assert.rejects(client.call('/' + 'x'.repeat(300), new Uint8Array(0)), (e: StatusError) => e.status === Status.INVALID_ARGUMENT);
+  await assert.rejects(client.call('/tést.Echo/Unary', new Uint8Array(0)), (e: StatusError) => e.status === Status.INVALID_ARGUMENT);
+  await assert.rejects(client.stream('').recv(), (e: StatusError) => e.status === Status.INVALID_ARGUMENT);
   // The connection is still fine after all of those.
   assert.deepEqual(u8(await client.call('/test.Echo/Unary', Uint8Array.of(4, 2))), Uint8Array.of(4, 2));
   client.close();
@@ -292,3 +296,32 @@ function u8(b: Uint8Array | undefined): Uint8Array {
   assert.ok(b);
   return Uint8Array.from(b);
 }
+
+test('native limits: a small server frame limit refuses big requests and big replies; idle connections close', async () => {
+  const big = new MethodTable()
+    .unary('/test.Big/Reply', async () => new Uint8Array(2000))
+    .unary('/test.Big/Echo', async (_m, p) => p)
+    .stream('/test.Big/Slow', 'bidi', async (_m, s) => {
+      await untilAborted(s.ctx.signal);
+    });
+  const s2 = net.createServer((socket) => serveNative(socket, { methods: big, maxPayloadBytes: 1000, idleTimeoutMs: 100 }));
+  await new Promise<void>((r) => s2.listen(0, '127.0.0.1', r));
+  const p2 = (s2.address() as net.AddressInfo).port;
+  try {
+    const c = await NativeClient.connect('127.0.0.1', p2);
+    await assert.rejects(c.call('/test.Big/Reply', new Uint8Array(0)), (e: StatusError) => e.status === Status.RESOURCE_EXHAUSTED);
+    assert.equal((await c.call('/test.Big/Echo', new Uint8Array(900))).length, 900);
+    // A stream with a deadline ends with DEADLINE_EXCEEDED from the server.
+    const st = c.stream('/test.Big/Slow', { timeoutMs: 30 });
+    assert.equal((await st.status()).status, Status.DEADLINE_EXCEEDED);
+    await assert.rejects(c.call('/test.Big/Echo', new Uint8Array(5000)), (e: StatusError) =>
+      e.status === Status.UNAVAILABLE && /exceeds the maximum of 1000/.test(e.details));
+    assert.ok(c.closed);
+    // A connection with no call open is closed after the idle timeout.
+    const idle = await NativeClient.connect('127.0.0.1', p2);
+    const reason = await new Promise<StatusError>((r) => idle.onClose(r));
+    assert.equal(reason.status, Status.UNAVAILABLE);
+  } finally {
+    await new Promise((r) => s2.close(r));
+  }
+});
