@@ -137,7 +137,8 @@ export class Wal {
   /**
    * Creates a WAL in dir (which must not exist or be empty) holding metadata, ready to append.
    * Atomic: the first segment is written and synced in `<dir>.tmp`, which is then renamed to
-   * dir, and the parent directory is fsynced.
+   * dir, and the parent directory is fsynced. Synchronous: it preallocates the first segment
+   * (64 MiB of zeros by default) on the calling thread, once.
    */
   static create(dir: string, metadata: Uint8Array, opts: WalOptions = {}): Wal {
     if (!(metadata instanceof Uint8Array)) throw new InvalidArgumentError('metadata must be a Uint8Array');
