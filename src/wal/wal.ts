@@ -298,7 +298,7 @@ export class Wal {
   private prepareTail(seg: Segment, fd: number, buf: Uint8Array, size: number, scan: ScanResult): void {
     this.tail = { ...seg, fd };
     const { validEnd, chain } = scan;
-    const garbageEnd = lastNonZero(buf, validEnd, size);
+    const garbageEnd = scan.cutShort ? size : lastNonZero(buf, validEnd, size);
     if (scan.cutShort) {
       // The torn record runs to the end of the file (a segment that grew past its
       // preallocation, or none): truncate to the last whole record, as etcd's Repair does.
