@@ -135,10 +135,10 @@ export class Bucket {
         const i = n.search(k);
         if (n.isLeaf) {
           const ino = n.inodes[i];
-          if (ino === undefined || (ino.flags & BUCKET_LEAF_FLAG) !== 0 || compareBytes(ino.key, k) !== 0) return undefined;
-          return ino.value;
+          if (!n.exact || (ino!.flags & BUCKET_LEAF_FLAG) !== 0) return undefined;
+          return ino!.value;
         }
-        pgid = n.inodes[branchIndex(n.inodes.length, i, i < n.inodes.length && compareBytes(n.inodes[i]!.key, k) === 0)]!.pgid;
+        pgid = n.inodes[branchIndex(n.inodes.length, i, n.exact)]!.pgid;
         continue;
       }
       // Nodes are materialized top down, so below a page there are only pages.

@@ -151,7 +151,7 @@ export class Cursor {
           ref.index = i;
           return;
         }
-        exact = i < n.inodes.length && compareBytes(n.inodes[i]!.key, key) === 0;
+        exact = n.exact;
       } else {
         const p = ref.page!;
         i = p.search(key);
