@@ -4,6 +4,7 @@
  * reachable nor free, out of bounds, of the wrong type, or keys out of order within a page or
  * outside the range its parent branch gives it.
  */
+import { btreeCheckProblemsMax } from '../limits.js';
 import { BUCKET_HEADER_SIZE } from './bucket.js';
 import type { Db } from './db.js';
 import { readFreelistPage } from './freelist.js';
@@ -11,8 +12,6 @@ import { PGID_NO_FREELIST } from './meta.js';
 import { BUCKET_LEAF_FLAG, PageView, compareBytes, readU64 } from './page.js';
 import type { Tx } from './tx.js';
 
-/** Stop after this many problems: a badly broken file would otherwise list every page. */
-const PROBLEMS_MAX = 1000;
 
 export function checkDb(db: Db): string[] {
   const tx = db.begin(false);
@@ -37,7 +36,7 @@ class Checker {
   }
 
   private err(msg: string): void {
-    if (this.errs.length < PROBLEMS_MAX) this.errs.push(msg);
+    if (this.errs.length < btreeCheckProblemsMax) this.errs.push(msg);
   }
 
   run(): string[] {
