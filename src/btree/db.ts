@@ -21,6 +21,7 @@ import {
   DbFailedError,
   DbInUseError,
   InvalidDbError,
+  TxNotWritableError,
   TxWriteOpenError,
   VersionMismatchError,
 } from './errors.js';
@@ -39,6 +40,8 @@ export interface DbOptions {
   fileLayer?: FileLayer;
   /** Decoded pages kept in the read cache. */
   cachePages?: number;
+  /** Open an existing file for reading only (write transactions fail). */
+  readOnly?: boolean;
 }
 
 export interface DbStats {
@@ -63,6 +66,7 @@ export class Db {
   readonly path: string;
   readonly pageSize: number;
   readonly noSync: boolean;
+  readonly readOnly: boolean;
   readonly fs: FileLayer;
   private fd: number;
   private metaValue: Meta;
@@ -85,8 +89,10 @@ export class Db {
     if (openPaths.has(this.lockKey)) throw new DbInUseError(`${file} is already open in this process`);
     this.noSync = opts.noSync ?? false;
     this.cache = new PageCache(opts.cachePages ?? btreeCachePagesMax);
+    this.readOnly = opts.readOnly ?? false;
     const fresh = !this.fs.exists(file) || this.fs.fileSize(file) === 0;
-    this.fd = this.fs.open(file, fresh ? 'w+' : 'r+');
+    if (fresh && this.readOnly) throw new InvalidDbError(`${file}: no database to open read-only`);
+    this.fd = this.fs.open(file, fresh ? 'w+' : this.readOnly ? 'r' : 'r+');
     try {
       if (fresh) {
         const ps = opts.pageSize ?? btreePageSizeDefault;
@@ -264,6 +270,7 @@ export class Db {
       this.readers.set(tx.id, (this.readers.get(tx.id) ?? 0) + 1);
       return tx;
     }
+    if (this.readOnly) throw new TxNotWritableError(`${this.path} is open read-only`);
     if (this.writer !== undefined) throw new TxWriteOpenError('a write transaction is already open');
     this.releasePending();
     const tx = new Tx(this, true, this.metaValue);
