@@ -43,8 +43,10 @@ class Checker {
     const m = this.tx.meta;
     // Pages the open writer (if any) freed are still reachable from the committed meta.
     const writer = this.db.writeTx;
+    // And pages it took from the freelist (a commitAsync in flight) are still free there.
     const skip = new Set(writer !== undefined ? this.db.freelist.pendingOf(writer.id) : []);
-    for (const id of this.db.freelist.allIds()) {
+    const ids = this.db.freelist.allIds().concat(writer !== undefined ? writer.allocatedFromFree : []);
+    for (const id of ids) {
       if (skip.has(id)) continue;
       if (id < 2 || id >= m.pgid) this.err(`freelist: page ${id} out of bounds (high water ${m.pgid})`);
       else this.free[id] = 1;

@@ -16,6 +16,7 @@ import { checkDb } from './check.js';
 import { compactDb } from './compact.js';
 import {
   ChecksumError,
+  CommitInProgressError,
   CorruptPageError,
   DbClosedError,
   DbFailedError,
@@ -333,34 +334,61 @@ export class Db {
    * its meta, syncs. A failure here poisons the Db: its on-disk state is not known any more.
    */
   writeCommit(tx: Tx): void {
-    const ps = this.pageSize;
     try {
-      const need = tx.meta.pgid * ps;
-      if (need > this.fileBytes) this.grow(need);
-      const ids = [...tx.dirty.keys()].sort((a, b) => a - b);
-      let i = 0;
-      while (i < ids.length) {
-        // Gather a run of pages that sit back to back in the file into one write.
-        const start = ids[i]!;
-        const run: Uint8Array[] = [];
-        let pos = start;
-        while (i < ids.length && ids[i] === pos) {
-          const b = tx.dirty.get(pos)!;
-          run.push(b);
-          pos += b.length / ps;
-          i++;
-        }
-        const data = run.length === 1 ? run[0]! : Buffer.concat(run);
-        this.fs.write(this.fd, data, 0, data.length, start * ps);
-      }
+      this.writePages(tx);
       if (!this.noSync) this.fs.fdatasync(this.fd);
-      const metaPage = encodeMeta(tx.meta, ps);
-      this.fs.write(this.fd, metaPage, 0, ps, (tx.meta.txid % 2) * ps);
+      this.writeMeta(tx);
       if (!this.noSync) this.fs.fdatasync(this.fd);
     } catch (err) {
       this.failure = err;
       throw err;
     }
+    this.finishCommit(tx);
+  }
+
+  /** writeCommit with the fdatasyncs on the thread pool. */
+  async writeCommitAsync(tx: Tx): Promise<void> {
+    try {
+      this.writePages(tx);
+      if (!this.noSync) await this.fs.fdatasyncAsync(this.fd);
+      this.writeMeta(tx);
+      if (!this.noSync) await this.fs.fdatasyncAsync(this.fd);
+    } catch (err) {
+      this.failure = err;
+      throw err;
+    }
+    this.finishCommit(tx);
+  }
+
+  private writePages(tx: Tx): void {
+    const ps = this.pageSize;
+    const need = tx.meta.pgid * ps;
+    if (need > this.fileBytes) this.grow(need);
+    const ids = [...tx.dirty.keys()].sort((a, b) => a - b);
+    let i = 0;
+    while (i < ids.length) {
+      // Gather a run of pages that sit back to back in the file into one write.
+      const start = ids[i]!;
+      const run: Uint8Array[] = [];
+      let pos = start;
+      while (i < ids.length && ids[i] === pos) {
+        const b = tx.dirty.get(pos)!;
+        run.push(b);
+        pos += b.length / ps;
+        i++;
+      }
+      const data = run.length === 1 ? run[0]! : Buffer.concat(run);
+      this.fs.write(this.fd, data, 0, data.length, start * ps);
+    }
+  }
+
+  private writeMeta(tx: Tx): void {
+    const ps = this.pageSize;
+    this.fs.write(this.fd, encodeMeta(tx.meta, ps), 0, ps, (tx.meta.txid % 2) * ps);
+  }
+
+  /** The commit is durable: publish its pages and meta to new transactions. */
+  private finishCommit(tx: Tx): void {
     for (const [id, buf] of tx.dirty) {
       this.cache.set(id, buf);
     }
@@ -428,6 +456,7 @@ export class Db {
   /** Rolls back an open writer and closes the file. Idempotent. */
   close(): void {
     if (this.closed) return;
+    if (this.writer?.isCommitting) throw new CommitInProgressError('close() while commitAsync() is writing; await it first');
     if (this.writer !== undefined) this.writer.rollback();
     this.closed = true;
     this.cache.clear();

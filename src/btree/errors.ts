@@ -28,6 +28,8 @@ export const DbClosedError = kind('ERR_BTREE_DB_CLOSED', 'DbClosedError');
 export const DbFailedError = kind('ERR_BTREE_DB_FAILED', 'DbFailedError');
 /** The file is already open in this process (two writers on one file would corrupt it). */
 export const DbInUseError = kind('ERR_BTREE_DB_IN_USE', 'DbInUseError');
+/** close() while a commitAsync() is still writing. */
+export const CommitInProgressError = kind('ERR_BTREE_COMMIT_IN_PROGRESS', 'CommitInProgressError');
 export const TxClosedError = kind('ERR_BTREE_TX_CLOSED', 'TxClosedError');
 export const TxNotWritableError = kind('ERR_BTREE_TX_NOT_WRITABLE', 'TxNotWritableError');
 /** A second write transaction while one is open (bbolt would block; we cannot). */
