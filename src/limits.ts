@@ -27,6 +27,11 @@ export const btreeCheckProblemsMax = 1000;
 /** Keys and values put are copied into shared slabs of this size (larger ones on their own). */
 export const btreeCopySlabBytes = 256 * KiB;
 export const btreeCopyInSlabBytesMax = 4 * KiB;
+/**
+ * Deepest tree a lookup will descend. Every level at least doubles the leaves below it, so a
+ * real file never comes near; a corrupt file with a cycle of branch pointers stops here.
+ */
+export const btreeDepthMax = 64;
 /** Decoded pages or nodes kept in the read cache. */
 export const btreeCachePagesMax = 65_536;
 
