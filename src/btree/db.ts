@@ -91,15 +91,16 @@ export class Db {
     this.noSync = opts.noSync ?? false;
     this.cache = new PageCache(opts.cachePages ?? btreeCachePagesMax);
     this.readOnly = opts.readOnly ?? false;
+    const ps = opts.pageSize ?? btreePageSizeDefault;
+    // Checked before anything touches the disk, so bad options never leave a file behind.
+    if (!Number.isInteger(ps) || ps < btreePageSizeMin || ps > btreePageSizeMax || (ps & (ps - 1)) !== 0) {
+      throw new InvalidArgumentError(`pageSize ${ps} must be a power of two in [${btreePageSizeMin}, ${btreePageSizeMax}]`);
+    }
     const fresh = !this.fs.exists(file) || this.fs.fileSize(file) === 0;
     if (fresh && this.readOnly) throw new InvalidDbError(`${file}: no database to open read-only`);
     this.fd = this.fs.open(file, fresh ? 'w+' : this.readOnly ? 'r' : 'r+');
     try {
       if (fresh) {
-        const ps = opts.pageSize ?? btreePageSizeDefault;
-        if (!Number.isInteger(ps) || ps < btreePageSizeMin || ps > btreePageSizeMax || (ps & (ps - 1)) !== 0) {
-          throw new InvalidArgumentError(`pageSize ${ps} must be a power of two in [${btreePageSizeMin}, ${btreePageSizeMax}]`);
-        }
         this.pageSize = ps;
         this.metaValue = this.init();
       } else {
