@@ -32,7 +32,10 @@ export const btreeCopyInSlabBytesMax = 4 * KiB;
  * real file never comes near; a corrupt file with a cycle of branch pointers stops here.
  */
 export const btreeDepthMax = 64;
-/** Decoded pages or nodes kept in the read cache. */
+/**
+ * Pages kept in the read cache (decoded, or as written by a commit). A page with overflow counts
+ * once, so memory is about this times the page size plus the large values being read.
+ */
 export const btreeCachePagesMax = 65_536;
 
 // ---- WAL ----
