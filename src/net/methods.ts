@@ -257,16 +257,18 @@ export class ServerStreamImpl implements ServerStream {
   }
 
   send(message: Uint8Array): Promise<void> {
-    if (this.over) return Promise.reject(this.over);
+    if (this.over) return quietReject(this.over);
     try {
       this.transport.write(message);
     } catch (err) {
-      return Promise.reject(err);
+      return quietReject(err);
     }
     if (!this.transport.congested()) return RESOLVED;
-    return this.transport.whenWritable().then(() => {
+    const p = this.transport.whenWritable().then(() => {
       if (this.over) throw this.over;
     });
+    p.catch(noop);
+    return p;
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
@@ -280,6 +282,18 @@ export class ServerStreamImpl implements ServerStream {
 
 const EMPTY = new Uint8Array(0);
 const RESOLVED = Promise.resolve();
+const noop = (): void => {};
+
+/**
+ * A rejected promise that does not crash the process when nobody awaits it: a handler that
+ * fires sends without awaiting them (a watch pushing events) must not take the server down
+ * because its client went away. Whoever awaits it still gets the rejection.
+ */
+export function quietReject(err: unknown): Promise<never> {
+  const p = Promise.reject(err);
+  p.catch(noop);
+  return p;
+}
 
 /**
  * A promise that rejects with the signal's reason once it aborts (at once if it already has).

@@ -249,3 +249,32 @@ test('native streams through the port after sniffing', async () => {
     await port.destroy();
   }
 });
+
+test('idle gRPC sessions and native connections are closed after the idle timeout', async () => {
+  const port = await ClientPort.listen({ host: '127.0.0.1', port: 0, methods: makeMethods(), idleTimeoutMs: 100 });
+  try {
+    const grpc = await GrpcClient.connect(port.url);
+    assert.equal(Buffer.from(await grpc.unary('/test.Echo/Unary', Buffer.from('a'))).toString(), 'grpc:a');
+    await new Promise((r) => grpc.session.once('close', r));
+    const native = await NativeClient.connect('127.0.0.1', port.address.port);
+    const reason = await new Promise<StatusError>((r) => native.onClose(r));
+    assert.equal(reason.status, Status.UNAVAILABLE);
+  } finally {
+    await port.destroy();
+  }
+});
+
+test('close(): native clients get GOAWAY, gRPC sessions finish their calls, the listener stops', async () => {
+  const port = await ClientPort.listen({ host: '127.0.0.1', port: 0, methods: makeMethods() });
+  const native = await NativeClient.connect('127.0.0.1', port.address.port);
+  const grpc = await GrpcClient.connect(port.url);
+  await grpc.unary('/test.Echo/Unary', Buffer.from('x'));
+  const { port: number } = port.address;
+  const nativeClosed = new Promise<StatusError>((r) => native.onClose(r));
+  const closed = port.close();
+  assert.equal((await nativeClosed).details, 'server shutting down');
+  // The gRPC session got a GOAWAY: the listener closes once the client lets go.
+  grpc.close();
+  await closed;
+  await assert.rejects(NativeClient.connect('127.0.0.1', number, { connectTimeoutMs: 1000 }));
+});
