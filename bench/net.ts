@@ -58,7 +58,8 @@ async function serve(): Promise<void> {
     calls++;
     return p;
   });
-  const port = await ClientPort.listen({ host: '127.0.0.1', port: 0, methods });
+  const engine = process.argv.includes('--node-http2') ? 'node' : 'etsd';
+  const port = await ClientPort.listen({ host: '127.0.0.1', port: 0, methods, grpcEngine: engine });
   console.log(port.address.port);
   let cpu = process.cpuUsage();
   let base = 0;
@@ -70,15 +71,16 @@ async function serve(): Promise<void> {
   }).on('close', () => process.exit(0));
 }
 
-async function serverCpuPerCall(): Promise<Array<[string, number, number]>> {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
+async function serverCpuPerCall(engine: 'etsd' | 'node'): Promise<Array<[string, number, number]>> {
+  const args = [fileURLToPath(import.meta.url), '--serve', ...(engine === 'node' ? ['--node-http2'] : [])];
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout });
   const next = (): Promise<string> => new Promise((r) => lines.once('line', r));
   const portLine = await next();
   const port = Number(portLine);
   const out: Array<[string, number, number]> = [];
   try {
-    for (const kind of ['native', 'gRPC'] as const) {
+    for (const kind of engine === 'etsd' ? (['native', 'gRPC'] as const) : (['gRPC'] as const)) {
       const callers: Caller[] = [];
       const closers: Array<() => void> = [];
       for (let i = 0; i < conns; i++) {
@@ -98,7 +100,7 @@ async function serverCpuPerCall(): Promise<Array<[string, number, number]>> {
       const rate = await drive(callers);
       child.stdin.write('report\n');
       const r = JSON.parse(await next()) as { calls: number; cpuUs: number };
-      out.push([kind, rate, r.cpuUs / Math.max(1, r.calls)]);
+      out.push([kind === 'gRPC' ? `gRPC (${engine === 'etsd' ? 'etsd h2' : 'node:http2'})` : kind, rate, r.cpuUs / Math.max(1, r.calls)]);
       for (const c of closers) c();
     }
   } finally {
@@ -110,7 +112,7 @@ async function serverCpuPerCall(): Promise<Array<[string, number, number]>> {
 
 async function main(): Promise<void> {
   const methods = new MethodTable().unary('/bench.Echo/Echo', async (_m, p) => p);
-  const port = await ClientPort.listen({ host: '127.0.0.1', port: 0, methods });
+  const port = await ClientPort.listen({ host: '127.0.0.1', port: 0, methods, grpcEngine: 'etsd' });
   const rows: Array<[string, number[]]> = [];
 
   const natives = await Promise.all(Array.from({ length: conns }, () => NativeClient.connect('127.0.0.1', port.address.port)));
@@ -120,12 +122,16 @@ async function main(): Promise<void> {
   rows.push(['native unary', nativeRates]);
   for (const c of natives) c.close();
 
-  const grpcs = await Promise.all(Array.from({ length: conns }, () => GrpcClient.connect(port.url)));
-  const grpcCallers: Caller[] = grpcs.map((c) => (m) => c.unary('/bench.Echo/Echo', m));
-  const grpcRates: number[] = [];
-  for (let r = 0; r < runs; r++) grpcRates.push(await drive(grpcCallers));
-  rows.push(['gRPC unary', grpcRates]);
-  for (const c of grpcs) c.destroy();
+  const nodePort = await ClientPort.listen({ host: '127.0.0.1', port: 0, methods, grpcEngine: 'node' });
+  for (const [name, p] of [['gRPC unary (etsd h2 server)', port], ['gRPC unary (node:http2 server)', nodePort]] as const) {
+    const grpcs = await Promise.all(Array.from({ length: conns }, () => GrpcClient.connect(p.url)));
+    const grpcCallers: Caller[] = grpcs.map((c) => (m) => c.unary('/bench.Echo/Echo', m));
+    const grpcRates: number[] = [];
+    for (let r = 0; r < runs; r++) grpcRates.push(await drive(grpcCallers));
+    rows.push([name, grpcRates]);
+    for (const c of grpcs) c.destroy();
+  }
+  await nodePort.destroy();
 
   const seqNative = await NativeClient.connect('127.0.0.1', port.address.port);
   const lat: number[] = [];
@@ -147,8 +153,8 @@ async function main(): Promise<void> {
   console.log(`native sequential round trip (one caller): p50 ${(lat[2500] as number).toFixed(3)} ms, p99 ${(lat[4950] as number).toFixed(3)} ms`);
   await port.destroy();
 
-  const split = await serverCpuPerCall();
-  console.log('\nserver in its own process (one run each):');
+  const split = [...(await serverCpuPerCall('etsd')), ...(await serverCpuPerCall('node'))];
+  console.log('\nserver in its own process, node:http2 client (one run each):');
   console.log('| transport | calls/s | server CPU µs per call |');
   console.log('| --- | ---: | ---: |');
   for (const [kind, rate, us] of split) console.log(`| ${kind} | ${Math.round(rate)} | ${us.toFixed(1)} |`);
