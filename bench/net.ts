@@ -15,6 +15,7 @@ import { ClientPort } from '../src/net/client_port.js';
 import { MethodTable } from '../src/net/methods.js';
 import { NativeClient } from '../src/net/native_client.js';
 import { GrpcClient } from '../src/net/grpc_client.js';
+import { GrpcH2Client } from '../src/net/h2/grpc_h2_client.js';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -89,7 +90,7 @@ async function serverCpuPerCall(engine: 'etsd' | 'node'): Promise<Array<[string,
           callers.push((m) => c.call('/bench.Echo/Echo', m));
           closers.push(() => c.close());
         } else {
-          const c = await GrpcClient.connect(`http://127.0.0.1:${port}`);
+          const c = await GrpcH2Client.connect(`http://127.0.0.1:${port}`);
           callers.push((m) => c.unary('/bench.Echo/Echo', m));
           closers.push(() => c.destroy());
         }
@@ -123,13 +124,29 @@ async function main(): Promise<void> {
   for (const c of natives) c.close();
 
   const nodePort = await ClientPort.listen({ host: '127.0.0.1', port: 0, methods, grpcEngine: 'node' });
-  for (const [name, p] of [['gRPC unary (etsd h2 server)', port], ['gRPC unary (node:http2 server)', nodePort]] as const) {
-    const grpcs = await Promise.all(Array.from({ length: conns }, () => GrpcClient.connect(p.url)));
-    const grpcCallers: Caller[] = grpcs.map((c) => (m) => c.unary('/bench.Echo/Echo', m));
+  const grpcRows = [
+    ['gRPC unary, etsd client, etsd h2 server', port, 'etsd'],
+    ['gRPC unary, etsd client, node:http2 server', nodePort, 'etsd'],
+    ['gRPC unary, node:http2 client, node:http2 server', nodePort, 'node'],
+  ] as const;
+  for (const [name, p, clientKind] of grpcRows) {
+    const callers: Caller[] = [];
+    const closers: Array<() => void> = [];
+    for (let i = 0; i < conns; i++) {
+      if (clientKind === 'etsd') {
+        const c = await GrpcH2Client.connect(p.url);
+        callers.push((m) => c.unary('/bench.Echo/Echo', m));
+        closers.push(() => c.destroy());
+      } else {
+        const c = await GrpcClient.connect(p.url);
+        callers.push((m) => c.unary('/bench.Echo/Echo', m));
+        closers.push(() => c.destroy());
+      }
+    }
     const grpcRates: number[] = [];
-    for (let r = 0; r < runs; r++) grpcRates.push(await drive(grpcCallers));
+    for (let r = 0; r < runs; r++) grpcRates.push(await drive(callers));
     rows.push([name, grpcRates]);
-    for (const c of grpcs) c.destroy();
+    for (const c of closers) c();
   }
   await nodePort.destroy();
 
@@ -154,7 +171,7 @@ async function main(): Promise<void> {
   await port.destroy();
 
   const split = [...(await serverCpuPerCall('etsd')), ...(await serverCpuPerCall('node'))];
-  console.log('\nserver in its own process, node:http2 client (one run each):');
+  console.log('\nserver in its own process, etsd gRPC client (one run each):');
   console.log('| transport | calls/s | server CPU µs per call |');
   console.log('| --- | ---: | ---: |');
   for (const [kind, rate, us] of split) console.log(`| ${kind} | ${Math.round(rate)} | ${us.toFixed(1)} |`);

@@ -11,6 +11,7 @@ import { MethodTable, type ServerStream } from '../../src/net/methods.js';
 import { HttpRouter, JsonObjectSplitter, JsonStreamWriter, JsonStreamError, writeJson, writeJsonError } from '../../src/net/http1.js';
 import { NativeClient } from '../../src/net/native_client.js';
 import { GrpcClient } from '../../src/net/grpc_client.js';
+import { GrpcH2Client } from '../../src/net/h2/grpc_h2_client.js';
 import { sniffProtocol, H2_PREFACE } from '../../src/net/sniff.js';
 import { Status, StatusError, httpStatusFromCode } from '../../src/net/status.js';
 import { encodePreface } from '../../src/net/frame.js';
@@ -202,6 +203,9 @@ test('TLS on the port: gRPC via ALPN h2, native and HTTP/1.1 sniffed inside TLS'
       const grpc = await GrpcClient.connect(port.url, { ca: cert });
       assert.equal(Buffer.from(await grpc.unary('/test.Echo/Unary', Buffer.from('g'))).toString(), 'grpc:g');
       grpc.destroy();
+      const own = await GrpcH2Client.connect(port.url, { ca: cert });
+      assert.equal(Buffer.from(await own.unary('/test.Echo/Unary', Buffer.from('h'))).toString(), 'grpc:h');
+      own.destroy();
       const tls = await import('node:tls');
       const sock = tls.connect({ host: '127.0.0.1', port: port.address.port, ca: cert, ALPNProtocols: ['etsd'] });
       await new Promise((r) => sock.once('secureConnect', r));

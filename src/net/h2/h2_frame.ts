@@ -17,7 +17,7 @@ import { EtsdError } from '../../util/errors.js';
 import { assert } from '../../util/assert.js';
 
 export const H2_PREFACE_BYTES = 24;
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 export const H2_HEADER_BYTES = 9;
 
 export const H2 = {
@@ -97,10 +97,14 @@ export class H2FrameParser {
   private failure: EtsdError | undefined;
   stopped = false;
 
+  /** expectPreface: the server side reads the client's 24-byte preface first; a client does not. */
   constructor(
     private readonly onFrame: H2FrameHandler,
     private readonly maxFrameBytes: number,
-  ) {}
+    expectPreface = true,
+  ) {
+    if (!expectPreface) this.state = State.Header;
+  }
 
   push(chunk: Buffer): void {
     if (this.failure) throw this.failure;
@@ -215,6 +219,14 @@ export class H2FrameWriter {
       this.pieces.push(Buffer.isBuffer(view) ? view : Buffer.from(view.buffer, view.byteOffset, view.length));
     }
     this.pendingBytes += H2_HEADER_BYTES + length;
+  }
+
+  /** Raw bytes (the client's connection preface). */
+  raw(bytes: Uint8Array): void {
+    this.reserve(bytes.length);
+    this.slab.set(bytes, this.pos);
+    this.pos += bytes.length;
+    this.pendingBytes += bytes.length;
   }
 
   u32Frame(type: number, flags: number, streamId: number, value: number): void {
