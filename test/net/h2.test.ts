@@ -205,3 +205,25 @@ test('h2 fuzz: mutated sessions end in GOAWAY or serve, never throw', async () =
   }
   await new Promise((r) => setImmediate(r));
 });
+
+test('h2: paused streams hold back the connection window; their bytes are credited once they go', async () => {
+  const h = harness();
+  h.conn.onBytes(PREFACE);
+  const chunk = Buffer.alloc(16_384, 1);
+  for (let id = 1; id <= 9; id += 2) {
+    h.conn.onBytes(frame(H2.HEADERS, FLAG_END_HEADERS, id, REQUEST));
+    h.streams.at(-1)?.stream.pause();
+    for (let k = 0; k < 64; k++) h.conn.onBytes(frame(H2.DATA, 0, id, chunk)); // 1 MiB: the whole stream window
+  }
+  await h.flush();
+  const connUpdates = (): number => h.frames.filter((f) => f.type === H2.WINDOW_UPDATE && f.id === 0).length;
+  const before = connUpdates(); // the initial enlargement only
+  assert.equal(before, 1);
+  assert.equal(goaway(h), undefined);
+  for (let id = 1; id <= 9; id += 2) h.conn.onBytes(frame(H2.RST_STREAM, 0, id, u32(H2Error.CANCEL)));
+  await h.flush();
+  // Credit goes out in quarter-window (4 MiB) steps: the fourth released stream triggers it.
+  assert.equal(connUpdates(), 2);
+  const update = h.frames.filter((f) => f.type === H2.WINDOW_UPDATE && f.id === 0).at(-1);
+  assert.equal(update?.payload.readUInt32BE(0), 4 * 1024 * 1024);
+});

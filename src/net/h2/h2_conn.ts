@@ -134,6 +134,23 @@ export class H2Stream {
     return this.recvWindow >= 0;
   }
 
+  /** @internal Connection-window bytes to credit now (0 while paused). */
+  takeConnectionCredit(n: number): number {
+    this.connOwed += n;
+    if (this.paused) return 0;
+    const c = this.connOwed;
+    this.connOwed = 0;
+    return c;
+  }
+  private connOwed = 0;
+
+  /** @internal The stream is gone: whatever it still owes the connection window is due now. */
+  releaseConnectionCredit(): number {
+    const c = this.connOwed;
+    this.connOwed = 0;
+    return c;
+  }
+
   /** @internal Bytes to credit now (0 while paused); keeps the rest owed. */
   takeCredit(n: number): number {
     this.unacked += n;
@@ -304,17 +321,18 @@ export class H2ServerConnection implements ByteSink {
 
   private onData(flags: number, id: number, p: Buffer): void {
     if (id === 0) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'DATA on stream 0');
-    // The whole payload (padding included) counts against the connection window.
-    this.connUnacked += p.length;
+    // The whole payload (padding included) counts against the windows.
     const s = this.streams.get(id);
     if (s === undefined) {
       if (id > this.lastStreamId) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, `DATA on idle stream ${id}`);
       // A stream we finished or reset: its in-flight DATA is ignored (RFC 9113 5.1), but the
       // connection window still counts it.
+      this.connUnacked += p.length;
       this.creditConnection();
       return;
     }
     if (s.remoteClosed) {
+      this.connUnacked += p.length;
       this.creditConnection();
       this.resetStream(s, H2Error.STREAM_CLOSED);
       return;
@@ -395,8 +413,7 @@ export class H2ServerConnection implements ByteSink {
     if (id > this.lastStreamId) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, `RST_STREAM on idle stream ${id}`);
     const s = this.streams.get(id);
     if (s === undefined) return;
-    this.streams.delete(id);
-    this.blocked.delete(s);
+    this.forget(s);
     s.remoteClosed = true;
     s.finishLocal();
     s.events?.onClose(p.readUInt32BE(0));
@@ -455,6 +472,9 @@ export class H2ServerConnection implements ByteSink {
 
   /** @internal Credits consumed bytes back to the client (stream and connection). */
   credit(s: H2Stream, n: number): void {
+    // Bytes of a paused stream are owed to the connection window too, so a connection's
+    // unconsumed data stays within CONN_WINDOW however many streams stop reading.
+    this.connUnacked += s.takeConnectionCredit(n);
     const c = s.takeCredit(n);
     if (c > 0 && !s.remoteClosed) {
       this.writer.u32Frame(H2.WINDOW_UPDATE, 0, s.id, c);
@@ -523,7 +543,7 @@ export class H2ServerConnection implements ByteSink {
     this.blocked.delete(s);
     const wasOpen = !s.localClosed;
     s.finishLocal();
-    this.streams.delete(s.id);
+    if (this.streams.get(s.id) === s) this.forget(s);
     if (wasOpen) s.events?.onClose(code);
   }
 
@@ -536,10 +556,19 @@ export class H2ServerConnection implements ByteSink {
   maybeForget(s: H2Stream): void {
     if (!(s.localClosed && s.remoteClosed)) return;
     if (this.streams.get(s.id) !== s) return;
-    this.streams.delete(s.id);
-    this.blocked.delete(s);
+    this.forget(s);
     s.events?.onClose(undefined);
     if (this.goingAway && this.streams.size === 0) this.end();
+  }
+
+  private forget(s: H2Stream): void {
+    this.streams.delete(s.id);
+    this.blocked.delete(s);
+    const owed = s.releaseConnectionCredit();
+    if (owed > 0) {
+      this.connUnacked += owed;
+      this.creditConnection();
+    }
   }
 
   congested(): boolean {
