@@ -6,7 +6,7 @@
  */
 import { assert } from '../util/assert.js';
 import { EtsdError } from '../util/errors.js';
-import { netStreamInboundMessagesMax } from '../limits.js';
+import { netStreamInboundBytesMax, netStreamInboundMessagesMax } from '../limits.js';
 import { Status, StatusError } from './status.js';
 
 export type Protocol = 'native' | 'grpc' | 'http';
@@ -193,9 +193,12 @@ export class ServerStreamImpl implements ServerStream {
     return this.inbound.length - this.head;
   }
 
+  /** Bytes of the queued messages. */
+  private queuedBytes = 0;
+
   /** True when the transport should stop reading for this stream's sake. */
   get full(): boolean {
-    return this.queued >= netStreamInboundMessagesMax;
+    return this.queued >= netStreamInboundMessagesMax || this.queuedBytes >= netStreamInboundBytesMax;
   }
 
   /** Transport: a message arrived. */
@@ -208,6 +211,7 @@ export class ServerStreamImpl implements ServerStream {
       return;
     }
     this.inbound.push(message);
+    this.queuedBytes += message.length;
   }
 
   /** Transport: the client will send nothing more. */
@@ -228,6 +232,7 @@ export class ServerStreamImpl implements ServerStream {
     if (reason.status !== Status.OK) this.ctx.abort(reason);
     this.inbound.length = 0;
     this.head = 0;
+    this.queuedBytes = 0;
     if (this.waiter) {
       const w = this.waiter;
       this.waiter = undefined;
@@ -242,9 +247,11 @@ export class ServerStreamImpl implements ServerStream {
       const m = this.inbound[this.head] as Uint8Array;
       this.inbound[this.head] = EMPTY;
       this.head++;
+      this.queuedBytes -= m.length;
       if (this.head === this.inbound.length) {
         this.inbound.length = 0;
         this.head = 0;
+        this.queuedBytes = 0;
       }
       this.transport.consumed(this.queued);
       return Promise.resolve(m);
