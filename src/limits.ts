@@ -111,8 +111,8 @@ export const netWriteBatchBytesMax = 256 * KiB;
 export const netWriteHighWaterBytes = 1 * MiB;
 /** Inbound messages queued per stream, not yet taken by its handler, before reading pauses. */
 export const netStreamInboundMessagesMax = 64;
-/** Inbound bytes queued on one connection, not yet taken by handlers, before reading pauses. */
-export const netInboundQueuedBytesMax = 4 * MiB;
+/** Inbound bytes queued per stream, not yet taken by its handler, before reading pauses. */
+export const netStreamInboundBytesMax = 4 * MiB;
 /** Concurrent unary calls plus open streams on one native connection. */
 export const netCallsPerConnectionMax = 10_000;
 /** A connection that has not identified its protocol within this time is closed. */
