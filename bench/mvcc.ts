@@ -80,6 +80,19 @@ const cases: Array<[string, () => number]> = [
       }),
   ],
   [
+    "put, durability 'sync' (fdatasync per put)",
+    () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'etsd-bench-mvcc-'));
+      const st = openStore(dir, { leaseExpiry: 'caller', durability: 'sync' });
+      try {
+        return timed(quick ? 200 : 1000, (i) => st.put({ key: keys[i % KEYS]!, value: VALUE }));
+      } finally {
+        st.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  ],
+  [
     'txn: compare version, put (success) or range (failure)',
     () =>
       withStore((st) => {

@@ -31,8 +31,12 @@ import { KeyIndex } from './key_index.js';
 import { MARKED_REV_BYTES, REV_BYTES, bytesToMain, bytesToSub, isRevKey, isTombstone, revGreater, revId, revToBytes } from './revision.js';
 
 const EMPTY = new Uint8Array(0);
-/** Value cache ids are main * CACHE_SUB_LIMIT + sub; larger revisions bypass the cache. */
-const CACHE_SUB_LIMIT = 4096;
+/**
+ * Value cache ids are main * CACHE_SUB_LIMIT + sub, kept small so they stay V8 small integers
+ * (fast Map keys) for the first 16 million revisions; changes past the 64th of one txn bypass
+ * the cache.
+ */
+const CACHE_SUB_LIMIT = 64;
 const CACHE_MAIN_LIMIT = Math.floor(Number.MAX_SAFE_INTEGER / CACHE_SUB_LIMIT);
 const MAX_REV_BYTES = new Uint8Array(17).fill(0xff);
 
