@@ -302,7 +302,8 @@ export class KVStore {
       lastMain = main;
       lastSub = sub;
       current = main;
-      const kv = decodeKeyValue(v, true);
+      // Views into the page are enough: only a new index keeps (a copy of) the key.
+      const kv = decodeKeyValue(v, false);
       let ki = this.index.keyIndex(kv.key) as LeasedKeyIndex | undefined;
       if (isTombstone(k)) {
         if (ki !== undefined) {
@@ -312,7 +313,7 @@ export class KVStore {
         return true;
       }
       if (ki === undefined) {
-        ki = new KeyIndex(kv.key);
+        ki = new KeyIndex(kv.key.slice());
         ki.restore(kv.createRevision, main, sub, kv.version);
         this.index.insert(ki);
       } else {
