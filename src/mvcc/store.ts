@@ -31,19 +31,21 @@ import {
   applyPut,
   applyRange,
   applyTxnOps,
-  checkDeleteRequest,
-  checkIntervals,
-  checkPutRequest,
-  checkRangeRequest,
-  checkRequestSize,
   checkTxnPath,
-  checkTxnRequest,
   compareToPath,
   header,
   isTxnReadOnly,
   rangeEndOf,
   type ReadView,
 } from './kv_apply.js';
+import {
+  checkDeleteRequest,
+  checkIntervals,
+  checkPutRequest,
+  checkRangeRequest,
+  checkRequestSize,
+  checkTxnRequest,
+} from './kv_check.js';
 import { KVStore } from './kvstore.js';
 import { MemoryEngine } from './memory_engine.js';
 import {
