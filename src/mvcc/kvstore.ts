@@ -83,22 +83,18 @@ export class KVStore {
    * call returns a fresh object; its key and value bytes may be shared: do not modify them.
    */
   readKv(main: number, sub: number): KeyValue {
-    const id = this.cache.id(main, sub);
-    if (id >= 0) {
-      const hit = this.cache.get(id);
-      if (hit !== undefined) return hit;
-    }
+    const hit = this.cache.get(main, sub);
+    if (hit !== undefined) return hit;
     const v = this.backend.get(BUCKET_KEY, revToBytes(main, sub));
     assert(v !== undefined, `revision ${main}.${sub} in the index but not in the key bucket`);
     const kv = decodeKeyValue(v, true);
-    if (id < 0) return kv;
-    this.cache.put(id, kv);
+    this.cache.put(main, sub, kv);
     return { ...kv };
   }
 
   /** @internal the bytes just written, so the next read of them needs no btree lookup. */
   rememberWrite(main: number, sub: number, bytes: Uint8Array): void {
-    this.cache.put(this.cache.id(main, sub), bytes);
+    this.cache.put(main, sub, bytes);
   }
 
   /**

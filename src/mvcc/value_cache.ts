@@ -3,60 +3,62 @@
  * value never changes, so entries need no invalidation: the key index stops pointing at a
  * revision before compaction deletes it. A write caches the very Buffer it gave the btree (no
  * extra work on the write path); the first read decodes it and keeps the decoded KeyValue.
- * Eviction is in insertion order through a ring of ids: deleting a Map's oldest entry through
- * keys().next() walks every deleted slot before it, which turns quadratic.
+ *
+ * Direct-mapped: revision (main, sub) lives in slot (main + sub * SUB_STRIDE) mod size, and a
+ * newer revision that lands there replaces it. Revisions are written in order, so the slots
+ * hold the most recent `size` single-change revisions; no Map, no eviction list, no rehashing.
  */
 import { decodeKeyValue, type KeyValue } from '../proto/mvccpb.js';
 
-/**
- * Ids are main * SUB_LIMIT + sub, kept small so they stay V8 small integers (fast Map keys) for
- * the first 16 million revisions; changes past the 64th of one txn bypass the cache.
- */
-const SUB_LIMIT = 64;
-const MAIN_LIMIT = Math.floor(Number.MAX_SAFE_INTEGER / SUB_LIMIT);
+/** Ids main * 2^20 + sub are exact in a float64 for main < 2^33. */
+const SUB_LIMIT = 1 << 20;
+const MAIN_LIMIT = 2 ** 33;
+/** Spreads a transaction's changes over slots far from the next revisions' (an odd prime). */
+const SUB_STRIDE = 40_503;
 
 export class ValueCache {
-  private readonly map = new Map<number, Uint8Array | KeyValue>();
-  private ring = new Float64Array(0);
-  private head = 0;
+  private ids = new Float64Array(0);
+  private entries: Array<Uint8Array | KeyValue | undefined> = [];
   readonly entriesMax: number;
 
   constructor(entriesMax: number) {
-    this.entriesMax = entriesMax;
+    this.entriesMax = Math.max(0, Math.floor(entriesMax));
   }
 
-  /** The cache id of a revision, or -1 when it bypasses the cache. */
-  id(main: number, sub: number): number {
-    return this.entriesMax > 0 && sub < SUB_LIMIT && main < MAIN_LIMIT ? main * SUB_LIMIT + sub : -1;
+  private slot(main: number, sub: number): number {
+    return (main + sub * SUB_STRIDE) % this.entriesMax;
   }
 
-  /** A fresh KeyValue object (shared key and value bytes: do not modify them), or undefined. */
-  get(id: number): KeyValue | undefined {
-    const hit = this.map.get(id);
-    if (hit === undefined) return undefined;
+  private usable(main: number, sub: number): boolean {
+    return this.entriesMax > 0 && sub < SUB_LIMIT && main < MAIN_LIMIT;
+  }
+
+  /** A fresh KeyValue object (its key and value bytes are shared: do not modify them). */
+  get(main: number, sub: number): KeyValue | undefined {
+    if (!this.usable(main, sub) || this.ids.length === 0) return undefined;
+    const i = this.slot(main, sub);
+    if (this.ids[i] !== main * SUB_LIMIT + sub) return undefined;
+    const hit = this.entries[i]!;
     if (!(hit instanceof Uint8Array)) return { ...hit };
     const kv = decodeKeyValue(hit);
-    this.map.set(id, kv);
+    this.entries[i] = kv;
     return { ...kv };
   }
 
-  /** Adds protobuf bytes (nobody may change them later) or a decoded KeyValue. */
-  put(id: number, entry: Uint8Array | KeyValue): void {
-    if (id < 0) return;
-    if (this.ring.length === 0) this.ring = new Float64Array(this.entriesMax).fill(-1);
-    const old = this.ring[this.head]!;
-    if (old >= 0) this.map.delete(old);
-    this.ring[this.head] = id;
-    this.head = this.head + 1 === this.entriesMax ? 0 : this.head + 1;
-    this.map.set(id, entry);
+  /** Adds protobuf bytes (that nobody changes later) or a decoded KeyValue. */
+  put(main: number, sub: number, entry: Uint8Array | KeyValue): void {
+    if (!this.usable(main, sub)) return;
+    if (this.ids.length === 0) {
+      this.ids = new Float64Array(this.entriesMax).fill(-1);
+      this.entries = new Array<Uint8Array | KeyValue | undefined>(this.entriesMax).fill(undefined);
+    }
+    const i = this.slot(main, sub);
+    this.ids[i] = main * SUB_LIMIT + sub;
+    this.entries[i] = entry;
   }
 
   clear(): void {
-    this.map.clear();
-    this.ring.fill(-1);
-  }
-
-  get size(): number {
-    return this.map.size;
+    this.ids.fill(-1);
+    this.entries.fill(undefined);
   }
 }
