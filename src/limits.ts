@@ -22,6 +22,11 @@ export const btreeGrowStepBytes = 1024 * MiB;
 export const btreeAllocStepBytes = 16 * MiB;
 /** compactTo commits the copy every this many bytes of keys and values (bbolt's TxMaxSize). */
 export const btreeCompactTxBytes = 64 * MiB;
+/** check() stops listing problems after this many (a wrecked file would list every page). */
+export const btreeCheckProblemsMax = 1000;
+/** Keys and values put are copied into shared slabs of this size (larger ones on their own). */
+export const btreeCopySlabBytes = 256 * KiB;
+export const btreeCopyInSlabBytesMax = 4 * KiB;
 /** Decoded pages or nodes kept in the read cache. */
 export const btreeCachePagesMax = 65_536;
 
@@ -77,6 +82,7 @@ export const grpcMessageBytesMax = requestBytesMax + 512 * KiB;
 export const snapshotChunkBytes = 1 * MiB;
 
 assert(btreePageSizeDefault >= btreePageSizeMin && btreePageSizeDefault <= btreePageSizeMax);
+assert(btreeCopyInSlabBytesMax * 16 <= btreeCopySlabBytes, 'a slab must hold many copies');
 assert(requestBytesMax < frameBytesMax, 'a maximal request must fit in a frame');
 assert(raftMsgBytesMax <= raftInflightBytesMax, 'one message must fit in the inflight byte window');
 assert(raftMsgBytesMax < frameBytesMax, 'a raft message must fit in a peer frame');

@@ -19,6 +19,7 @@ import { requireBytes } from '../util/errors.js';
 import { btreeKeyBytesMax, btreeValueBytesMax } from '../limits.js';
 import { Cursor, BUCKET_VALUE, type Entry } from './cursor.js';
 import {
+  CorruptPageError,
   BucketExistsError,
   BucketNameRequiredError,
   BucketNotFoundError,
@@ -28,7 +29,7 @@ import {
   ValueTooLargeError,
 } from './errors.js';
 import { Node } from './node.js';
-import { BUCKET_LEAF_FLAG, PAGE_HEADER_SIZE, ELEMENT_SIZE, PageView, compareBytes, readU64, writeU64 } from './page.js';
+import { BUCKET_LEAF_FLAG, PAGE_HEADER_SIZE, ELEMENT_SIZE, PageView, compareBytes, copyBytes, readU64, writeU64 } from './page.js';
 import type { Tx } from './tx.js';
 
 export const BUCKET_HEADER_SIZE = 16;
@@ -76,7 +77,7 @@ export class Bucket {
   }
 
   /** Opens a bucket from its header value (header + maybe an inline page). */
-  static open(tx: Tx, name: Buffer, value: Buffer): Bucket {
+  static open(tx: Tx, name: Buffer, value: Uint8Array): Bucket {
     assert(value.length >= BUCKET_HEADER_SIZE, 'bucket header too short');
     const root = readU64(value, OFF_BUCKET_ROOT);
     const seq = readU64(value, OFF_BUCKET_SEQUENCE);
@@ -126,7 +127,7 @@ export class Bucket {
   /** The value of key, or undefined (also when key names a nested bucket). */
   get(key: Uint8Array): Uint8Array | undefined {
     this.tx.checkOpen();
-    const k = asBuffer(requireBytes(key, 'key'));
+    const k = requireBytes(key, 'key');
     let pgid = this.root;
     for (;;) {
       const n = this.nodeOf(pgid);
@@ -134,19 +135,27 @@ export class Bucket {
         const i = n.search(k);
         if (n.isLeaf) {
           const ino = n.inodes[i];
-          if (ino === undefined || (ino.flags & BUCKET_LEAF_FLAG) !== 0 || compareBytes(ino.key, k) !== 0) return undefined;
-          return ino.value;
+          if (!n.exact || (ino!.flags & BUCKET_LEAF_FLAG) !== 0) return undefined;
+          return ino!.value;
         }
-        pgid = n.inodes[branchIndex(n.inodes.length, i, i < n.inodes.length && compareBytes(n.inodes[i]!.key, k) === 0)]!.pgid;
+        pgid = n.inodes[branchIndex(n.inodes.length, i, n.exact)]!.pgid;
         continue;
       }
-      const p = this.pageOf(pgid);
+      // Nodes are materialized top down, so below a page there are only pages.
+      return this.root === 0 ? leafGet(this.pageOf(0), k) : this.getFromPages(pgid, k);
+    }
+  }
+
+  /** get's hot path: committed pages only, straight through the page cache. */
+  private getFromPages(pgid: number, k: Uint8Array): Uint8Array | undefined {
+    const db = this.tx.db;
+    const highWater = this.tx.meta.pgid;
+    for (;;) {
+      if (pgid < 2 || pgid >= highWater) throw new CorruptPageError(`page ${pgid} out of bounds (high water ${highWater})`);
+      const p = db.page(pgid);
       const i = p.search(k);
-      if (p.isLeaf) {
-        if (!p.exact || (p.flagsAt(i) & BUCKET_LEAF_FLAG) !== 0) return undefined;
-        return p.value(i);
-      }
-      pgid = p.pgids[branchIndex(p.count, i, p.exact)]!;
+      if (p.isLeaf) return leafGet(p, k, i);
+      pgid = p.childAt(branchIndex(p.count, i, p.exact));
     }
   }
 
@@ -159,13 +168,13 @@ export class Bucket {
     c.seekRaw(k);
     if (c.atKey(k) && c.isBucket()) this.throwIncompatible();
     // Copies, so the caller may reuse its arrays.
-    const kc = Buffer.from(k);
-    c.node().put(kc, kc, Buffer.from(value), 0, 0);
+    const kc = copyBytes(k);
+    c.node().put(kc, kc, copyBytes(value), 0, 0);
   }
 
   delete(key: Uint8Array): void {
     this.tx.checkWritable();
-    const k = asBuffer(requireBytes(key, 'key'));
+    const k = requireBytes(key, 'key');
     const c = this.scratchCursor();
     c.seekRaw(k);
     if (!c.atKey(k)) return;
@@ -192,7 +201,7 @@ export class Bucket {
     if (cur === undefined || compareBytes(cur[0], n) !== 0 || !c.isBucket()) return undefined;
     let value = c.rawValueAt();
     // A write transaction may rewrite the value's page; keep its own copy of the header.
-    if (this.tx.writable) value = Buffer.from(value);
+    if (this.tx.writable) value = copyBytes(value);
     const child = Bucket.open(this.tx, Buffer.from(n), value);
     child.fillPercent = this.fillPercent;
     if (this.tx.writable) this.buckets.set(id, child);
@@ -323,7 +332,7 @@ export class Bucket {
     if (n !== undefined) {
       if (!n.isLeaf) for (const ino of n.inodes) this.visit(ino.pgid, depth + 1, fn);
     } else if (!p!.isLeaf) {
-      for (const c of p!.pgids) this.visit(c, depth + 1, fn);
+      for (let i = 0; i < p!.count; i++) this.visit(p!.childAt(i), depth + 1, fn);
     }
   }
 
@@ -397,6 +406,12 @@ export class Bucket {
   }
 }
 
+/** The value of k in leaf page p (i: where a search for k landed, if already done). */
+function leafGet(p: PageView, k: Uint8Array, i = p.search(k)): Uint8Array | undefined {
+  if (!p.exact || (p.flagsAt(i) & BUCKET_LEAF_FLAG) !== 0) return undefined;
+  return p.value(i);
+}
+
 /** In a branch, the child to descend for a search landing at i (exact: key found at i). */
 function branchIndex(n: number, i: number, exact: boolean): number {
   if (!exact && i > 0) i--;
@@ -407,8 +422,8 @@ function asBuffer(u: Uint8Array): Buffer {
   return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 }
 
-function checkKey(key: Uint8Array): Buffer {
-  const k = asBuffer(requireBytes(key, 'key'));
+function checkKey(key: Uint8Array): Uint8Array {
+  const k = requireBytes(key, 'key');
   if (k.length === 0) throw new KeyRequiredError('key required');
   if (k.length > btreeKeyBytesMax) throw new KeyTooLargeError(`key of ${k.length} bytes exceeds ${btreeKeyBytesMax}`);
   return k;

@@ -3,7 +3,8 @@
  * the nodes that transaction has materialized. Its position is a stack of (page or node, index)
  * from the bucket's root down to a leaf, as in bbolt's cursor.go.
  */
-import { BUCKET_LEAF_FLAG, compareBytes, type PageView } from './page.js';
+import { requireBytes } from '../util/errors.js';
+import { BUCKET_LEAF_FLAG, compareBytes, copyBytes, type PageView } from './page.js';
 import type { Node } from './node.js';
 import type { Bucket } from './bucket.js';
 
@@ -34,7 +35,7 @@ class ElemRef {
     return this.node !== undefined ? this.node.inodes.length : this.page!.count;
   }
   childPgid(): number {
-    return this.node !== undefined ? this.node.inodes[this.index]!.pgid : this.page!.pgids[this.index]!;
+    return this.node !== undefined ? this.node.inodes[this.index]!.pgid : this.page!.childAt(this.index);
   }
 }
 
@@ -110,7 +111,7 @@ export class Cursor {
   seek(seek: Uint8Array): Entry | undefined {
     this.bucket.tx.checkOpen();
     this.afterDelete = false;
-    this.seekRaw(Buffer.from(seek.buffer, seek.byteOffset, seek.byteLength));
+    this.seekRaw(requireBytes(seek, 'seek key'));
     const ref = this.top();
     if (ref.index >= ref.count()) return this.moveNext();
     return this.current();
@@ -128,7 +129,7 @@ export class Cursor {
     if (this.depth === 0) return;
     const ref = this.top();
     if (ref.index >= ref.count()) return;
-    const k = Buffer.from(this.keyAt());
+    const k = copyBytes(this.keyAt());
     if ((this.flagsAt() & BUCKET_LEAF_FLAG) !== 0) this.bucket.throwIncompatible();
     this.node().del(k);
     this.seekRaw(k);
@@ -136,7 +137,7 @@ export class Cursor {
   }
 
   /** Positions on the first leaf element >= key, leaving index == count when past the end. */
-  seekRaw(key: Buffer): void {
+  seekRaw(key: Uint8Array): void {
     this.depth = 0;
     let pgid = this.bucket.root;
     for (;;) {
@@ -150,7 +151,7 @@ export class Cursor {
           ref.index = i;
           return;
         }
-        exact = i < n.inodes.length && compareBytes(n.inodes[i]!.key, key) === 0;
+        exact = n.exact;
       } else {
         const p = ref.page!;
         i = p.search(key);
@@ -230,12 +231,12 @@ export class Cursor {
     return this.depth > 0 && (this.flagsAt() & BUCKET_LEAF_FLAG) !== 0;
   }
 
-  keyAt(): Buffer {
+  keyAt(): Uint8Array {
     const ref = this.top();
     return ref.node !== undefined ? ref.node.inodes[ref.index]!.key : ref.page!.key(ref.index);
   }
 
-  rawValueAt(): Buffer {
+  rawValueAt(): Uint8Array {
     const ref = this.top();
     return ref.node !== undefined ? ref.node.inodes[ref.index]!.value! : ref.page!.value(ref.index);
   }

@@ -16,16 +16,20 @@ import { checkDb } from './check.js';
 import { compactDb } from './compact.js';
 import {
   ChecksumError,
+  CommitInProgressError,
   CorruptPageError,
   DbClosedError,
   DbFailedError,
+  DbInUseError,
   InvalidDbError,
+  TxNotWritableError,
   TxWriteOpenError,
   VersionMismatchError,
 } from './errors.js';
 import { Freelist, readFreelistPage } from './freelist.js';
 import { decodeMeta, encodeMeta, PGID_NO_FREELIST, type Meta } from './meta.js';
 import { FLAG_LEAF, OFF_PAGE_OVERFLOW, PAGE_HEADER_SIZE, PageView, readU32, writePageHeader } from './page.js';
+import { PageCache } from './page_cache.js';
 import { Tx } from './tx.js';
 
 export interface DbOptions {
@@ -37,6 +41,8 @@ export interface DbOptions {
   fileLayer?: FileLayer;
   /** Decoded pages kept in the read cache. */
   cachePages?: number;
+  /** Open an existing file for reading only (write transactions fail). */
+  readOnly?: boolean;
 }
 
 export interface DbStats {
@@ -61,26 +67,33 @@ export class Db {
   readonly path: string;
   readonly pageSize: number;
   readonly noSync: boolean;
+  readonly readOnly: boolean;
   readonly fs: FileLayer;
   private fd: number;
   private metaValue: Meta;
   readonly freelist = new Freelist();
-  private readonly cache = new Map<number, PageView | Buffer>();
-  private readonly cacheMax: number;
+  private readonly cache: PageCache;
   private writer: Tx | undefined;
   /** Open readers' txids, with counts. */
   private readonly readers = new Map<number, number>();
   private closed = false;
   private failure: unknown = undefined;
   private fileBytes: number;
+  private readonly lockKey: string;
 
   constructor(file: string, opts: DbOptions = {}) {
     this.path = file;
     this.fs = opts.fileLayer ?? nodeFileLayer;
+    // bbolt takes an flock; Node has none, so this only guards against a second open in the
+    // same process. Two processes on one file are not detected: do not do that.
+    this.lockKey = path.resolve(file);
+    if (openPaths.has(this.lockKey)) throw new DbInUseError(`${file} is already open in this process`);
     this.noSync = opts.noSync ?? false;
-    this.cacheMax = opts.cachePages ?? btreeCachePagesMax;
+    this.cache = new PageCache(opts.cachePages ?? btreeCachePagesMax);
+    this.readOnly = opts.readOnly ?? false;
     const fresh = !this.fs.exists(file) || this.fs.fileSize(file) === 0;
-    this.fd = this.fs.open(file, fresh ? 'w+' : 'r+');
+    if (fresh && this.readOnly) throw new InvalidDbError(`${file}: no database to open read-only`);
+    this.fd = this.fs.open(file, fresh ? 'w+' : this.readOnly ? 'r' : 'r+');
     try {
       if (fresh) {
         const ps = opts.pageSize ?? btreePageSizeDefault;
@@ -100,6 +113,7 @@ export class Db {
       this.fs.close(this.fd);
       throw err;
     }
+    openPaths.add(this.lockKey);
   }
 
   /** The committed meta (a copy). */
@@ -199,16 +213,16 @@ export class Db {
   }
 
   /** Reads a page and its overflow from the file. */
-  readPageRaw(id: number): Buffer {
+  readPageRaw(id: number): Uint8Array {
     const ps = this.pageSize;
-    const first = Buffer.alloc(ps);
+    const first = new Uint8Array(ps);
     const n = this.fs.read(this.fd, first, 0, ps, id * ps);
     if (n < ps) throw new CorruptPageError(`page ${id}: read past the end of the file`);
     const overflow = readU32(first, OFF_PAGE_OVERFLOW);
     if (overflow === 0) return first;
     if ((id + 1 + overflow) * ps > this.fileBytes) throw new CorruptPageError(`page ${id}: overflow ${overflow} runs past the end of the file`);
-    const all = Buffer.alloc(ps * (overflow + 1));
-    first.copy(all, 0);
+    const all = new Uint8Array(ps * (overflow + 1));
+    all.set(first, 0);
     const m = this.fs.read(this.fd, all, ps, ps * overflow, (id + 1) * ps);
     if (m < ps * overflow) throw new CorruptPageError(`page ${id}: overflow read past the end of the file`);
     return all;
@@ -239,18 +253,8 @@ export class Db {
     if (e instanceof PageView) return e;
     this.checkOpen();
     const v = new PageView(e ?? this.readPageRaw(id), id);
-    if (e === undefined) this.evict();
     this.cache.set(id, v);
     return v;
-  }
-
-  private evict(): void {
-    // First in, first out: cheap on the hit path (no reordering), good enough for a tree
-    // whose upper levels are re-read constantly and so come straight back.
-    while (this.cache.size >= this.cacheMax) {
-      const oldest = this.cache.keys().next().value as number;
-      this.cache.delete(oldest);
-    }
   }
 
   // ---- transactions ----
@@ -267,6 +271,7 @@ export class Db {
       this.readers.set(tx.id, (this.readers.get(tx.id) ?? 0) + 1);
       return tx;
     }
+    if (this.readOnly) throw new TxNotWritableError(`${this.path} is open read-only`);
     if (this.writer !== undefined) throw new TxWriteOpenError('a write transaction is already open');
     this.releasePending();
     const tx = new Tx(this, true, this.metaValue);
@@ -329,36 +334,62 @@ export class Db {
    * its meta, syncs. A failure here poisons the Db: its on-disk state is not known any more.
    */
   writeCommit(tx: Tx): void {
-    const ps = this.pageSize;
     try {
-      const need = tx.meta.pgid * ps;
-      if (need > this.fileBytes) this.grow(need);
-      const ids = [...tx.dirty.keys()].sort((a, b) => a - b);
-      let i = 0;
-      while (i < ids.length) {
-        // Gather a run of pages that sit back to back in the file into one write.
-        const start = ids[i]!;
-        const run: Buffer[] = [];
-        let pos = start;
-        while (i < ids.length && ids[i] === pos) {
-          const b = tx.dirty.get(pos)!;
-          run.push(b);
-          pos += b.length / ps;
-          i++;
-        }
-        const data = run.length === 1 ? run[0]! : Buffer.concat(run);
-        this.fs.write(this.fd, data, 0, data.length, start * ps);
-      }
+      this.writePages(tx);
       if (!this.noSync) this.fs.fdatasync(this.fd);
-      const metaPage = encodeMeta(tx.meta, ps);
-      this.fs.write(this.fd, metaPage, 0, ps, (tx.meta.txid % 2) * ps);
+      this.writeMeta(tx);
       if (!this.noSync) this.fs.fdatasync(this.fd);
     } catch (err) {
       this.failure = err;
       throw err;
     }
+    this.finishCommit(tx);
+  }
+
+  /** writeCommit with the fdatasyncs on the thread pool. */
+  async writeCommitAsync(tx: Tx): Promise<void> {
+    try {
+      this.writePages(tx);
+      if (!this.noSync) await this.fs.fdatasyncAsync(this.fd);
+      this.writeMeta(tx);
+      if (!this.noSync) await this.fs.fdatasyncAsync(this.fd);
+    } catch (err) {
+      this.failure = err;
+      throw err;
+    }
+    this.finishCommit(tx);
+  }
+
+  private writePages(tx: Tx): void {
+    const ps = this.pageSize;
+    const need = tx.meta.pgid * ps;
+    if (need > this.fileBytes) this.grow(need);
+    const ids = [...tx.dirty.keys()].sort((a, b) => a - b);
+    let i = 0;
+    while (i < ids.length) {
+      // Gather a run of pages that sit back to back in the file into one write.
+      const start = ids[i]!;
+      const run: Uint8Array[] = [];
+      let pos = start;
+      while (i < ids.length && ids[i] === pos) {
+        const b = tx.dirty.get(pos)!;
+        run.push(b);
+        pos += b.length / ps;
+        i++;
+      }
+      const data = run.length === 1 ? run[0]! : Buffer.concat(run);
+      this.fs.write(this.fd, data, 0, data.length, start * ps);
+    }
+  }
+
+  private writeMeta(tx: Tx): void {
+    const ps = this.pageSize;
+    this.fs.write(this.fd, encodeMeta(tx.meta, ps), 0, ps, (tx.meta.txid % 2) * ps);
+  }
+
+  /** The commit is durable: publish its pages and meta to new transactions. */
+  private finishCommit(tx: Tx): void {
     for (const [id, buf] of tx.dirty) {
-      if (!this.cache.has(id)) this.evict();
       this.cache.set(id, buf);
     }
     this.metaValue = { ...tx.meta };
@@ -425,9 +456,11 @@ export class Db {
   /** Rolls back an open writer and closes the file. Idempotent. */
   close(): void {
     if (this.closed) return;
+    if (this.writer?.isCommitting) throw new CommitInProgressError('close() while commitAsync() is writing; await it first');
     if (this.writer !== undefined) this.writer.rollback();
     this.closed = true;
     this.cache.clear();
+    openPaths.delete(this.lockKey);
     this.fs.close(this.fd);
   }
 
@@ -435,6 +468,9 @@ export class Db {
     return this.closed;
   }
 }
+
+/** Resolved paths of the databases open in this process. */
+const openPaths = new Set<string>();
 
 function isThenable(v: unknown): boolean {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';

@@ -152,7 +152,7 @@ export class Freelist {
   }
 
   /** Encodes free and pending ids into a page buffer of the given size (header included). */
-  write(page: Buffer, id: number, overflow: number): void {
+  write(page: Uint8Array, id: number, overflow: number): void {
     const ids = this.allIds();
     let off = PAGE_HEADER_SIZE;
     if (ids.length >= COUNT_OVERFLOW) {

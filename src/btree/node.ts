@@ -37,9 +37,9 @@ import type { Bucket } from './bucket.js';
 
 export interface Inode {
   flags: number;
-  key: Buffer;
+  key: Uint8Array;
   /** Leaf: the value (a bucket header and maybe an inline page when flags has the bucket bit). */
-  value: Buffer | undefined;
+  value: Uint8Array | undefined;
   /** Branch: the child page id (0 while the child is a new, unspilled node). */
   pgid: number;
 }
@@ -50,7 +50,7 @@ export class Node {
   unbalanced = false;
   spilled = false;
   /** The key this node is filed under in its parent (its first key when read). */
-  key: Buffer | undefined = undefined;
+  key: Uint8Array | undefined = undefined;
   /** The page this node was read from (0: new, or an inline bucket's page). */
   pgid = 0;
   /** Overflow of the page it was read from, so freeing it frees every slot. */
@@ -59,6 +59,8 @@ export class Node {
   /** Materialized children, for spilling bottom up. */
   children: Node[] = [];
   inodes: Inode[] = [];
+  /** Set by search(): whether the inode at the returned index has exactly the key sought. */
+  exact = false;
 
   constructor(bucket: Bucket, isLeaf: boolean, parent: Node | undefined) {
     this.bucket = bucket;
@@ -92,14 +94,14 @@ export class Node {
     if (p.isLeaf) {
       for (let i = 0; i < n; i++) inodes[i] = { flags: p.flagsAt(i), key: p.key(i), value: p.value(i), pgid: 0 };
     } else {
-      for (let i = 0; i < n; i++) inodes[i] = { flags: 0, key: p.key(i), value: undefined, pgid: p.pgids[i]! };
+      for (let i = 0; i < n; i++) inodes[i] = { flags: 0, key: p.key(i), value: undefined, pgid: p.childAt(i) };
     }
     this.inodes = inodes;
     this.key = n > 0 ? inodes[0]!.key : undefined;
   }
 
   /** Encodes this node into buf (which is at least size() bytes) as page id with overflow. */
-  write(buf: Buffer, id: number, overflow: number): void {
+  write(buf: Uint8Array, id: number, overflow: number): void {
     const n = this.inodes.length;
     assert(n < 0x10000, `inode overflow: ${n}`);
     writePageHeader(buf, id, this.isLeaf ? FLAG_LEAF : FLAG_BRANCH, n, overflow);
@@ -113,39 +115,63 @@ export class Node {
         writeU32(buf, e + OFF_LELEM_FLAGS, ino.flags);
         writeU32(buf, e + OFF_LELEM_KSIZE, ino.key.length);
         writeU32(buf, e + OFF_LELEM_VSIZE, v.length);
-        ino.key.copy(buf, data);
+        buf.set(ino.key, data);
         data += ino.key.length;
-        v.copy(buf, data);
+        buf.set(v, data);
         data += v.length;
       } else {
         writeU32(buf, e + OFF_BELEM_KSIZE, ino.key.length);
         writeU64(buf, e + OFF_BELEM_PGID, ino.pgid);
-        ino.key.copy(buf, data);
+        buf.set(ino.key, data);
         data += ino.key.length;
       }
     }
   }
 
   /** Index of the first inode with key >= key. */
-  search(key: Buffer): number {
+  search(key: Uint8Array): number {
+    // As PageView.search: each comparison starts past the prefix shared with both bounds.
     const inodes = this.inodes;
+    const klen = key.length;
     let lo = 0;
     let hi = inodes.length;
+    let lcpLo = 0;
+    let lcpHi = 0;
+    let exact = false;
+    // Appends (etcd's revision keys, sequential loads) land past the last key: one
+    // comparison instead of a binary search over a node that grows all transaction long.
+    if (hi > 0 && compareBytes(inodes[hi - 1]!.key, key) < 0) {
+      this.exact = false;
+      return hi;
+    }
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (compareBytes(inodes[mid]!.key, key) < 0) lo = mid + 1;
-      else hi = mid;
+      const k = inodes[mid]!.key;
+      const len = k.length;
+      const n = len < klen ? len : klen;
+      let j = lcpLo < lcpHi ? lcpLo : lcpHi;
+      while (j < n && k[j] === key[j]) j++;
+      const c = j < n ? k[j]! - key[j]! : len - klen;
+      if (c < 0) {
+        lo = mid + 1;
+        lcpLo = j;
+      } else {
+        hi = mid;
+        lcpHi = j;
+        if (c === 0) exact = true;
+      }
     }
+    this.exact = exact && lo < inodes.length;
     return lo;
   }
 
   /** Inserts or replaces the inode filed under oldKey. */
-  put(oldKey: Buffer, newKey: Buffer, value: Buffer | undefined, pgid: number, flags: number): void {
+  put(oldKey: Uint8Array, newKey: Uint8Array, value: Uint8Array | undefined, pgid: number, flags: number): void {
     assert(oldKey.length > 0 && newKey.length > 0, 'put: zero-length key');
     const i = this.search(oldKey);
     const inodes = this.inodes;
     const ino = inodes[i];
-    if (ino !== undefined && compareBytes(ino.key, oldKey) === 0) {
+    if (ino !== undefined && this.exact) {
       ino.flags = flags;
       ino.key = newKey;
       ino.value = value;
@@ -155,10 +181,9 @@ export class Node {
     }
   }
 
-  del(key: Buffer): void {
+  del(key: Uint8Array): void {
     const i = this.search(key);
-    const ino = this.inodes[i];
-    if (ino === undefined || compareBytes(ino.key, key) !== 0) return;
+    if (!this.exact) return;
     this.inodes.splice(i, 1);
     this.unbalanced = true;
   }

@@ -74,11 +74,12 @@ function randomValue(prng: Prng): Buffer {
   return v;
 }
 
-function run(seed: number, steps: number, pageSize: number): void {
+function run(seed: number, steps: number, pageSize: number, cachePages?: number): void {
   const prng = new Prng(seed ^ pageSize);
   const { dir, cleanup } = tempDir();
   const file = path.join(dir, 'model.db');
-  let db: Db = openDb(file, { pageSize, noSync: true });
+  const opts = cachePages === undefined ? { noSync: true } : { noSync: true, cachePages };
+  let db: Db = openDb(file, { pageSize, ...opts });
   let committed: Model = new Map();
   const readers: { tx: Tx; model: Model }[] = [];
   try {
@@ -88,7 +89,7 @@ function run(seed: number, steps: number, pageSize: number): void {
       if (r < 0.04) {
         for (const rd of readers.splice(0)) rd.tx.rollback();
         db.close();
-        db = openDb(file, { noSync: true });
+        db = openDb(file, opts);
         sameAs(db.view(read), committed, `${what}: after reopen`);
         continue;
       }
@@ -186,6 +187,6 @@ test('random operations match a Map model (4 KiB pages)', () => {
   run(seedFromEnv(), steps, 4096);
 });
 
-test('random operations match a Map model (1 KiB pages: deeper trees, more splits)', () => {
-  run(seedFromEnv(), steps, 1024);
+test('random operations match a Map model (1 KiB pages: deeper trees, more splits; a 32-page cache)', () => {
+  run(seedFromEnv(), steps, 1024, 32);
 });

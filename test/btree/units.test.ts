@@ -33,8 +33,8 @@ test('page codec: u64 fields, a leaf page decoded by hand', () => {
   p.write('axybb', 48, 'latin1');
   const v = new PageView(p, 9);
   assert.equal(v.isLeaf, true);
-  assert.deepEqual(Array.from({ length: v.count }, (_, i) => v.key(i).toString()), ['a', 'bb']);
-  assert.deepEqual(Array.from({ length: v.count }, (_, i) => v.value(i).toString()), ['xy', '']);
+  assert.deepEqual(Array.from({ length: v.count }, (_, i) => Buffer.from(v.key(i)).toString()), ['a', 'bb']);
+  assert.deepEqual(Array.from({ length: v.count }, (_, i) => Buffer.from(v.value(i)).toString()), ['xy', '']);
   assert.deepEqual([v.flagsAt(0), v.flagsAt(1)], [0, 1]);
   assert.throws(() => new PageView(p, 8), (e: unknown) => (e as { code?: string }).code === 'ERR_BTREE_CORRUPT_PAGE');
   const bad = Buffer.from(p);
@@ -287,6 +287,39 @@ test('a snapshot of a read transaction is a standalone file, unaffected by later
     assert.deepEqual(snap2.check(), []);
     snap2.close();
     db.close();
+  } finally {
+    cleanup();
+  }
+});
+
+test('commitAsync: readers keep the old state until it is durable; the writer slot stays taken', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const file = path.join(dir, 'x.db');
+    const db = openDb(file);
+    db.update((tx) => tx.createBucket('b').put(enc('k'), enc('old')));
+    for (let round = 0; round < 5; round++) {
+      const tx = db.begin(true);
+      const b = tx.bucket('b')!;
+      b.put(enc('k'), enc(`new${round}`));
+      for (let i = 0; i < 500; i++) b.put(enc(`r${round}-${i}`), Buffer.alloc(50, i));
+      const p = tx.commitAsync();
+      assert.equal(tx.isCommitting, true);
+      assert.throws(() => db.begin(true), (e: unknown) => (e as { code?: string }).code === 'ERR_BTREE_WRITE_TX_OPEN');
+      assert.throws(() => b.put(enc('x'), enc('y')), (e: unknown) => (e as { code?: string }).code === 'ERR_BTREE_TX_CLOSED');
+      assert.throws(() => db.close(), (e: unknown) => (e as { code?: string }).code === 'ERR_BTREE_COMMIT_IN_PROGRESS');
+      const before = round === 0 ? 'old' : `new${round - 1}`;
+      assert.equal(Buffer.from(db.view((t) => t.bucket('b')!.get(enc('k')))!).toString(), before);
+      assert.deepEqual(db.check(), [], 'check while a commit is in flight');
+      await p;
+      assert.equal(Buffer.from(db.view((t) => t.bucket('b')!.get(enc('k')))!).toString(), `new${round}`);
+      assert.deepEqual(db.check(), []);
+    }
+    db.close();
+    const again = openDb(file);
+    assert.equal(Buffer.from(again.view((t) => t.bucket('b')!.get(enc('k')))!).toString(), 'new4');
+    assert.equal(again.view((t) => t.bucket('b')!.stats().keyN), 2501);
+    again.close();
   } finally {
     cleanup();
   }
