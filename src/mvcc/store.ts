@@ -252,7 +252,7 @@ export class Store {
   /** etcd's HashKV: the hash of the `key` bucket's history up to revision (0: current). */
   hashKV(req: { revision?: number } = {}): HashKVResponse {
     this.open();
-    this.backend.commit();
+    // The hash reads through the open batch, so it needs no commit first.
     const h = this.kv.hashByRev(req.revision ?? 0);
     return { header: header(h.currentRev), hash: h.hash, compactRevision: h.compactRev };
   }
