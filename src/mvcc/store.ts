@@ -112,12 +112,18 @@ export class Store {
   readonly backend: Backend;
   /** The btree file, or undefined for an in-memory store. */
   readonly dbPath: string | undefined;
+  /**
+   * The storage engine: for openStore, the btree Db (etsd/btree), which a server uses to send
+   * a consistent snapshot (a read transaction keeps its pages while the store writes on).
+   */
+  readonly engine: Engine;
   private closed = false;
   private leaseTimer: NodeJS.Timeout | undefined;
   private progressTimer: NodeJS.Timeout | undefined;
 
   constructor(engine: Engine, dbPath: string | undefined, opts: StoreOptions = {}) {
     this.dbPath = dbPath;
+    this.engine = engine;
     this.backend = new Backend(engine, {
       batchIntervalMs: opts.batchIntervalMs,
       batchOpsMax: opts.batchOpsMax,
