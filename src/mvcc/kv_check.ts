@@ -16,7 +16,6 @@ import {
   ValueProvidedError,
 } from './errors.js';
 import type { DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest } from './types.js';
-import { rangeEndOf } from './kv_apply.js';
 
 function checkKey(key: Uint8Array | undefined): void {
   if (key === undefined || key === null) throw new EmptyKeyError();
@@ -68,13 +67,13 @@ export function checkTxnRequest(r: TxnRequest, maxOps = txnOpsMax): void {
 
 interface Interval {
   start: Uint8Array;
-  /** undefined: the single key; empty: to the last key. */
+  /** undefined: the single key; else [start, end) compared as bytes. */
   end: Uint8Array | undefined;
 }
 
 function intervalHas(iv: Interval, k: Uint8Array): boolean {
   if (iv.end === undefined) return compareBytes(iv.start, k) === 0;
-  return compareBytes(iv.start, k) <= 0 && (iv.end.length === 0 || compareBytes(k, iv.end) < 0);
+  return compareBytes(iv.start, k) <= 0 && compareBytes(k, iv.end) < 0;
 }
 
 /**
@@ -86,7 +85,9 @@ export function checkIntervals(ops: RequestOp[]): { puts: Set<string>; dels: Int
   for (const op of ops) {
     const d = op.requestDeleteRange;
     if (d === undefined) continue;
-    dels.push({ start: d.key, end: d.rangeEnd !== undefined && d.rangeEnd.length > 0 ? rangeEndOf(d.rangeEnd) : undefined });
+    // etcd takes [key, rangeEnd) literally here: a from-key delete (rangeEnd "\0") is an empty
+    // interval and conflicts with no put.
+    dels.push({ start: d.key, end: d.rangeEnd !== undefined && d.rangeEnd.length > 0 ? d.rangeEnd : undefined });
   }
   const inDels = (k: string): boolean => {
     const kb = Buffer.from(k, 'latin1');

@@ -76,6 +76,9 @@ test('txn limits: too many ops, duplicate keys (and the allowed cases)', () => {
     // etcd allows: one key in both branches of a nested txn, and in success and failure.
     st.txn({ success: [{ requestTxn: { success: [put('a')], failure: [put('a')] } }] });
     st.txn({ success: [put('a')], failure: [put('a')] });
+    // As in etcd (checked against 3.4): a from-key delete ("\0" end) is taken literally as the
+    // empty interval [key, "\0") and does not conflict with a put.
+    st.txn({ success: [{ requestDeleteRange: { key: b('a'), rangeEnd: new Uint8Array([0]) } }, put('b')] });
     // A delete and a put of different keys, and two deletes of one key, are fine.
     st.txn({ success: [{ requestDeleteRange: { key: b('a') } }, { requestDeleteRange: { key: b('a') } }, put('b')] });
   });
