@@ -27,7 +27,15 @@ export const btreeCheckProblemsMax = 1000;
 /** Keys and values put are copied into shared slabs of this size (larger ones on their own). */
 export const btreeCopySlabBytes = 256 * KiB;
 export const btreeCopyInSlabBytesMax = 4 * KiB;
-/** Decoded pages or nodes kept in the read cache. */
+/**
+ * Deepest tree a lookup will descend. Every level at least doubles the leaves below it, so a
+ * real file never comes near; a corrupt file with a cycle of branch pointers stops here.
+ */
+export const btreeDepthMax = 64;
+/**
+ * Pages kept in the read cache (decoded, or as written by a commit). A page with overflow counts
+ * once, so memory is about this times the page size plus the large values being read.
+ */
 export const btreeCachePagesMax = 65_536;
 
 // ---- WAL ----

@@ -28,7 +28,7 @@ import {
 } from './errors.js';
 import { Freelist, readFreelistPage } from './freelist.js';
 import { decodeMeta, encodeMeta, PGID_NO_FREELIST, type Meta } from './meta.js';
-import { FLAG_LEAF, OFF_PAGE_OVERFLOW, PAGE_HEADER_SIZE, PageView, readU32, writePageHeader } from './page.js';
+import { FLAG_FREELIST, FLAG_LEAF, OFF_PAGE_OVERFLOW, PAGE_HEADER_SIZE, PageView, readU32, writePageHeader } from './page.js';
 import { PageCache } from './page_cache.js';
 import { Tx } from './tx.js';
 
@@ -91,15 +91,16 @@ export class Db {
     this.noSync = opts.noSync ?? false;
     this.cache = new PageCache(opts.cachePages ?? btreeCachePagesMax);
     this.readOnly = opts.readOnly ?? false;
+    const ps = opts.pageSize ?? btreePageSizeDefault;
+    // Checked before anything touches the disk, so bad options never leave a file behind.
+    if (!Number.isInteger(ps) || ps < btreePageSizeMin || ps > btreePageSizeMax || (ps & (ps - 1)) !== 0) {
+      throw new InvalidArgumentError(`pageSize ${ps} must be a power of two in [${btreePageSizeMin}, ${btreePageSizeMax}]`);
+    }
     const fresh = !this.fs.exists(file) || this.fs.fileSize(file) === 0;
     if (fresh && this.readOnly) throw new InvalidDbError(`${file}: no database to open read-only`);
     this.fd = this.fs.open(file, fresh ? 'w+' : this.readOnly ? 'r' : 'r+');
     try {
       if (fresh) {
-        const ps = opts.pageSize ?? btreePageSizeDefault;
-        if (!Number.isInteger(ps) || ps < btreePageSizeMin || ps > btreePageSizeMax || (ps & (ps - 1)) !== 0) {
-          throw new InvalidArgumentError(`pageSize ${ps} must be a power of two in [${btreePageSizeMin}, ${btreePageSizeMax}]`);
-        }
         this.pageSize = ps;
         this.metaValue = this.init();
       } else {
@@ -127,7 +128,7 @@ export class Db {
     const base: Meta = { pageSize: ps, flags: 0, root: 3, sequence: 0, freelist: 2, pgid: 4, txid: 0 };
     encodeMeta(base, ps).copy(buf, 0);
     encodeMeta({ ...base, txid: 1 }, ps).copy(buf, ps);
-    writePageHeader(buf.subarray(2 * ps), 2, 0x10, 0, 0);
+    writePageHeader(buf.subarray(2 * ps), 2, FLAG_FREELIST, 0, 0);
     writePageHeader(buf.subarray(3 * ps), 3, FLAG_LEAF, 0, 0);
     this.fs.write(this.fd, buf, 0, buf.length, 0);
     this.fs.fdatasync(this.fd);
@@ -135,7 +136,10 @@ export class Db {
     return { ...base, txid: 1 };
   }
 
-  /** Picks the valid meta with the highest txid that fits the file; falls back to the other. */
+  /**
+   * Picks the valid meta (magic, version, checksum) with the highest txid; a meta that fails
+   * validation (a torn or corrupt write) leaves the other in force.
+   */
   private readMeta(): Meta {
     const size = this.fs.size(this.fd);
     const head = Buffer.alloc(PAGE_HEADER_SIZE + 64);

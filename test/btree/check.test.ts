@@ -92,3 +92,25 @@ test('a reachable page listed as free is reported', () => {
     cleanup();
   }
 });
+
+test('a branch that points at itself: reads fail with a typed error instead of looping', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const file = path.join(dir, 'x.db');
+    const { root } = build(file);
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(BigInt(root));
+    patch(file, root * PS + 16 + 8, b); // element 0's child := the branch itself
+    const db = openDb(file);
+    try {
+      const corrupt = (e: unknown) => (e as { code?: string }).code === 'ERR_BTREE_CORRUPT_PAGE';
+      assert.throws(() => db.view((tx) => tx.bucket('b')!.get(enc('key00000'))), corrupt);
+      assert.throws(() => db.view((tx) => tx.bucket('b')!.cursor().first()), corrupt);
+      assert.ok(db.check().some((m) => m.includes('multiple references')));
+    } finally {
+      db.close();
+    }
+  } finally {
+    cleanup();
+  }
+});
