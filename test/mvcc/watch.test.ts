@@ -215,3 +215,16 @@ test('an event is encoded once for all watchers', () => {
   assert.equal(back.kv.modRevision, 2);
   st.close();
 });
+
+test('progressNotify: synced watchers that asked get periodic empty notifications', async () => {
+  const st = openMemoryStore({ watchProgressIntervalMs: 5 });
+  const notices: Array<[number, number, boolean]> = [];
+  st.put({ key: b('p'), value: b('1') });
+  st.watch({ key: b('p'), progressNotify: true }, (evs, rev, n) => void notices.push([evs.length, rev, n?.progress === true]));
+  let quietOnes = 0;
+  st.watch({ key: b('p') }, () => void quietOnes++);
+  for (let i = 0; i < 400 && notices.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(notices[0], [0, 2, true]);
+  assert.equal(quietOnes, 0, 'watchers that did not ask get no progress notifications');
+  st.close();
+});
