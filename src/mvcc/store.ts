@@ -367,9 +367,15 @@ export class Store {
     this.backend.commit();
   }
 
-  /** Invariants of the index and its agreement with the btree; empty when sound. */
+  /**
+   * Invariants of the key index, its agreement with the `key` bucket, and (for a btree store)
+   * the btree's own check of the committed file; empty when sound.
+   */
   check(): string[] {
-    return this.kv.check();
+    const out = this.kv.check();
+    const engineCheck = (this.engine as { check?: () => string[] }).check;
+    if (typeof engineCheck === 'function') out.push(...engineCheck.call(this.engine).map((p) => `btree: ${p}`));
+    return out;
   }
 
   /** Commits the open batch and closes the file. */
