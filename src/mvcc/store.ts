@@ -24,7 +24,7 @@ import { leaseTtlMinSecondsDefault, leaseCheckIntervalMsDefault, watchProgressIn
 import type { FileLayer } from '../util/file_layer.js';
 import { nodeFileLayer } from '../util/file_layer.js';
 import { InvalidArgumentError, requireBytes } from '../util/errors.js';
-import { Backend, type Engine } from './backend.js';
+import { Backend, type CompactableEngine, type Engine } from './backend.js';
 import { LeaseNotFoundError, StoreClosedError } from './errors.js';
 import {
   applyDeleteRange,
@@ -114,16 +114,22 @@ export class Store {
   readonly dbPath: string | undefined;
   /**
    * The storage engine: for openStore, the btree Db (etsd/btree), which a server uses to send
-   * a consistent snapshot (a read transaction keeps its pages while the store writes on).
+   * a consistent snapshot (a read transaction keeps its pages while the store writes on). It
+   * changes after defrag().
    */
-  readonly engine: Engine;
+  get engine(): Engine {
+    return this.backend.currentEngine;
+  }
+  private readonly reopenEngine: (() => Engine) | undefined;
+  private readonly fileLayer: FileLayer;
   private closed = false;
   private leaseTimer: NodeJS.Timeout | undefined;
   private progressTimer: NodeJS.Timeout | undefined;
 
-  constructor(engine: Engine, dbPath: string | undefined, opts: StoreOptions = {}) {
+  constructor(engine: Engine, dbPath: string | undefined, opts: StoreOptions = {}, reopenEngine?: () => Engine) {
     this.dbPath = dbPath;
-    this.engine = engine;
+    this.reopenEngine = reopenEngine;
+    this.fileLayer = opts.fileLayer ?? nodeFileLayer;
     this.backend = new Backend(engine, {
       batchIntervalMs: opts.batchIntervalMs,
       batchOpsMax: opts.batchOpsMax,
@@ -361,6 +367,31 @@ export class Store {
     this.kv.setConsistentIndex(index);
   }
 
+  /**
+   * etcd's defragment: rewrites the btree file densely (btree compactTo into `<dir>/db.defrag`,
+   * then a rename over `db`), so the space that compaction freed goes back to the file system.
+   * Keys, revisions, leases and hashKV are unchanged. A crash before the rename leaves the old
+   * file (and a stale `db.defrag`, removed by the next defrag); after it, the new one.
+   */
+  defrag(): void {
+    this.open();
+    const engine = this.backend.currentEngine as Partial<CompactableEngine>;
+    if (this.dbPath === undefined || this.reopenEngine === undefined || typeof engine.compactTo !== 'function') {
+      throw new InvalidArgumentError('defrag needs a store opened on a btree file');
+    }
+    this.backend.commit();
+    const tmp = `${this.dbPath}.defrag`;
+    const fl = this.fileLayer;
+    if (fl.exists(tmp)) fl.unlink(tmp);
+    engine.compactTo.call(engine, tmp);
+    const oldEngine = this.backend.currentEngine;
+    oldEngine.close();
+    fl.rename(tmp, this.dbPath);
+    fl.fsyncDir(path.dirname(this.dbPath));
+    // The old engine is closed already; replaceEngine closes it again, which a Db tolerates.
+    this.backend.replaceEngine(this.reopenEngine());
+  }
+
   /** Commits the open batch: every write before this call is durable when it returns. */
   sync(): void {
     this.open();
@@ -411,8 +442,8 @@ export function openStore(dir: string, opts: StoreOptions = {}): Store {
   const fl = opts.fileLayer ?? nodeFileLayer;
   fl.mkdir(dir);
   const dbPath = path.join(dir, 'db');
-  const engine = openDb(dbPath, { noSync: opts.noSync, fileLayer: opts.fileLayer });
-  return new Store(engine, dbPath, opts);
+  const open = (): Engine => openDb(dbPath, { noSync: opts.noSync, fileLayer: opts.fileLayer });
+  return new Store(open(), dbPath, opts, open);
 }
 
 /** A store kept in memory only (nothing durable), for tests and caches. */
