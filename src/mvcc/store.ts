@@ -94,6 +94,11 @@ export interface StoreOptions {
   watchBufferEventsMax?: number;
   /** Events read from the btree per catch-up pass (whole revisions; tests make it small). */
   watchSyncBatchMax?: number;
+  /**
+   * Where errors thrown (or promises rejected) by watch callbacks go. Default: rethrown on a
+   * later tick, like an EventEmitter listener's, so they are not silently lost.
+   */
+  onWatchError?: (err: unknown) => void;
   /** Interval of progress notifications to watchers created with progressNotify. */
   watchProgressIntervalMs?: number;
 }
@@ -158,6 +163,7 @@ export class Store {
       throw err;
     }
     this.watchable = new WatchableStore(this.kv, { bufferEventsMax: opts.watchBufferEventsMax, syncBatchMax: opts.watchSyncBatchMax });
+    if (opts.onWatchError !== undefined) this.watchable.onCallbackError = opts.onWatchError;
     if ((opts.leaseExpiry ?? 'auto') === 'auto') {
       this.leaseTimer = setInterval(() => this.revokeExpiredLeases(), opts.leaseCheckIntervalMs ?? leaseCheckIntervalMsDefault);
       this.leaseTimer.unref();

@@ -228,3 +228,19 @@ test('progressNotify: synced watchers that asked get periodic empty notification
   assert.equal(quietOnes, 0, 'watchers that did not ask get no progress notifications');
   st.close();
 });
+
+test('a throwing callback does not break the store or other watchers', () => {
+  const errors: unknown[] = [];
+  const st = openMemoryStore({ onWatchError: (e) => void errors.push(e) });
+  const got: number[] = [];
+  st.watch({ key: b('k') }, () => {
+    throw new Error('boom');
+  });
+  st.watch({ key: b('k') }, (evs) => void got.push(...evs.map((e) => e.kv.modRevision)));
+  st.put({ key: b('k'), value: b('1') });
+  st.put({ key: b('k'), value: b('2') });
+  assert.deepEqual(got, [2, 3]);
+  assert.equal(errors.length, 2);
+  assert.equal(st.range({ key: b('k') }).kvs[0]!.version, 2);
+  st.close();
+});
