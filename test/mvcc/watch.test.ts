@@ -244,3 +244,17 @@ test('a throwing callback does not break the store or other watchers', () => {
   assert.equal(st.range({ key: b('k') }).kvs[0]!.version, 2);
   st.close();
 });
+
+test('a catching-up watcher whose callback cancels itself and writes: the others miss nothing', async () => {
+  const st = openMemoryStore();
+  for (let i = 0; i < 4; i++) st.put({ key: b('k'), value: b(`${i}`) });
+  const got: number[] = [];
+  const a = st.watch({ key: b('k'), startRevision: 2 }, () => {
+    a.cancel();
+    st.put({ key: b('k'), value: b('from a') });
+  });
+  st.watch({ key: b('k'), startRevision: 2 }, (evs) => void got.push(...evs.map((e) => e.kv.modRevision)));
+  await quiet(st);
+  assert.deepEqual(got, [2, 3, 4, 5, 6]);
+  st.close();
+});
