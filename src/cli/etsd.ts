@@ -11,25 +11,34 @@ import { buildConfig, ConfigError, defaults } from '../server/config.js';
 import { createLogger } from '../server/logger.js';
 import { startMember } from '../server/embed.js';
 
+/** A flag given twice keeps its last value, as Go's flag package (and so etcd) does. */
+const lastStr = (v: string | string[]): string => (Array.isArray(v) ? (v[v.length - 1] as string) : v);
+const lastNum = (v: number | number[]): number => (Array.isArray(v) ? (v[v.length - 1] as number) : v);
+
 async function main(): Promise<void> {
   const argv = await yargs(hideBin(process.argv))
     .scriptName('etsd')
     .usage('$0 [flags]: an etcd v3 member')
-    .option('name', { type: 'string', default: defaults.name, describe: 'human-readable name for this member' })
-    .option('data-dir', { type: 'string', describe: 'path to the data directory (default: ${name}.etsd)' })
-    .option('listen-client-urls', { type: 'string', default: defaults.listenClientUrls })
-    .option('advertise-client-urls', { type: 'string', default: defaults.advertiseClientUrls })
-    .option('listen-peer-urls', { type: 'string', default: defaults.listenPeerUrls })
-    .option('initial-advertise-peer-urls', { type: 'string', default: defaults.initialAdvertisePeerUrls })
-    .option('initial-cluster', { type: 'string', describe: 'initial cluster configuration for bootstrapping' })
-    .option('initial-cluster-state', { type: 'string', default: 'new', choices: ['new', 'existing'] })
-    .option('initial-cluster-token', { type: 'string', default: defaults.initialClusterToken })
-    .option('snapshot-count', { type: 'number', default: defaults.snapshotCount })
-    .option('heartbeat-interval', { type: 'number', default: defaults.heartbeatInterval, describe: 'ms' })
-    .option('election-timeout', { type: 'number', default: defaults.electionTimeout, describe: 'ms' })
-    .option('quota-backend-bytes', { type: 'number', default: defaults.quotaBackendBytes })
-    .option('max-request-bytes', { type: 'number', default: defaults.maxRequestBytes })
-    .option('log-level', { type: 'string', default: defaults.logLevel, choices: ['debug', 'info', 'warn', 'error'] })
+    .option('name', { coerce: lastStr, type: 'string', default: defaults.name, describe: 'human-readable name for this member' })
+    .option('data-dir', { coerce: lastStr, type: 'string', describe: 'path to the data directory (default: ${name}.etsd)' })
+    .option('listen-client-urls', { coerce: lastStr, type: 'string', default: defaults.listenClientUrls })
+    .option('advertise-client-urls', { coerce: lastStr, type: 'string', default: defaults.advertiseClientUrls })
+    .option('listen-peer-urls', { coerce: lastStr, type: 'string', default: defaults.listenPeerUrls })
+    .option('initial-advertise-peer-urls', { coerce: lastStr, type: 'string', default: defaults.initialAdvertisePeerUrls })
+    .option('initial-cluster', { coerce: lastStr, type: 'string', describe: 'initial cluster configuration for bootstrapping' })
+    .option('initial-cluster-state', { coerce: lastStr, type: 'string', default: 'new', choices: ['new', 'existing'] })
+    .option('initial-cluster-token', { coerce: lastStr, type: 'string', default: defaults.initialClusterToken })
+    .option('snapshot-count', { coerce: lastNum, type: 'number', default: defaults.snapshotCount })
+    .option('heartbeat-interval', { coerce: lastNum, type: 'number', default: defaults.heartbeatInterval, describe: 'ms' })
+    .option('election-timeout', { coerce: lastNum, type: 'number', default: defaults.electionTimeout, describe: 'ms' })
+    .option('quota-backend-bytes', { coerce: lastNum, type: 'number', default: defaults.quotaBackendBytes })
+    .option('max-request-bytes', { coerce: lastNum, type: 'number', default: defaults.maxRequestBytes })
+    .option('experimental-snapshot-catchup-entries', {
+      coerce: lastNum,
+      type: 'number',
+      describe: 'Raft log entries kept after a snapshot for slow followers (etcd 3.5 flag; default 5000)',
+    })
+    .option('log-level', { coerce: lastStr, type: 'string', default: defaults.logLevel, choices: ['debug', 'info', 'warn', 'error'] })
     .strict()
     .version(false)
     .help()
@@ -67,7 +76,12 @@ async function main(): Promise<void> {
   const log = createLogger(cfg.name, cfg.logLevel);
   let member;
   try {
-    member = await startMember(cfg, log);
+    const catchUp = argv['experimental-snapshot-catchup-entries'];
+    if (catchUp !== undefined && (!Number.isSafeInteger(catchUp) || catchUp < 1)) {
+      process.stderr.write('etsd: --experimental-snapshot-catchup-entries must be a positive integer\n');
+      process.exit(2);
+    }
+    member = await startMember(cfg, log, catchUp !== undefined ? { snapshotCatchUpEntries: catchUp } : {});
   } catch (err) {
     log.error('failed to start', { err, message: (err as Error).message });
     log.flush();

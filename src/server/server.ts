@@ -90,7 +90,6 @@ interface ApplyWaiter {
 }
 
 const NOSPACE = 1;
-const snapshotCatchUpEntriesDefault = 5000;
 
 export class EtcdServer implements TransportHost {
   readonly id: bigint;
@@ -142,7 +141,7 @@ export class EtcdServer implements TransportHost {
     this.store = opened.store;
     this.snapshotter = opened.snapshotter;
     this.storeOpts = deps.storeOptions ?? {};
-    this.catchUpEntries = deps.snapshotCatchUpEntries ?? snapshotCatchUpEntriesDefault;
+    this.catchUpEntries = deps.snapshotCatchUpEntries ?? limits.snapshotCatchUpEntriesDefault;
     this.requestTimeoutMs = deps.requestTimeoutMs ?? 5000 + 2 * cfg.electionMs;
     this.done = new Promise((r) => (this.resolveDone = r));
     this.membership = new Membership(this.clusterId);
@@ -191,8 +190,8 @@ export class EtcdServer implements TransportHost {
       const init = initialMembers(cfg);
       peers = init.members.map((m) => ({ ...m, clientUrls: [], isLearner: false }));
       peers.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      // Every member must write the same bootstrap entries: client URLs come later (publish).
       const self = peers.find((m) => m.name === cfg.name)!;
-      self.clientUrls = cfg.advertiseClientUrls.map(urlString);
       opened = createDataDir(cfg.dataDir, { id: self.id, clusterId: init.clusterId, bootstrap: peers }, fl, storeOpts);
     } else {
       if (deps.fetchCluster === undefined) throw new Error('joining an existing cluster needs a way to reach its peers');
@@ -577,7 +576,7 @@ export class EtcdServer implements TransportHost {
   async propose(r: Omit<InternalRaftRequest, 'ID'>): Promise<unknown> {
     this.checkRunning();
     if (this.soft.lead === 0n && !(await this.waitLeader(this.cfg.electionMs * 2))) throw errNoLeader();
-    if (this.node.raft.raftLog.committed - this.appliedIndex > 5000) throw errTooManyRequests();
+    if (this.node.raft.raftLog.committed - this.appliedIndex > limits.applyGapEntriesMax) throw errTooManyRequests();
     const id = this.reqIds.take();
     const req = r as InternalRaftRequest;
     req.ID = id;
