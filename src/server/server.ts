@@ -105,6 +105,7 @@ export class EtcdServer implements TransportHost {
   readonly transport: Transport;
   readonly readIndexer: ReadIndexer;
   readonly requestTimeoutMs: number;
+  private readonly dbPath: string;
   private readonly snapshotter: Snapshotter;
   private readonly waits = new WaitMap();
   private readonly reqIds: RequestIds;
@@ -141,6 +142,7 @@ export class EtcdServer implements TransportHost {
     this.store = opened.store;
     this.snapshotter = opened.snapshotter;
     this.storeOpts = deps.storeOptions ?? {};
+    this.dbPath = dataDirPaths(cfg.dataDir).dbPath;
     this.catchUpEntries = deps.snapshotCatchUpEntries ?? limits.snapshotCatchUpEntriesDefault;
     this.requestTimeoutMs = deps.requestTimeoutMs ?? 5000 + 2 * cfg.electionMs;
     this.done = new Promise((r) => (this.resolveDone = r));
@@ -628,17 +630,25 @@ export class EtcdServer implements TransportHost {
 
   // ---- quota ----
 
+  private dbSizeCache = { bytes: 0, at: -Infinity };
+
+  /** The db file's size, read at most every 100 ms (the quota check runs on every write). */
   dbSize(): number {
+    const now = this.timers.now();
+    if (now - this.dbSizeCache.at < 100) return this.dbSizeCache.bytes;
+    let bytes = 0;
     try {
-      return this.fl.fileSize(dataDirPaths(this.cfg.dataDir).dbPath);
+      bytes = this.fl.fileSize(this.dbPath);
     } catch {
-      return 0;
+      bytes = 0;
     }
+    this.dbSizeCache = { bytes, at: now };
+    return bytes;
   }
 
   /** Refuses writes once the db passes the quota, raising the NOSPACE alarm as etcd does. */
   checkQuota(extraBytes: number): void {
-    if ([...this.alarms.values()].some((a) => a.alarm === NOSPACE)) throw errNoSpace();
+    if (this.alarms.size > 0 && [...this.alarms.values()].some((a) => a.alarm === NOSPACE)) throw errNoSpace();
     if (this.dbSize() + extraBytes <= this.cfg.quotaBackendBytes) return;
     void this.propose({ alarm: { action: 1, memberID: this.id, alarm: NOSPACE } }).catch(() => {});
     throw errNoSpace();
