@@ -194,7 +194,7 @@ async function main(): Promise<void> {
             method = '/etcdserverpb.KV/Txn';
             const k = key(i % 10_000);
             body = TxnRequest.encode(TxnRequest.create({
-              compare: [{ result: 0, target: 0, key: k, rangeEnd: new Uint8Array(0), version: 0, createRevision: 0, modRevision: 0, value: new Uint8Array(0), lease: 0n }],
+              compare: [{ result: 0, target: 0, key: k, rangeEnd: new Uint8Array(0), version: 0 }],
               success: [{ requestPut: PutRequest.create({ key: k, value }) }],
               failure: [{ requestPut: PutRequest.create({ key: k, value }) }],
             }));
