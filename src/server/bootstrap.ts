@@ -95,17 +95,29 @@ export function createDataDir(dataDir: string, info: NewMemberInfo, fl: FileLaye
 export function openDataDir(dataDir: string, fl: FileLayer, storeOpts: StoreOptions): Opened {
   const p = dataDirPaths(dataDir);
   const snapshotter = new Snapshotter(p.snapDir, fl);
-  const snapshot = snapshotter.loadNewest();
-  const at = snapshot === undefined ? { term: 0, index: 0 } : { term: snapshot.metadata.term, index: snapshot.metadata.index };
-  let wal: Wal;
+  // The snap file is written before the WAL records the snapshot (so a WAL snapshot record
+  // always has its file); a crash between the two leaves a newer file the WAL does not know,
+  // and the next older snapshot is the one to start from (etcd's ValidSnapshotEntries).
+  const candidates: Array<string | undefined> = [...snapshotter.names(), undefined];
+  let snapshot: Snapshot | undefined;
+  let wal: Wal | undefined;
   let read;
-  try {
-    wal = Wal.open(p.walDir, at, { fileLayer: fl });
-    read = wal.readAll();
-  } catch (err) {
-    if (err instanceof WalError) throw new CorruptDataError(p.walDir, err.message, { cause: err });
-    throw err;
+  for (const name of candidates) {
+    snapshot = name === undefined ? undefined : snapshotter.load(name);
+    const at = snapshot === undefined ? { term: 0, index: 0 } : { term: snapshot.metadata.term, index: snapshot.metadata.index };
+    try {
+      wal = Wal.open(p.walDir, at, { fileLayer: fl });
+      read = wal.readAll();
+      break;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (name !== undefined && (code === 'ERR_WAL_SNAPSHOT_NOT_FOUND' || code === 'ERR_WAL_NOT_FOUND')) continue;
+      if (err instanceof WalError) throw new CorruptDataError(p.walDir, err.message, { cause: err });
+      throw err;
+    }
   }
+  if (wal === undefined || read === undefined) throw new CorruptDataError(p.walDir, 'no snapshot matches the WAL');
+  const at = snapshot === undefined ? { index: 0 } : { index: snapshot.metadata.index };
   let meta: Metadata;
   try {
     meta = Metadata.decode(read.metadata);

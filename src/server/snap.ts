@@ -63,7 +63,11 @@ export class Snapshotter {
   /** The newest snapshot, or undefined when there is none; a damaged file is an error naming it. */
   loadNewest(): Snapshot | undefined {
     const name = this.names()[0];
-    if (name === undefined) return undefined;
+    return name === undefined ? undefined : this.load(name);
+  }
+
+  /** Reads one snap file by name; a damaged file is an error naming it. */
+  load(name: string): Snapshot {
     const path = join(this.dir, name);
     const size = this.fl.fileSize(path);
     const buf = new Uint8Array(size);
