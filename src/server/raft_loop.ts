@@ -20,6 +20,8 @@ import type { Wal } from '../wal/index.js';
 import type { Timers } from './timers.js';
 
 export interface LoopHost {
+  /** Steps the proposals gathered since the last turn into Raft as one batch (one MsgApp per peer). */
+  flushProposals(): void;
   /** Applies committed entries in order (synchronously). */
   apply(entries: Entry[]): void;
   /** Installs a snapshot received from the leader (its db is already in place). */
@@ -83,7 +85,11 @@ export class RaftLoop {
     if (this.running || this.stopped) return;
     this.running = true;
     try {
-      while (!this.stopped && this.node.hasReady()) await this.turn(this.node.ready());
+      while (!this.stopped) {
+        this.host.flushProposals();
+        if (!this.node.hasReady()) break;
+        await this.turn(this.node.ready());
+      }
     } catch (err) {
       this.stopped = true;
       this.host.onFatal(err);

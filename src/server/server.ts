@@ -587,15 +587,28 @@ export class EtcdServer implements TransportHost {
     if (data.length > this.cfg.maxRequestBytes + 1024) throw errRequestTooLarge();
     return new Promise((resolve, reject) => {
       this.waits.register(id, { req, resolve, reject, deadline: this.timers.now() + this.requestTimeoutMs });
-      try {
-        this.node.propose(data);
-      } catch (err) {
-        this.waits.take(id);
-        reject(err instanceof ProposalDroppedError ? (this.soft.lead === 0n ? errNoLeader() : errLeaderChanged()) : err);
-        return;
-      }
+      this.pendingData.push(data);
+      this.pendingIds.push(id);
       this.loop.schedule();
     });
+  }
+
+  /** Proposals gathered since the last Raft turn; stepped in together (RawNode.proposeMany). */
+  private pendingData: Uint8Array[] = [];
+  private pendingIds: bigint[] = [];
+
+  flushProposals(): void {
+    if (this.pendingData.length === 0) return;
+    const datas = this.pendingData;
+    const ids = this.pendingIds;
+    this.pendingData = [];
+    this.pendingIds = [];
+    try {
+      this.node.proposeMany(datas);
+    } catch (err) {
+      const e = err instanceof ProposalDroppedError ? () => (this.soft.lead === 0n ? errNoLeader() : errLeaderChanged()) : () => err;
+      for (const id of ids) this.waits.take(id)?.reject(e());
+    }
   }
 
   private async proposeConfChange(cc: Omit<ConfChange, 'id'>): Promise<void> {
