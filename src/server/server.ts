@@ -421,11 +421,15 @@ export class EtcdServer implements TransportHost {
         this.log.warn('alarm raised', { member: a.memberID, alarm: a.alarm });
       }
     } else if (a.action === 2) {
-      if (this.alarms.delete(key)) {
+      const had = this.alarms.get(key);
+      if (had !== undefined) {
+        this.alarms.delete(key);
         this.store.backend.delete(BUCKET_ALARM, k);
         this.store.backend.writeDone();
         this.log.info('alarm disarmed', { member: a.memberID, alarm: a.alarm });
       }
+      // etcd answers a deactivation with the alarms it removed.
+      return { alarms: had === undefined ? [] : [{ memberID: had.memberID, alarm: had.alarm }] };
     }
     return { alarms: this.alarmList() };
   }
@@ -797,6 +801,7 @@ export class EtcdServer implements TransportHost {
       this.store = openStore(p.snapDir, this.storeOpts);
       this.onStoreReplaced?.();
     }
+    this.dbSizeCache.at = -Infinity;
     this.log.info('defragmented', { dbSize: this.dbSize() });
   }
 

@@ -139,3 +139,35 @@ test('etcdctl (gRPC) works against a member: put, get, txn, lease, member list, 
   fs.rmSync(path.dirname(snap), { recursive: true, force: true });
   assert.equal(str(new TextEncoder().encode('ok')), 'ok');
 });
+
+test('NOSPACE: past --quota-backend-bytes writes fail with etcd error, reads are served; compact + defrag + disarm restores writes', async () => {
+  const { AlarmRequest, AlarmResponse, CompactionRequest: CR } = await import('../../src/proto/index.js');
+  const cl = await startCluster(1, ['--quota-backend-bytes', '150000']);
+  clusters.push(cl);
+  const c = await cl.client(cl.procs[0]!);
+  const big = 'x'.repeat(3000);
+  let failed: Error | undefined;
+  for (let i = 0; i < 200 && failed === undefined; i++) {
+    try {
+      await c.put(`q/${i}`, big);
+    } catch (err) {
+      failed = err as Error;
+    }
+  }
+  assert.ok(failed !== undefined, 'the quota was enforced');
+  assert.match(failed.message, /ResourceExhausted: etcdserver: mvcc: database space exceeded/);
+  assert.equal(await c.get('q/0'), big, 'reads are served under NOSPACE');
+  const list = AlarmResponse.decode(await c.c.call('/etcdserverpb.Maintenance/Alarm', AlarmRequest.encode({ action: 0, memberID: 0n, alarm: 0 })));
+  assert.equal(list.alarms[0]?.alarm, 1);
+  await assert.rejects(c.put('more', 'x'), /database space exceeded/);
+  const r = await c.range('q/', { prefix: true });
+  await c.c.call('/etcdserverpb.KV/DeleteRange', (await import('../../src/proto/index.js')).DeleteRangeRequest.encode({ key: Buffer.from('q/'), rangeEnd: Buffer.from('q0'), prevKv: false }));
+  await c.c.call('/etcdserverpb.KV/Compact', CR.encode({ revision: r.header!.revision + 1, physical: true }));
+  await c.c.call('/etcdserverpb.Maintenance/Defragment', new Uint8Array(0));
+  const off = AlarmResponse.decode(await c.c.call('/etcdserverpb.Maintenance/Alarm', AlarmRequest.encode({ action: 2, memberID: list.alarms[0]!.memberID, alarm: 1 })));
+  assert.equal(off.alarms.length, 1);
+  await eventually(async () => {
+    await c.put('more', 'x');
+  }, 3000);
+  assert.ok((await c.status()).dbSize < 150000);
+});
