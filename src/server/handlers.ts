@@ -21,7 +21,7 @@ import {
 import { eventBytes, type WatchHandle } from '../mvcc/index.js';
 import { ALL_BUCKETS } from '../mvcc/buckets.js';
 import { crc32c } from '../util/crc32c.js';
-import { errNoLeader, errTimeout, toStatusError } from './errors.js';
+import { errLearnerRpc, errNoLeader, errTimeout, toStatusError } from './errors.js';
 import type { EtcdServer } from './server.js';
 import type { Member } from './members.js';
 
@@ -57,16 +57,24 @@ function approxSize(r: { key?: Uint8Array; value?: Uint8Array }): number {
 export function buildMethodTable(s: EtcdServer): MethodTable {
   const t = new MethodTable();
   const hdr = (rev?: number) => s.header(rev);
+  // etcd serves a learner only serializable reads and maintenance/cluster status calls.
+  const noLearner = (): void => {
+    if (s.node.raft.isLearner) throw errLearnerRpc();
+  };
 
   // ---- KV ----
   t.unary('/etcdserverpb.KV/Range', wrap(async (p) => {
     const req = RangeRequest.decode(p);
-    if (!req.serializable) await s.linearizableRead();
+    if (!req.serializable) {
+      noLearner();
+      await s.linearizableRead();
+    }
     const resp = s.store.range(req);
     resp.header = hdr(resp.header?.revision);
     return RangeResponse.encode(resp);
   }));
   t.unary('/etcdserverpb.KV/Put', wrap(async (p) => {
+    noLearner();
     const req = PutRequest.decode(p);
     s.checkQuota(approxSize(req));
     const resp = (await s.propose({ put: req })) as PutResponse;
@@ -74,12 +82,14 @@ export function buildMethodTable(s: EtcdServer): MethodTable {
     return PutResponse.encode(resp);
   }));
   t.unary('/etcdserverpb.KV/DeleteRange', wrap(async (p) => {
+    noLearner();
     const req = DeleteRangeRequest.decode(p);
     const resp = (await s.propose({ deleteRange: req })) as DeleteRangeResponse;
     resp.header = hdr(resp.header?.revision);
     return DeleteRangeResponse.encode(resp);
   }));
   t.unary('/etcdserverpb.KV/Txn', wrap(async (p) => {
+    noLearner();
     const req = TxnRequest.decode(p);
     let resp: TxnResponse;
     if (isTxnReadOnly(req)) {
@@ -93,6 +103,7 @@ export function buildMethodTable(s: EtcdServer): MethodTable {
     return TxnResponse.encode(resp);
   }));
   t.unary('/etcdserverpb.KV/Compact', wrap(async (p) => {
+    noLearner();
     const req = CompactionRequest.decode(p);
     const resp = (await s.propose({ compaction: req })) as CompactionResponse;
     resp.header = hdr(resp.header?.revision);
@@ -104,6 +115,7 @@ export function buildMethodTable(s: EtcdServer): MethodTable {
 
   // ---- Lease ----
   t.unary('/etcdserverpb.Lease/LeaseGrant', wrap(async (p) => {
+    noLearner();
     const req = LeaseGrantRequest.decode(p);
     s.checkQuota(64);
     if (req.ID === 0n) req.ID = s.newLeaseId();
@@ -112,6 +124,7 @@ export function buildMethodTable(s: EtcdServer): MethodTable {
     return LeaseGrantResponse.encode(resp);
   }));
   t.unary('/etcdserverpb.Lease/LeaseRevoke', wrap(async (p) => {
+    noLearner();
     const req = LeaseRevokeRequest.decode(p);
     await s.propose({ leaseRevoke: req });
     return LeaseRevokeResponse.encode({ header: hdr() });
