@@ -178,3 +178,47 @@ test('in-process: random writes through random members under random isolation ag
     await c.stop();
   }
 });
+
+test('in-process: add a learner, it catches up and serves serializable reads; promote it; move leadership to it; remove a member', async () => {
+  const c = await inCluster(3);
+  try {
+    const l = await c.leader();
+    for (let i = 0; i < 10; i++) await put(l, `m${i}`, `${i}`);
+    const peerUrl = 'http://127.0.0.1:30009';
+    const added = await l.memberAdd([peerUrl], true);
+    assert.equal(added.isLearner, true);
+    const cfg = buildConfig({
+      name: 'p4',
+      dataDir: path.join(c.root, 'p4'),
+      listenPeerUrls: peerUrl,
+      initialAdvertisePeerUrls: peerUrl,
+      initialCluster: `${c.names.map((nm, i) => `${nm}=http://127.0.0.1:${30001 + i}`).join(',')},p4=${peerUrl}`,
+      initialClusterState: 'existing',
+      heartbeatInterval: 20,
+      electionTimeout: 200,
+    });
+    const p4 = await EtcdServer.start(cfg, {
+      logger: memoryLogger('p4', 'warn'),
+      transport: (host) => c.net.attach(host),
+      requestTimeoutMs: 1500,
+      fetchCluster: async () => ({ clusterId: l.clusterId, members: l.membership.list() }),
+    });
+    p4.peerCall = peerMethods(p4);
+    c.servers.push(p4);
+    assert.equal(p4.id, added.id);
+    await eventually(async () => assert.equal(await read(p4, 'm9', true), '9'));
+    assert.equal(p4.node.raft.isLearner, true);
+    await eventually(() => l.memberPromote(p4.id), 5000);
+    await eventually(async () => assert.equal(p4.node.raft.isLearner, false));
+    await l.moveLeader(p4.id);
+    await eventually(async () => assert.ok(p4.isLeader));
+    const victim = c.servers.find((s) => s !== p4 && s !== l)!;
+    await p4.memberRemove(victim.id);
+    await victim.done;
+    assert.equal(p4.membership.list().length, 3);
+    await put(p4, 'after', 'remove');
+    for (const s of c.servers.filter((x) => x !== victim)) assert.equal(await read(s, 'after'), 'remove');
+  } finally {
+    await c.stop();
+  }
+});
