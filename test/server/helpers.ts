@@ -19,15 +19,29 @@ import {
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const etsdBin = path.join(here, '..', '..', 'src', 'cli', 'etsd.js');
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+const usedPorts = new Set<number>();
+
+function tryPort(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
+}
+
+/**
+ * A free port below the kernel's ephemeral range (32768 and up on Linux), so that no outgoing
+ * connection of a running member can take it between this check and the member's listen.
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    if (usedPorts.has(port)) continue;
+    if (await tryPort(port)) {
+      usedPorts.add(port);
+      return port;
+    }
+  }
 }
 
 export function tempDir(prefix: string): string {
@@ -229,7 +243,13 @@ export async function startCluster(n: number, extra: string[] = [], root = tempD
   const initial = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peerPort}`).join(',');
   const cl = new Cluster(root, [...fastTiming, '--initial-cluster', initial, '--initial-cluster-token', 'test', ...extra]);
   for (const s of specs) cl.add(s).start(cl.args);
-  await cl.waitLeader();
+  try {
+    await cl.waitLeader();
+    for (const p of cl.procs) if (!p.running) throw new Error(`${p.spec.name} did not start: ${p.log()}`);
+  } catch (err) {
+    await cl.destroy();
+    throw err;
+  }
   return cl;
 }
 
