@@ -93,17 +93,17 @@ test('SIGKILL the leader under write load: a new leader, writes resume, no ackno
 });
 
 test('a member far behind catches up by snapshot', async () => {
-  const cl = await cluster(3, ['--snapshot-count', '100', '--experimental-snapshot-catchup-entries', '20']);
+  const cl = await cluster(3, ['--snapshot-count', '50', '--experimental-snapshot-catchup-entries', '10']);
   const li = await cl.waitLeader();
   const lag = cl.procs[(li + 1) % 3]!;
   await lag.kill('SIGKILL');
   cl.dropClient(lag);
   const lc = await cl.client(cl.procs[li]!);
-  for (let i = 0; i < 400; i++) await lc.put(`s/${i}`, `v${i}`);
+  for (let i = 0; i < 200; i++) await lc.put(`s/${i}`, `v${i}`);
   lag.start(cl.args);
   await eventually(async () => {
     const got = await (await cl.client(lag)).all('s/', true);
-    assert.equal(got.size, 400);
+    assert.equal(got.size, 200);
   }, 20_000);
   assert.match(lag.log(), /restored from snapshot/);
   assert.match(cl.procs[li]!.log(), /sending snapshot/);
