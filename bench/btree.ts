@@ -15,6 +15,9 @@ import { openDb, type Db } from '../src/btree/index.js';
 import { Prng } from '../src/util/prng.js';
 
 const quick = process.argv.includes('--quick');
+/** `--only <substring>` runs only the cases whose name contains it. */
+const onlyArg = process.argv.indexOf('--only');
+const only = onlyArg >= 0 ? process.argv[onlyArg + 1] ?? '' : '';
 const RUNS = quick ? 1 : 3;
 const N = quick ? 50_000 : 200_000;
 const BATCH = 1000;
@@ -123,6 +126,7 @@ function commitMs(noSync: boolean): [number, number] {
 }
 
 function bench(name: string, unit: string, fn: () => [number, number], goal?: number): void {
+  if (!name.includes(only)) return;
   const wall: number[] = [];
   const cpu: number[] = [];
   for (let r = 0; r < RUNS; r++) {

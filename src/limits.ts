@@ -22,7 +22,20 @@ export const btreeGrowStepBytes = 1024 * MiB;
 export const btreeAllocStepBytes = 16 * MiB;
 /** compactTo commits the copy every this many bytes of keys and values (bbolt's TxMaxSize). */
 export const btreeCompactTxBytes = 64 * MiB;
-/** Decoded pages or nodes kept in the read cache. */
+/** check() stops listing problems after this many (a wrecked file would list every page). */
+export const btreeCheckProblemsMax = 1000;
+/** Keys and values put are copied into shared slabs of this size (larger ones on their own). */
+export const btreeCopySlabBytes = 256 * KiB;
+export const btreeCopyInSlabBytesMax = 4 * KiB;
+/**
+ * Deepest tree a lookup will descend. Every level at least doubles the leaves below it, so a
+ * real file never comes near; a corrupt file with a cycle of branch pointers stops here.
+ */
+export const btreeDepthMax = 64;
+/**
+ * Pages kept in the read cache (decoded, or as written by a commit). A page with overflow counts
+ * once, so memory is about this times the page size plus the large values being read.
+ */
 export const btreeCachePagesMax = 65_536;
 
 // ---- WAL ----
@@ -98,8 +111,8 @@ export const netWriteBatchBytesMax = 256 * KiB;
 export const netWriteHighWaterBytes = 1 * MiB;
 /** Inbound messages queued per stream, not yet taken by its handler, before reading pauses. */
 export const netStreamInboundMessagesMax = 64;
-/** Inbound bytes queued on one connection, not yet taken by handlers, before reading pauses. */
-export const netInboundQueuedBytesMax = 4 * MiB;
+/** Inbound bytes queued per stream, not yet taken by its handler, before reading pauses. */
+export const netStreamInboundBytesMax = 4 * MiB;
 /** Concurrent unary calls plus open streams on one native connection. */
 export const netCallsPerConnectionMax = 10_000;
 /** A connection that has not identified its protocol within this time is closed. */
@@ -136,6 +149,7 @@ export const jsonDepthMax = 2 * protoDepthMax + 8;
 export const gatewayStreamMessagesMax = 10_000;
 
 assert(btreePageSizeDefault >= btreePageSizeMin && btreePageSizeDefault <= btreePageSizeMax);
+assert(btreeCopyInSlabBytesMax * 16 <= btreeCopySlabBytes, 'a slab must hold many copies');
 assert(requestBytesMax < frameBytesMax, 'a maximal request must fit in a frame');
 assert(raftMsgBytesMax <= raftInflightBytesMax, 'one message must fit in the inflight byte window');
 assert(raftMsgBytesMax < frameBytesMax, 'a raft message must fit in a peer frame');

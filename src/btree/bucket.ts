@@ -16,7 +16,7 @@
  */
 import { assert } from '../util/assert.js';
 import { requireBytes } from '../util/errors.js';
-import { btreeKeyBytesMax, btreeValueBytesMax } from '../limits.js';
+import { btreeDepthMax, btreeKeyBytesMax, btreeValueBytesMax } from '../limits.js';
 import { Cursor, BUCKET_VALUE, type Entry } from './cursor.js';
 import {
   CorruptPageError,
@@ -135,10 +135,10 @@ export class Bucket {
         const i = n.search(k);
         if (n.isLeaf) {
           const ino = n.inodes[i];
-          if (ino === undefined || (ino.flags & BUCKET_LEAF_FLAG) !== 0 || compareBytes(ino.key, k) !== 0) return undefined;
-          return ino.value;
+          if (!n.exact || (ino!.flags & BUCKET_LEAF_FLAG) !== 0) return undefined;
+          return ino!.value;
         }
-        pgid = n.inodes[branchIndex(n.inodes.length, i, i < n.inodes.length && compareBytes(n.inodes[i]!.key, k) === 0)]!.pgid;
+        pgid = n.inodes[branchIndex(n.inodes.length, i, n.exact)]!.pgid;
         continue;
       }
       // Nodes are materialized top down, so below a page there are only pages.
@@ -150,7 +150,8 @@ export class Bucket {
   private getFromPages(pgid: number, k: Uint8Array): Uint8Array | undefined {
     const db = this.tx.db;
     const highWater = this.tx.meta.pgid;
-    for (;;) {
+    for (let depth = 0; ; depth++) {
+      if (depth >= btreeDepthMax) throw new CorruptPageError(`tree deeper than ${btreeDepthMax} at page ${pgid}: a cycle?`);
       if (pgid < 2 || pgid >= highWater) throw new CorruptPageError(`page ${pgid} out of bounds (high water ${highWater})`);
       const p = db.page(pgid);
       const i = p.search(k);
@@ -326,6 +327,7 @@ export class Bucket {
   }
 
   private visit(pgid: number, depth: number, fn: (p: PageView | undefined, n: Node | undefined, depth: number) => void): void {
+    if (depth >= btreeDepthMax) throw new CorruptPageError(`tree deeper than ${btreeDepthMax} at page ${pgid}: a cycle?`);
     const n = this.nodeOf(pgid);
     const p = n === undefined ? this.pageOf(pgid) : undefined;
     fn(p, n, depth);

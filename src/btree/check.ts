@@ -4,6 +4,7 @@
  * reachable nor free, out of bounds, of the wrong type, or keys out of order within a page or
  * outside the range its parent branch gives it.
  */
+import { btreeCheckProblemsMax } from '../limits.js';
 import { BUCKET_HEADER_SIZE } from './bucket.js';
 import type { Db } from './db.js';
 import { readFreelistPage } from './freelist.js';
@@ -11,8 +12,6 @@ import { PGID_NO_FREELIST } from './meta.js';
 import { BUCKET_LEAF_FLAG, PageView, compareBytes, readU64 } from './page.js';
 import type { Tx } from './tx.js';
 
-/** Stop after this many problems: a badly broken file would otherwise list every page. */
-const PROBLEMS_MAX = 1000;
 
 export function checkDb(db: Db): string[] {
   const tx = db.begin(false);
@@ -37,15 +36,17 @@ class Checker {
   }
 
   private err(msg: string): void {
-    if (this.errs.length < PROBLEMS_MAX) this.errs.push(msg);
+    if (this.errs.length < btreeCheckProblemsMax) this.errs.push(msg);
   }
 
   run(): string[] {
     const m = this.tx.meta;
     // Pages the open writer (if any) freed are still reachable from the committed meta.
     const writer = this.db.writeTx;
+    // And pages it took from the freelist (a commitAsync in flight) are still free there.
     const skip = new Set(writer !== undefined ? this.db.freelist.pendingOf(writer.id) : []);
-    for (const id of this.db.freelist.allIds()) {
+    const ids = this.db.freelist.allIds().concat(writer !== undefined ? writer.allocatedFromFree : []);
+    for (const id of ids) {
       if (skip.has(id)) continue;
       if (id < 2 || id >= m.pgid) this.err(`freelist: page ${id} out of bounds (high water ${m.pgid})`);
       else this.free[id] = 1;

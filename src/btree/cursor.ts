@@ -4,6 +4,8 @@
  * from the bucket's root down to a leaf, as in bbolt's cursor.go.
  */
 import { requireBytes } from '../util/errors.js';
+import { btreeDepthMax } from '../limits.js';
+import { CorruptPageError } from './errors.js';
 import { BUCKET_LEAF_FLAG, compareBytes, copyBytes, type PageView } from './page.js';
 import type { Node } from './node.js';
 import type { Bucket } from './bucket.js';
@@ -52,6 +54,7 @@ export class Cursor {
   }
 
   private push(pgid: number, index: number): ElemRef {
+    if (this.depth >= btreeDepthMax) throw new CorruptPageError(`tree deeper than ${btreeDepthMax} at page ${pgid}: a cycle?`);
     let ref = this.stack[this.depth];
     if (ref === undefined) this.stack.push((ref = new ElemRef()));
     this.depth++;
@@ -151,7 +154,7 @@ export class Cursor {
           ref.index = i;
           return;
         }
-        exact = i < n.inodes.length && compareBytes(n.inodes[i]!.key, key) === 0;
+        exact = n.exact;
       } else {
         const p = ref.page!;
         i = p.search(key);

@@ -16,17 +16,19 @@ import { checkDb } from './check.js';
 import { compactDb } from './compact.js';
 import {
   ChecksumError,
+  CommitInProgressError,
   CorruptPageError,
   DbClosedError,
   DbFailedError,
   DbInUseError,
   InvalidDbError,
+  TxNotWritableError,
   TxWriteOpenError,
   VersionMismatchError,
 } from './errors.js';
 import { Freelist, readFreelistPage } from './freelist.js';
 import { decodeMeta, encodeMeta, PGID_NO_FREELIST, type Meta } from './meta.js';
-import { FLAG_LEAF, OFF_PAGE_OVERFLOW, PAGE_HEADER_SIZE, PageView, readU32, writePageHeader } from './page.js';
+import { FLAG_FREELIST, FLAG_LEAF, OFF_PAGE_OVERFLOW, PAGE_HEADER_SIZE, PageView, readU32, writePageHeader } from './page.js';
 import { PageCache } from './page_cache.js';
 import { Tx } from './tx.js';
 
@@ -39,6 +41,8 @@ export interface DbOptions {
   fileLayer?: FileLayer;
   /** Decoded pages kept in the read cache. */
   cachePages?: number;
+  /** Open an existing file for reading only (write transactions fail). */
+  readOnly?: boolean;
 }
 
 export interface DbStats {
@@ -63,6 +67,7 @@ export class Db {
   readonly path: string;
   readonly pageSize: number;
   readonly noSync: boolean;
+  readonly readOnly: boolean;
   readonly fs: FileLayer;
   private fd: number;
   private metaValue: Meta;
@@ -85,14 +90,17 @@ export class Db {
     if (openPaths.has(this.lockKey)) throw new DbInUseError(`${file} is already open in this process`);
     this.noSync = opts.noSync ?? false;
     this.cache = new PageCache(opts.cachePages ?? btreeCachePagesMax);
+    this.readOnly = opts.readOnly ?? false;
+    const ps = opts.pageSize ?? btreePageSizeDefault;
+    // Checked before anything touches the disk, so bad options never leave a file behind.
+    if (!Number.isInteger(ps) || ps < btreePageSizeMin || ps > btreePageSizeMax || (ps & (ps - 1)) !== 0) {
+      throw new InvalidArgumentError(`pageSize ${ps} must be a power of two in [${btreePageSizeMin}, ${btreePageSizeMax}]`);
+    }
     const fresh = !this.fs.exists(file) || this.fs.fileSize(file) === 0;
-    this.fd = this.fs.open(file, fresh ? 'w+' : 'r+');
+    if (fresh && this.readOnly) throw new InvalidDbError(`${file}: no database to open read-only`);
+    this.fd = this.fs.open(file, fresh ? 'w+' : this.readOnly ? 'r' : 'r+');
     try {
       if (fresh) {
-        const ps = opts.pageSize ?? btreePageSizeDefault;
-        if (!Number.isInteger(ps) || ps < btreePageSizeMin || ps > btreePageSizeMax || (ps & (ps - 1)) !== 0) {
-          throw new InvalidArgumentError(`pageSize ${ps} must be a power of two in [${btreePageSizeMin}, ${btreePageSizeMax}]`);
-        }
         this.pageSize = ps;
         this.metaValue = this.init();
       } else {
@@ -120,7 +128,7 @@ export class Db {
     const base: Meta = { pageSize: ps, flags: 0, root: 3, sequence: 0, freelist: 2, pgid: 4, txid: 0 };
     encodeMeta(base, ps).copy(buf, 0);
     encodeMeta({ ...base, txid: 1 }, ps).copy(buf, ps);
-    writePageHeader(buf.subarray(2 * ps), 2, 0x10, 0, 0);
+    writePageHeader(buf.subarray(2 * ps), 2, FLAG_FREELIST, 0, 0);
     writePageHeader(buf.subarray(3 * ps), 3, FLAG_LEAF, 0, 0);
     this.fs.write(this.fd, buf, 0, buf.length, 0);
     this.fs.fdatasync(this.fd);
@@ -128,7 +136,10 @@ export class Db {
     return { ...base, txid: 1 };
   }
 
-  /** Picks the valid meta with the highest txid that fits the file; falls back to the other. */
+  /**
+   * Picks the valid meta (magic, version, checksum) with the highest txid; a meta that fails
+   * validation (a torn or corrupt write) leaves the other in force.
+   */
   private readMeta(): Meta {
     const size = this.fs.size(this.fd);
     const head = Buffer.alloc(PAGE_HEADER_SIZE + 64);
@@ -264,6 +275,7 @@ export class Db {
       this.readers.set(tx.id, (this.readers.get(tx.id) ?? 0) + 1);
       return tx;
     }
+    if (this.readOnly) throw new TxNotWritableError(`${this.path} is open read-only`);
     if (this.writer !== undefined) throw new TxWriteOpenError('a write transaction is already open');
     this.releasePending();
     const tx = new Tx(this, true, this.metaValue);
@@ -326,34 +338,61 @@ export class Db {
    * its meta, syncs. A failure here poisons the Db: its on-disk state is not known any more.
    */
   writeCommit(tx: Tx): void {
-    const ps = this.pageSize;
     try {
-      const need = tx.meta.pgid * ps;
-      if (need > this.fileBytes) this.grow(need);
-      const ids = [...tx.dirty.keys()].sort((a, b) => a - b);
-      let i = 0;
-      while (i < ids.length) {
-        // Gather a run of pages that sit back to back in the file into one write.
-        const start = ids[i]!;
-        const run: Uint8Array[] = [];
-        let pos = start;
-        while (i < ids.length && ids[i] === pos) {
-          const b = tx.dirty.get(pos)!;
-          run.push(b);
-          pos += b.length / ps;
-          i++;
-        }
-        const data = run.length === 1 ? run[0]! : Buffer.concat(run);
-        this.fs.write(this.fd, data, 0, data.length, start * ps);
-      }
+      this.writePages(tx);
       if (!this.noSync) this.fs.fdatasync(this.fd);
-      const metaPage = encodeMeta(tx.meta, ps);
-      this.fs.write(this.fd, metaPage, 0, ps, (tx.meta.txid % 2) * ps);
+      this.writeMeta(tx);
       if (!this.noSync) this.fs.fdatasync(this.fd);
     } catch (err) {
       this.failure = err;
       throw err;
     }
+    this.finishCommit(tx);
+  }
+
+  /** writeCommit with the fdatasyncs on the thread pool. */
+  async writeCommitAsync(tx: Tx): Promise<void> {
+    try {
+      this.writePages(tx);
+      if (!this.noSync) await this.fs.fdatasyncAsync(this.fd);
+      this.writeMeta(tx);
+      if (!this.noSync) await this.fs.fdatasyncAsync(this.fd);
+    } catch (err) {
+      this.failure = err;
+      throw err;
+    }
+    this.finishCommit(tx);
+  }
+
+  private writePages(tx: Tx): void {
+    const ps = this.pageSize;
+    const need = tx.meta.pgid * ps;
+    if (need > this.fileBytes) this.grow(need);
+    const ids = [...tx.dirty.keys()].sort((a, b) => a - b);
+    let i = 0;
+    while (i < ids.length) {
+      // Gather a run of pages that sit back to back in the file into one write.
+      const start = ids[i]!;
+      const run: Uint8Array[] = [];
+      let pos = start;
+      while (i < ids.length && ids[i] === pos) {
+        const b = tx.dirty.get(pos)!;
+        run.push(b);
+        pos += b.length / ps;
+        i++;
+      }
+      const data = run.length === 1 ? run[0]! : Buffer.concat(run);
+      this.fs.write(this.fd, data, 0, data.length, start * ps);
+    }
+  }
+
+  private writeMeta(tx: Tx): void {
+    const ps = this.pageSize;
+    this.fs.write(this.fd, encodeMeta(tx.meta, ps), 0, ps, (tx.meta.txid % 2) * ps);
+  }
+
+  /** The commit is durable: publish its pages and meta to new transactions. */
+  private finishCommit(tx: Tx): void {
     for (const [id, buf] of tx.dirty) {
       this.cache.set(id, buf);
     }
@@ -421,6 +460,7 @@ export class Db {
   /** Rolls back an open writer and closes the file. Idempotent. */
   close(): void {
     if (this.closed) return;
+    if (this.writer?.isCommitting) throw new CommitInProgressError('close() while commitAsync() is writing; await it first');
     if (this.writer !== undefined) this.writer.rollback();
     this.closed = true;
     this.cache.clear();

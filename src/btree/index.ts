@@ -1,6 +1,20 @@
 /**
  * etsd/btree: an embeddable copy-on-write B+tree in bbolt's file format (version 2). Files it
- * writes open in bbolt (and etcd); bbolt files and etcd snapshots open here.
+ * writes open in bbolt (and etcd); bbolt files, etcd data-dir `db` files and etcd snapshots
+ * open here.
+ *
+ *     const db = openDb('/tmp/x.db', { pageSize: 4096, noSync: false });
+ *     db.update((tx) => tx.createBucketIfNotExists('users').put(key, value)); // durable on return
+ *     const v = db.view((tx) => tx.bucket('users')?.get(key));                // Uint8Array | undefined
+ *
+ * - One writer at a time (`update`, or `begin(true)` ... `commit()`/`rollback()`), any number
+ *   of readers (`view`, or `begin(false)` ... `rollback()`); a reader sees the snapshot of its
+ *   start however long it stays open, and pins the pages of that snapshot until it ends.
+ * - Keys and values returned by get, cursors and forEach are read-only `Uint8Array` views (not
+ *   Buffers) into pages that never change while referenced; copy them to modify them. For a key
+ *   that names a nested bucket, cursors and forEach yield BUCKET_VALUE (compare by identity).
+ * - Errors a caller can cause are BtreeError subclasses with a stable `code`
+ *   (ERR_BTREE_KEY_REQUIRED, ERR_BTREE_TX_CLOSED, ...); broken invariants are asserts.
  */
 export { openDb, Db, type DbOptions, type DbStats } from './db.js';
 export { Tx } from './tx.js';

@@ -59,6 +59,8 @@ export class Node {
   /** Materialized children, for spilling bottom up. */
   children: Node[] = [];
   inodes: Inode[] = [];
+  /** Set by search(): whether the inode at the returned index has exactly the key sought. */
+  exact = false;
 
   constructor(bucket: Bucket, isLeaf: boolean, parent: Node | undefined) {
     this.bucket = bucket;
@@ -128,14 +130,38 @@ export class Node {
 
   /** Index of the first inode with key >= key. */
   search(key: Uint8Array): number {
+    // As PageView.search: each comparison starts past the prefix shared with both bounds.
     const inodes = this.inodes;
+    const klen = key.length;
     let lo = 0;
     let hi = inodes.length;
+    let lcpLo = 0;
+    let lcpHi = 0;
+    let exact = false;
+    // Appends (etcd's revision keys, sequential loads) land past the last key: one
+    // comparison instead of a binary search over a node that grows all transaction long.
+    if (hi > 0 && compareBytes(inodes[hi - 1]!.key, key) < 0) {
+      this.exact = false;
+      return hi;
+    }
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (compareBytes(inodes[mid]!.key, key) < 0) lo = mid + 1;
-      else hi = mid;
+      const k = inodes[mid]!.key;
+      const len = k.length;
+      const n = len < klen ? len : klen;
+      let j = lcpLo < lcpHi ? lcpLo : lcpHi;
+      while (j < n && k[j] === key[j]) j++;
+      const c = j < n ? k[j]! - key[j]! : len - klen;
+      if (c < 0) {
+        lo = mid + 1;
+        lcpLo = j;
+      } else {
+        hi = mid;
+        lcpHi = j;
+        if (c === 0) exact = true;
+      }
     }
+    this.exact = exact && lo < inodes.length;
     return lo;
   }
 
@@ -145,7 +171,7 @@ export class Node {
     const i = this.search(oldKey);
     const inodes = this.inodes;
     const ino = inodes[i];
-    if (ino !== undefined && compareBytes(ino.key, oldKey) === 0) {
+    if (ino !== undefined && this.exact) {
       ino.flags = flags;
       ino.key = newKey;
       ino.value = value;
@@ -157,8 +183,7 @@ export class Node {
 
   del(key: Uint8Array): void {
     const i = this.search(key);
-    const ino = this.inodes[i];
-    if (ino === undefined || compareBytes(ino.key, key) !== 0) return;
+    if (!this.exact) return;
     this.inodes.splice(i, 1);
     this.unbalanced = true;
   }

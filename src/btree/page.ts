@@ -32,6 +32,7 @@
  * Keys are strictly ascending within a page and across the pages of one tree level.
  */
 import { assert } from '../util/assert.js';
+import { btreeCopyInSlabBytesMax, btreeCopySlabBytes } from '../limits.js';
 import { CorruptPageError } from './errors.js';
 
 export const PAGE_HEADER_SIZE = 16;
@@ -262,8 +263,7 @@ export class PageView {
 }
 
 
-const SLAB_BYTES = 256 * 1024;
-let slab = new Uint8Array(SLAB_BYTES);
+let slab = new Uint8Array(btreeCopySlabBytes);
 let slabUsed = 0;
 
 /**
@@ -272,10 +272,10 @@ let slabUsed = 0;
  */
 export function copyBytes(src: Uint8Array): Uint8Array {
   const n = src.length;
-  if (n > 4096) return new Uint8Array(src);
+  if (n > btreeCopyInSlabBytesMax) return new Uint8Array(src);
   // Keep copies 8-byte aligned, like Buffer's pool.
-  if (slabUsed + n > SLAB_BYTES) {
-    slab = new Uint8Array(SLAB_BYTES);
+  if (slabUsed + n > btreeCopySlabBytes) {
+    slab = new Uint8Array(btreeCopySlabBytes);
     slabUsed = 0;
   }
   const out = new Uint8Array(slab.buffer, slabUsed, n);

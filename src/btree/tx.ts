@@ -9,7 +9,7 @@ import { assert } from '../util/assert.js';
 import { Bucket, nameBytes, type BucketStats } from './bucket.js';
 import type { Cursor } from './cursor.js';
 import type { Db } from './db.js';
-import { TxClosedError, TxNotWritableError, CorruptPageError } from './errors.js';
+import { CommitInProgressError, TxClosedError, TxNotWritableError, CorruptPageError } from './errors.js';
 import { PGID_NO_FREELIST, encodeMeta, type Meta } from './meta.js';
 import type { PageView } from './page.js';
 
@@ -20,6 +20,7 @@ export class Tx {
   readonly meta: Meta;
   readonly root: Bucket;
   private closed = false;
+  private committing = false;
   /** Pages allocated by this writer: id -> buffer to write at commit. */
   readonly dirty = new Map<number, Uint8Array>();
   /** Ids this writer took from the freelist (returned on rollback). */
@@ -49,6 +50,7 @@ export class Tx {
 
   checkOpen(): void {
     if (this.closed) throw new TxClosedError('transaction closed');
+    if (this.committing) throw new TxClosedError('transaction is committing');
     this.db.checkOpen();
   }
 
@@ -163,7 +165,44 @@ export class Tx {
 
   // ---- end ----
 
+  /** Commits: durable (unless noSync) when it returns. On failure the transaction is rolled back. */
   commit(): void {
+    this.prepareCommit();
+    try {
+      this.db.writeCommit(this);
+    } catch (err) {
+      this.rollback();
+      throw err;
+    }
+    this.close();
+  }
+
+  /**
+   * Commits with both fdatasyncs on the thread pool, so the event loop keeps serving reads
+   * (which see the previous commit until this one is durable). The transaction stays the
+   * writer until the promise settles: no other writer can begin, and this one cannot be used.
+   */
+  async commitAsync(): Promise<void> {
+    this.prepareCommit();
+    this.committing = true;
+    try {
+      await this.db.writeCommitAsync(this);
+    } catch (err) {
+      this.committing = false;
+      this.rollback();
+      throw err;
+    }
+    this.committing = false;
+    this.close();
+  }
+
+  /** True while commitAsync() is writing. */
+  get isCommitting(): boolean {
+    return this.committing;
+  }
+
+  /** Rebalance, spill and the freelist page: everything before the writes. */
+  private prepareCommit(): void {
     this.checkOpen();
     if (!this.writable) throw new TxNotWritableError('commit of a read-only transaction');
     try {
@@ -179,16 +218,15 @@ export class Tx {
       const fl = this.allocate(flPages);
       db.freelist.write(fl.buf, fl.id, flPages - 1);
       this.meta.freelist = fl.id;
-      db.writeCommit(this);
     } catch (err) {
       this.rollback();
       throw err;
     }
-    this.close();
   }
 
   rollback(): void {
     if (this.closed) return;
+    if (this.committing) throw new CommitInProgressError('rollback() while commitAsync() is writing');
     if (this.writable) this.db.freelist.rollback(this.meta.txid, this.allocatedFromFree);
     this.close();
   }

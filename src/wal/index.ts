@@ -11,3 +11,4 @@ export type { PreallocateMode } from './file_pipeline.js';
 export { WalError, WalCrcMismatchError, WalCorruptError, WalErrorCode } from './errors.js';
 export { RecordType } from './record.js';
 export { segmentFileName, parseSegmentName } from './segment_name.js';
+export { readEtcdWal } from './etcd_wal.js';

@@ -22,6 +22,8 @@ export interface ScanResult {
   chain: number;
   /** True if a torn record was found at validEnd (only in the last segment). */
   torn: boolean;
+  /** True if that torn record runs past the end of the file (the file ends inside it). */
+  cutShort: boolean;
 }
 
 /** Called for each good record except the crc record; dataStart/dataEnd index into buf. */
@@ -42,17 +44,17 @@ export function scanSegment(
 ): ScanResult {
   let chain = chainIn ?? 0;
   let pos = 0;
-  const torn = (): ScanResult => ({ validEnd: pos, chain, torn: true });
+  const torn = (cutShort = false): ScanResult => ({ validEnd: pos, chain, torn: true, cutShort });
   for (;;) {
     const f = parseFrame(buf, pos, size);
     if (f.kind === 'end') {
       // A last segment with no records at all was renamed into place before its first write
       // reached the disk: a torn tail too.
       if (pos === 0 && !isLast) throw new WalCorruptError(file, 0, 'segment has no crc record');
-      return { validEnd: pos, chain, torn: false };
+      return { validEnd: pos, chain, torn: false, cutShort: false };
     }
     if (f.kind === 'short') {
-      if (isLast) return torn();
+      if (isLast) return torn(true);
       throw new WalCorruptError(file, pos, 'record cut short by the end of the file');
     }
     if (f.kind === 'bad') {

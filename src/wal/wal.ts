@@ -29,7 +29,7 @@ import { emptyHardState, isEmptyHardState } from './payload.js';
 import { Replay } from './replay.js';
 import type { HardState, WalEntry, WalSnapshot } from './payload.js';
 import { parseSegmentName, segmentFileName, segmentNames } from './segment_name.js';
-import { scanSegment } from './segment_reader.js';
+import { scanSegment, type ScanResult } from './segment_reader.js';
 import { lastNonZero, zeroRange } from './zero.js';
 
 /** The largest payload a record takes: the record limit less framing and entry fields. */
@@ -137,7 +137,8 @@ export class Wal {
   /**
    * Creates a WAL in dir (which must not exist or be empty) holding metadata, ready to append.
    * Atomic: the first segment is written and synced in `<dir>.tmp`, which is then renamed to
-   * dir, and the parent directory is fsynced.
+   * dir, and the parent directory is fsynced. Synchronous: it preallocates the first segment
+   * (64 MiB of zeros by default) on the calling thread, once.
    */
   static create(dir: string, metadata: Uint8Array, opts: WalOptions = {}): Wal {
     if (!(metadata instanceof Uint8Array)) throw new InvalidArgumentError('metadata must be a Uint8Array');
@@ -272,7 +273,7 @@ export class Wal {
           this.hardState = replay.hardState;
           this.lastIdx = replay.lastIndex;
           keepFd = true; // the tail owns it from here, and abort() closes it
-          this.prepareTail(seg, fd, buf, size, res.validEnd, res.chain);
+          this.prepareTail(seg, fd, buf, size, res);
         }
       } finally {
         if (!keepFd) this.fl.close(fd);
@@ -291,13 +292,20 @@ export class Wal {
   }
 
   /**
-   * Makes the last segment ready to append at validEnd: zeroes whatever a torn write left after
+   * Makes the last segment ready to append at validEnd: removes whatever a torn write left after
    * it (so a later torn write cannot expose it), and rewrites the header if none survived.
    */
-  private prepareTail(seg: Segment, fd: number, buf: Uint8Array, size: number, validEnd: number, chain: number): void {
+  private prepareTail(seg: Segment, fd: number, buf: Uint8Array, size: number, scan: ScanResult): void {
     this.tail = { ...seg, fd };
-    const garbageEnd = lastNonZero(buf, validEnd, size);
-    if (garbageEnd > validEnd) {
+    const { validEnd, chain } = scan;
+    const garbageEnd = scan.cutShort ? size : lastNonZero(buf, validEnd, size);
+    if (scan.cutShort) {
+      // The torn record runs to the end of the file (a segment that grew past its
+      // preallocation, or none): truncate to the last whole record, as etcd's Repair does.
+      this.fl.truncate(fd, validEnd);
+      this.fl.fdatasync(fd);
+    } else if (garbageEnd > validEnd) {
+      // Inside the preallocated zeros: zero the leftovers and keep the allocation.
       zeroRange(this.fl, fd, validEnd, garbageEnd);
       this.fl.fdatasync(fd);
     }

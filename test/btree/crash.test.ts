@@ -163,3 +163,33 @@ test('a commit cut by EIO and a power cut leaves the last or the new commit, tor
     cleanup();
   }
 });
+
+test('commitAsync cut by EIO: rejected, the db refuses work, and a reopen finds the last commit', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const file = path.join(dir, 'async.db');
+    for (const failAt of [1, 2]) {
+      const fl = new FaultyFileLayer();
+      const db = openDb(file, { fileLayer: fl });
+      const ok = db.begin(true);
+      ok.createBucketIfNotExists('crash').put(enc('counter'), enc(`ok${failAt}`));
+      await ok.commitAsync();
+      const tx = db.begin(true);
+      tx.bucket('crash')!.put(enc('counter'), enc('doomed'));
+      fl.failOn('sync', failAt); // the pages' sync, or the meta's
+      await assert.rejects(tx.commitAsync(), (e: unknown) => (e as { code?: string }).code === 'EIO');
+      assert.throws(() => db.view(() => 0), (e: unknown) => (e as { code?: string }).code === 'ERR_BTREE_DB_FAILED');
+      fl.crash();
+      db.close();
+      const re = openDb(file);
+      try {
+        assert.deepEqual(re.check(), []);
+        assert.equal(Buffer.from(re.view((t) => t.bucket('crash')!.get(enc('counter')))!).toString(), `ok${failAt}`);
+      } finally {
+        re.close();
+      }
+    }
+  } finally {
+    cleanup();
+  }
+});

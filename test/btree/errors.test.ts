@@ -101,6 +101,7 @@ test('files that are not databases, or are truncated, are refused untouched', ()
     code(() => openDb(cut), 'ERR_BTREE_INVALID_DB');
     assert.equal(fs.statSync(cut).size, full.length / 2);
     code(() => openDb(path.join(dir, 'x.db'), { pageSize: 1000 }), 'ERR_INVALID_ARGUMENT');
+    assert.equal(fs.existsSync(path.join(dir, 'x.db')), false, 'a refused open leaves no file');
     // A second open of the same file in this process is refused until the first is closed.
     const first = openDb(good);
     code(() => openDb(path.join(dir, '.', 'good.db')), 'ERR_BTREE_DB_IN_USE');

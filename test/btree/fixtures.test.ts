@@ -69,6 +69,25 @@ test('an etcd 3.4 snapshot (no synced freelist) reads back and checks clean', ()
   });
 });
 
+test('a read-only open reads a read-only fixture and refuses writers', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const file = path.join(dir, 'ro.db');
+    fs.copyFileSync(path.join(fixtures, 'etcd-snapshot.db'), file);
+    fs.chmodSync(file, 0o444);
+    const db = openDb(file, { readOnly: true });
+    try {
+      assert.deepEqual(db.check(), []);
+      assert.ok(db.view((tx) => tx.bucket('key')!.stats().keyN) > 5);
+      assert.throws(() => db.update(() => 0), (e: unknown) => (e as { code?: string }).code === 'ERR_BTREE_TX_NOT_WRITABLE');
+    } finally {
+      db.close();
+    }
+  } finally {
+    cleanup();
+  }
+});
+
 test('writing into bbolt and etcd files keeps them consistent; compactTo copies them', () => {
   for (const name of ['bbolt-small.db', 'etcd-snapshot.db']) {
     withCopy(name, (db, file) => {

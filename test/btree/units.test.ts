@@ -291,3 +291,36 @@ test('a snapshot of a read transaction is a standalone file, unaffected by later
     cleanup();
   }
 });
+
+test('commitAsync: readers keep the old state until it is durable; the writer slot stays taken', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const file = path.join(dir, 'x.db');
+    const db = openDb(file);
+    db.update((tx) => tx.createBucket('b').put(enc('k'), enc('old')));
+    for (let round = 0; round < 5; round++) {
+      const tx = db.begin(true);
+      const b = tx.bucket('b')!;
+      b.put(enc('k'), enc(`new${round}`));
+      for (let i = 0; i < 500; i++) b.put(enc(`r${round}-${i}`), Buffer.alloc(50, i));
+      const p = tx.commitAsync();
+      assert.equal(tx.isCommitting, true);
+      assert.throws(() => db.begin(true), (e: unknown) => (e as { code?: string }).code === 'ERR_BTREE_WRITE_TX_OPEN');
+      assert.throws(() => b.put(enc('x'), enc('y')), (e: unknown) => (e as { code?: string }).code === 'ERR_BTREE_TX_CLOSED');
+      assert.throws(() => db.close(), (e: unknown) => (e as { code?: string }).code === 'ERR_BTREE_COMMIT_IN_PROGRESS');
+      const before = round === 0 ? 'old' : `new${round - 1}`;
+      assert.equal(Buffer.from(db.view((t) => t.bucket('b')!.get(enc('k')))!).toString(), before);
+      assert.deepEqual(db.check(), [], 'check while a commit is in flight');
+      await p;
+      assert.equal(Buffer.from(db.view((t) => t.bucket('b')!.get(enc('k')))!).toString(), `new${round}`);
+      assert.deepEqual(db.check(), []);
+    }
+    db.close();
+    const again = openDb(file);
+    assert.equal(Buffer.from(again.view((t) => t.bucket('b')!.get(enc('k')))!).toString(), 'new4');
+    assert.equal(again.view((t) => t.bucket('b')!.stats().keyN), 2501);
+    again.close();
+  } finally {
+    cleanup();
+  }
+});

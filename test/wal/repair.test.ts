@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, ftruncateSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Wal, WalErrorCode } from '../../src/wal/index.js';
 import type { PreallocateMode, WalEntry } from '../../src/wal/index.js';
@@ -93,6 +93,8 @@ async function cutEverywhere(b: Built): Promise<number> {
     assert.equal(entries.length, want.length, `cut at ${cut}`);
     const whole = b.lastRecords.some(([, end]) => end === cut);
     assert.equal(repairedTail === undefined, whole, `cut at ${cut}: a repair is reported unless the cut fell between records`);
+    const keptEnd = b.lastRecords.filter(([, end]) => end <= cut).reduce((m, [, end]) => Math.max(m, end), 0);
+    assert.equal(statSync(lastPath).size, keptEnd, `cut at ${cut}: the file is truncated to the last whole record`);
     assert.deepEqual(entries, want, `cut at ${cut}`);
     if (cut % 97 === 0 || cut === to) {
       // The repaired WAL takes new appends, and they read back after the repaired tail.

@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { parseFrame } from '../../src/wal/record.js';
+import { RecordEncoder } from '../../src/wal/encoder.js';
+import { scanSegment } from '../../src/wal/segment_reader.js';
 import { join } from 'node:path';
 import { Wal, WalErrorCode, segmentFileName } from '../../src/wal/index.js';
 import type { WalEntry } from '../../src/wal/index.js';
@@ -461,5 +463,56 @@ test('Wal.read reads without writing: a torn tail is reported, not repaired', as
     const o = reopen(dir);
     assert.deepEqual(o.entries, entries(1, 9));
     await o.w.close();
+  });
+});
+
+/** Appends a hand-made segment after the last one, continuing its CRC chain. */
+function appendCraftedSegment(dir: string, build: (enc: RecordEncoder) => void): void {
+  const names = readdirSync(dir).filter((n) => n.endsWith('.wal')).sort();
+  let chain: number | undefined;
+  for (const [i, n] of names.entries()) {
+    const b = new Uint8Array(readFileSync(join(dir, n)));
+    chain = scanSegment(b, b.length, n, chain, i === names.length - 1, () => {}).chain;
+  }
+  const enc = new RecordEncoder(chain as number);
+  enc.resetAt(0, undefined);
+  enc.crcRecord();
+  build(enc);
+  const fl = new NodeFileLayer();
+  const seq = names.length;
+  const fd = fl.open(join(dir, segmentFileName(seq, 1000 + seq)), 'w+');
+  enc.flushTo(fl, fd);
+  fl.close(fd);
+}
+
+test('conflicting metadata and an entry index gap are refused with their codes', async () => {
+  await withTempDir(async (root) => {
+    const dir = join(root, 'wal');
+    const w = Wal.create(dir, meta, small);
+    w.append(entries(1, 5));
+    await w.close();
+    appendCraftedSegment(dir, (enc) => enc.metadata(new TextEncoder().encode('another cluster')));
+    assert.equal(codeOf(() => reopen(dir)), WalErrorCode.metadataConflict);
+    const dir2 = join(root, 'wal2');
+    const w2 = Wal.create(dir2, meta, small);
+    w2.append(entries(1, 5));
+    await w2.close();
+    appendCraftedSegment(dir2, (enc) => {
+      enc.metadata(meta);
+      enc.entry(makeEntry(8));
+    });
+    assert.equal(codeOf(() => reopen(dir2)), WalErrorCode.indexGap);
+    // The crafted segments themselves are well formed: without the gap the WAL reads.
+    const dir3 = join(root, 'wal3');
+    const w3 = Wal.create(dir3, meta, small);
+    w3.append(entries(1, 5));
+    await w3.close();
+    appendCraftedSegment(dir3, (enc) => {
+      enc.metadata(meta);
+      enc.entry(makeEntry(6));
+    });
+    const r = reopen(dir3);
+    assert.deepEqual(r.entries, entries(1, 6));
+    await r.w.close();
   });
 });
