@@ -331,3 +331,22 @@ test('membership: bootstrap puts the initial members in the log; a member joinin
   assert.equal(net.raw(1n).raft.state, StateType.Follower, 'a removed leader steps down');
   assert.ok(!net.raw(1n).raft.promotable(), 'and never campaigns again');
 });
+
+test('flow control: proposals beyond the uncommitted-bytes bound are dropped until entries commit', () => {
+  const net = new Network(3, { maxUncommittedBytes: 1000 });
+  net.campaign(1n);
+  net.isolate(1n);
+  const n = net.raw(1n);
+  const big = new Uint8Array(400);
+  n.propose(big);
+  n.propose(big);
+  assert.throws(() => n.propose(big), (e: { code?: string }) => e.code === 'ERR_RAFT_PROPOSAL_DROPPED');
+  net.recover();
+  n.tick();
+  net.send();
+  n.tick();
+  net.send();
+  assert.equal(n.raft.raftLog.committed, 3, 'the two proposals committed');
+  n.propose(big);
+  n.propose(big);
+});
