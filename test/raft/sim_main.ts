@@ -17,6 +17,7 @@ const { values } = parseArgs({
     bug: { type: 'string' },
     'keep-going': { type: 'boolean', default: false },
     membership: { type: 'boolean', default: false },
+    progress: { type: 'string', default: '0' },
   },
 });
 const seeds = Number(values.seeds);
@@ -40,6 +41,8 @@ const totals = { elections: 0, committed: 0, crashes: 0, snapshotsSent: 0, messa
 for (let s = start; s < start + seeds; s++) {
   const r = runSeed({ seed: s, members, faultTicks, bugs, trace: values.trace, membership: values.membership });
   for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += r.stats[k];
+  const every = Number(values.progress);
+  if (every > 0 && (s - start + 1) % every === 0) console.log(`progress: ${s - start + 1} seeds done, ${failures + (r.ok ? 0 : 1)} violations`);
   if (!r.ok) {
     failures++;
     if (values.trace) for (const line of r.trace.slice(-400)) console.log(line);
