@@ -302,7 +302,7 @@ export class SimCluster {
 
   private apply(m: Member, e: Entry): void {
     if (e.index <= m.applied) return; // covered by a snapshot restored in this Ready
-    m.hash = this.checker.apply(m.id, m.applied, e, m.hash);
+    m.hash = this.checker.apply(m.id, m.applied, e, m.hash, m.raw!.raft.term);
     m.applied = e.index;
     if (e.type === EntryType.EntryConfChange) {
       const cc = decodeConfChange(e.data);
@@ -393,9 +393,10 @@ export class SimCluster {
       m.wasLeaderTerm = r.term;
       this.checker.leader(r.term, m.id);
       this.log(`leader ${m.id} term ${r.term}`);
-      // Leader completeness: every committed entry is in the new leader's log.
+      // Leader completeness: every entry committed in an earlier term is in the new leader's log.
       const first = r.raftLog.firstIndex();
       for (let i = Math.max(first, 1); i <= this.checker.committedMax(); i++) {
+        if (this.checker.committed[i]!.seenInTerm >= r.term) continue;
         const t = r.raftLog.zeroTermOnErr(i);
         if (t !== this.checker.committed[i]!.term) {
           this.checker.fail(`leader completeness: leader ${m.id} of term ${r.term} has term ${t} at committed index ${i} (committed term ${this.checker.committed[i]!.term})`);
