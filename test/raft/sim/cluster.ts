@@ -459,7 +459,11 @@ export class SimCluster {
       this.fsync(touched);
     }
     if (touched !== null) this.checkMember(touched);
-    if (allowFaults && p.chance(this.crashPerStep) && up.length > 0) this.crash(this.crashVictim(up));
+    if (allowFaults && p.chance(this.crashPerStep)) {
+      // Recomputed: the step may have shut down a removed member.
+      const live = this.up();
+      if (live.length > 0) this.crash(this.crashVictim(live));
+    }
     this.steps++;
     return true;
   }
