@@ -89,7 +89,15 @@ export function humanizeBytes(size: number): string {
   const e = Math.floor(Math.log(size) / Math.log(1000));
   const suffix = sizes[e]!;
   const val = Math.floor((size / 1000 ** e) * 10 + 0.5) / 10;
-  return val < 10 ? `${val.toFixed(1)} ${suffix}` : `${val.toFixed(0)} ${suffix}`;
+  return val < 10 ? `${val.toFixed(1)} ${suffix}` : `${roundHalfEven(val)} ${suffix}`;
+}
+
+/** Go's %.0f: round half to even (20.5 prints as 20, 21.5 as 22). */
+function roundHalfEven(v: number): string {
+  const f = Math.floor(v);
+  const d = v - f;
+  if (Math.abs(d - 0.5) < 1e-9) return String(f % 2 === 0 ? f : f + 1);
+  return String(Math.round(v));
 }
 
 /** time.Duration.String() of a duration in nanoseconds. */
