@@ -46,7 +46,11 @@ const jsonOf = (name: string): string | undefined => {
 const leaseOf = (rec: Rec): bigint => (rec.lease ? BigInt(`0x${rec.lease}`) : 0n);
 
 /** Responses every run can use: from the recorded member list, status, hashkv. */
+let cachedDefaults: Canned | undefined;
 function defaults(): Canned {
+  return (cachedDefaults ??= computeDefaults());
+}
+function computeDefaults(): Canned {
   const hdr = { header: { clusterId: 1n, memberId: 2n, revision: 1, raftTerm: 2 } };
   return {
     memberList: D.members(D.parse(jsonOf('member-list')!)),
