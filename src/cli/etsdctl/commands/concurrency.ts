@@ -14,13 +14,19 @@ async function session(ctx: Ctx, api: EtcdApi, ttl: number): Promise<{ lease: bi
   const g = await ctx.call((a) => a.leaseGrant({ TTL: ttl, ID: 0n }), api);
   const ka = api.leaseKeepAlive();
   let closed = false;
+  let timer: NodeJS.Timeout | undefined;
+  let wake: (() => void) | undefined;
   const done = (async () => {
     const it = ka[Symbol.asyncIterator]();
     while (!closed) {
       ka.send(g.ID);
       const r = await it.next().catch(() => ({ done: true as const, value: undefined }));
       if (r.done || r.value.TTL <= 0) return;
-      await new Promise((res) => setTimeout(res, (r.value.TTL * 1000) / 3));
+      // clientv3 renews at a third of the TTL; close() cuts the wait short.
+      await new Promise<void>((res) => {
+        wake = res;
+        timer = setTimeout(res, (r.value.TTL * 1000) / 3);
+      });
     }
   })();
   return {
@@ -28,6 +34,8 @@ async function session(ctx: Ctx, api: EtcdApi, ttl: number): Promise<{ lease: bi
     done,
     async close() {
       closed = true;
+      clearTimeout(timer);
+      wake?.();
       ka.close();
       await api.leaseRevoke({ ID: g.ID }).catch(() => undefined);
     },
