@@ -2,14 +2,16 @@
 /**
  * etsdctl: etcdctl v3's command line for etsd (and etcd). The commands live in ./etsdctl/;
  * this file wires them to the process: stdout, stderr, stdin, SIGINT, child processes, and the
- * client transport (set with setApiFactory by whoever links the TypeScript client in).
+ * client transport (gRPC by default; setApiFactory swaps in another, e.g. the native client).
  */
 import { spawn } from 'node:child_process';
 import type { EtcdApiFactory } from './etsdctl/api.js';
 import { runCtl } from './etsdctl/ctl.js';
+import { grpcApiFactory } from './etsdctl/grpc_api.js';
 import type { CtlIo } from './etsdctl/context.js';
 
-let factory: EtcdApiFactory | undefined;
+/** etcd's gRPC API by default: works against etcd and etsd's client port. */
+let factory: EtcdApiFactory = grpcApiFactory;
 
 /** Links a transport in (the lead wires src/client here once it lands). */
 export function setApiFactory(f: EtcdApiFactory): void {
