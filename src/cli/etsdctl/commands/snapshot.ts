@@ -21,15 +21,15 @@ export async function snapshotSave(ctx: Ctx, args: string[]): Promise<void> {
   const api = await ctx.api();
   const fd = openSync(part, 'w', 0o600);
   let total = 0;
+  let interrupted = false;
+  void ctx.io.interrupted?.then(() => (interrupted = true));
   const started = Date.now();
   try {
     ctx.io.stderr(`{"level":"info","msg":"fetching snapshot","endpoint":${JSON.stringify(eps[0])}}\n`);
     for await (const chunk of api.snapshot()) {
       writeSync(fd, chunk.blob);
       total += chunk.blob.length;
-      if (ctx.io.interrupted && (await Promise.race([ctx.io.interrupted.then(() => true), Promise.resolve(false)]))) {
-        throw new Error('context canceled');
-      }
+      if (interrupted) throw new Error('context canceled');
     }
     fsyncSync(fd);
   } catch (e) {

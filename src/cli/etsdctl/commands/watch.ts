@@ -53,8 +53,20 @@ async function printResponses(ctx: Ctx, api: EtcdApi, req: WatchCreateRequest, e
   const stream = api.watch();
   stream.send({ createRequest: req });
   const p = newPrinter(ctx.g.writeOut, ctx.g.hex);
-  const stop = ctx.io.interrupted?.then(() => stream.close());
-  void stop;
+  let stopped = false;
+  void ctx.io.interrupted?.then(() => {
+    stopped = true;
+    stream.close();
+  });
+  try {
+    await printEach(ctx, stream, p, exec);
+  } catch (e) {
+    // Closing the stream on Ctrl-C ends it with an error; that is the normal way out.
+    if (!stopped) throw e;
+  }
+}
+
+async function printEach(ctx: Ctx, stream: AsyncIterable<WatchResponse>, p: ReturnType<typeof newPrinter>, exec: string[]): Promise<void> {
   for await (const resp of stream) {
     if (resp.created && resp.events.length === 0 && !resp.canceled) continue;
     if (resp.canceled) ctx.io.stderr(`watch was canceled (${resp.cancelReason || 'etcdserver: mvcc: required revision has been compacted'})\n`);
@@ -87,12 +99,14 @@ async function runPerEvent(ctx: Ctx, resp: WatchResponse, exec: string[]): Promi
 
 export async function watchCommand(ctx: Ctx, args: string[], exec: string[], f: WatchFlags): Promise<void> {
   if (f.interactive) return watchInteractive(ctx, f);
+  let interrupted = false;
+  void ctx.io.interrupted?.then(() => (interrupted = true));
   const wargs = withEnv(ctx, args);
   if (wargs.length > 2) throw new CtlExitError(ExitBadArgs, 'too many arguments');
   const req = watchCreate(wargs.map((a) => Buffer.from(a, 'utf8')), f);
   const api = await ctx.api();
   await printResponses(ctx, api, req, exec);
-  if (ctx.io.interrupted && (await Promise.race([ctx.io.interrupted.then(() => true), Promise.resolve(false)]))) return;
+  if (interrupted) return;
   throw new CtlExitError(ExitInterrupted, 'watch is canceled by the server');
 }
 
