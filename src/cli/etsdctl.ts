@@ -5,6 +5,7 @@
  * client transport (gRPC by default; setApiFactory swaps in another, e.g. the native client).
  */
 import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import type { EtcdApiFactory } from './etsdctl/api.js';
 import { runCtl } from './etsdctl/ctl.js';
 import { grpcApiFactory } from './etsdctl/grpc_api.js';
@@ -36,6 +37,10 @@ export function processIo(): CtlIo {
     stdout: (b) => process.stdout.write(b),
     stderr: (s) => process.stderr.write(s),
     readStdin,
+    readLines: () => {
+      process.stdin.setEncoding('latin1');
+      return createInterface({ input: process.stdin, crlfDelay: Infinity, terminal: false });
+    },
     env: process.env,
     interrupted,
     exec: (argv, env) => new Promise((resolve) => {

@@ -13,6 +13,11 @@ export interface CtlIo {
   stderr(s: string): void;
   /** All of stdin (commands that read it call this once). */
   readStdin(): Promise<Buffer>;
+  /**
+   * stdin line by line as latin1 strings without the newline, as the user types them (txn -i,
+   * watch -i). When absent, commands split readStdin()'s bytes instead.
+   */
+  readLines?(): AsyncIterable<string>;
   env: Record<string, string | undefined>;
   /** Runs a program with extra environment (watch's `-- command`, lock's and elect's command). */
   exec?(argv: string[], env: Record<string, string>): Promise<number>;
@@ -91,6 +96,19 @@ export class Ctx {
     this.conn?.close();
     this.conn = undefined;
   }
+}
+
+/** stdin's lines: live when the io offers them, else from the whole of stdin. */
+export async function* stdinLines(io: CtlIo): AsyncGenerator<string> {
+  if (io.readLines) {
+    yield* io.readLines();
+    return;
+  }
+  const text = (await io.readStdin()).toString('latin1');
+  const lines = text.split('\n');
+  // bufio's ReadString('\n') reports EOF for a last line without a newline: drop it.
+  lines.pop();
+  yield* lines;
 }
 
 /** Parses a Go time.Duration string ("5s", "1m30s", "500ms") into milliseconds. */

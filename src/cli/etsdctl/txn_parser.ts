@@ -38,7 +38,7 @@ export class LineReader {
 }
 
 /** Go's strings.TrimSpace over ASCII whitespace (and NEL/NBSP, which latin1 shows as bytes). */
-const trimSpace = (s: string): string => s.replace(/^[\t\n\v\f\r ]+|[\t\n\v\f\r ]+$/g, '');
+export const trimSpace = (s: string): string => s.replace(/^[\t\n\v\f\r ]+|[\t\n\v\f\r ]+$/g, '');
 
 /** Parses a whole txn input (a latin1 string of stdin's bytes). `prompt` sees the prompts. */
 export function parseTxn(input: string, prompt: (s: string) => void = () => {}): TxnRequest {

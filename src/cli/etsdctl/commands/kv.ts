@@ -1,10 +1,10 @@
 /** get, put, del, txn, compaction (etcdctl's get_command.go ... compaction_command.go). */
 import { CompactionRequest } from '../../../proto/index.js';
-import { CtlExitError, ExitBadArgs, ExitError } from '../exit.js';
-import type { Ctx } from '../context.js';
+import { CtlExitError, ExitBadArgs, ExitError, ExitInvalidInput } from '../exit.js';
+import { stdinLines, type Ctx } from '../context.js';
 import { delOp, getOp, putOp, type DelFlags, type GetFlags, type PutFlags } from '../ops.js';
 import { simplePrinter } from '../printer_simple.js';
-import { parseTxn } from '../txn_parser.js';
+import { parseCompare, parseRequestOp, trimSpace } from '../txn_parser.js';
 import { newPrinter } from '../printers.js';
 
 const bytesOf = (args: string[]): Buffer[] => args.map((a) => Buffer.from(a, 'utf8'));
@@ -41,12 +41,24 @@ export async function delCommand(ctx: Ctx, args: string[], f: DelFlags): Promise
 export async function txnCommand(ctx: Ctx, args: string[], f: { interactive: boolean }): Promise<void> {
   if (args.length !== 0) throw new CtlExitError(ExitBadArgs, 'txn command does not accept argument');
   const api = await ctx.api();
-  // Interactive mode prints each prompt before reading its block; stdin is read whole first,
-  // so the prompts come out together, as they do when etcdctl -i reads a pipe.
-  const input = (await ctx.io.readStdin()).toString('latin1');
-  const req = parseTxn(input, (p) => {
-    if (f.interactive) ctx.out(`${p}\n`);
-  });
+  // Each block is parsed line by line as it is read, so a bad line fails at once, and -i's
+  // prompts come before the lines they ask for.
+  const lines = stdinLines(ctx.io)[Symbol.asyncIterator]();
+  const readBlock = async <T>(prompt: string, parse: (l: string) => T): Promise<T[]> => {
+    if (f.interactive) ctx.out(`${prompt}\n`);
+    const out: T[] = [];
+    for (;;) {
+      const r = await lines.next();
+      if (r.done) throw new CtlExitError(ExitInvalidInput, 'EOF');
+      const line = trimSpace(r.value);
+      if (line.length === 0) return out;
+      out.push(parse(line));
+    }
+  };
+  const compare = await readBlock('compares:', parseCompare);
+  const success = await readBlock('success requests (get, put, del):', parseRequestOp);
+  const failure = await readBlock('failure requests (get, put, del):', parseRequestOp);
+  const req = { compare, success, failure };
   const resp = await ctx.call((a) => a.txn(req), api);
   ctx.print((s) => newPrinter(ctx.g.writeOut, ctx.g.hex).txn(s, resp));
 }

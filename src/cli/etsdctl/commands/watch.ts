@@ -8,7 +8,7 @@
 import { WatchCreateRequest, WatchRequest, type WatchResponse } from '../../../proto/index.js';
 import type { EtcdApi } from '../api.js';
 import { CtlExitError, ExitBadArgs, ExitError, ExitInterrupted, ExitInvalidInput } from '../exit.js';
-import type { Ctx } from '../context.js';
+import { stdinLines, type Ctx } from '../context.js';
 import { goQuote } from '../go_fmt.js';
 import { prefixRangeEnd } from '../ops.js';
 import { eventTypeName } from '../printer_simple.js';
@@ -112,11 +112,8 @@ export async function watchCommand(ctx: Ctx, args: string[], exec: string[], f: 
 
 async function watchInteractive(ctx: Ctx, f: WatchFlags): Promise<void> {
   const api = await ctx.api();
-  const text = (await ctx.io.readStdin()).toString('latin1');
-  const lines = text.split('\n');
-  const last = lines.pop();
   const running: Promise<void>[] = [];
-  for (const l of lines) {
+  for await (const l of stdinLines(ctx.io)) {
     const args = argify(l);
     const word = args[0]?.toString('latin1');
     if (word === 'watch') {
@@ -131,7 +128,9 @@ async function watchInteractive(ctx: Ctx, f: WatchFlags): Promise<void> {
       const { positional, flags } = lineFlags(keyArgs, f);
       const wargs = positional.length > 0 ? positional : withEnv(ctx, []).map((a) => Buffer.from(a, 'utf8'));
       try {
-        running.push(printResponses(ctx, api, watchCreate(wargs, flags), exec));
+        running.push(printResponses(ctx, api, watchCreate(wargs, flags), exec).catch((e: Error) => {
+          ctx.io.stderr(`watch was canceled (${e.message})\n`);
+        }));
       } catch (e) {
         ctx.io.stderr(`Invalid command ${l} (${(e as Error).message})\n`);
       }
@@ -145,9 +144,8 @@ async function watchInteractive(ctx: Ctx, f: WatchFlags): Promise<void> {
       ctx.io.stderr(`Invalid command ${l} (only support watch)\n`);
     }
   }
-  void last;
-  await Promise.race([Promise.all(running), ctx.io.interrupted ?? new Promise(() => {})]);
-  if (!ctx.io.interrupted) throw new CtlExitError(ExitInvalidInput, 'Error reading watch request line: EOF');
+  // etcdctl exits as soon as stdin ends, running watches or not.
+  throw new CtlExitError(ExitInvalidInput, 'Error reading watch request line: EOF');
 }
 
 /** The flags on an interactive `watch` line (the command line's flags are the defaults). */
