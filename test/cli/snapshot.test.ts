@@ -129,3 +129,16 @@ test('snapshot restore checks the SHA-256 trailer and the data dir', () => withD
   await assert.rejects(snapshotRestore(cfg(dir, { dataDir: join(dir, 'e') })), /data-dir ".*" exists/);
   await assert.rejects(snapshotRestore(cfg(dir, { name: 'zz', dataDir: join(dir, 'g') })), /couldn't find local name "zz"/);
 }));
+
+test('defrag --data-dir rewrites a stopped member\'s db densely, keeping every key', () => withDir(async (dir) => {
+  const { defragDataDir } = await import('../../src/cli/etsdctl/commands/maintenance.js');
+  const { mkdirSync } = await import('node:fs');
+  const snapDir = join(dir, 'member', 'snap');
+  mkdirSync(snapDir, { recursive: true });
+  copyFileSync(SNAPDB, join(snapDir, 'db'));
+  const before = snapshotStatus(join(snapDir, 'db'));
+  defragDataDir(dir);
+  const after = snapshotStatus(join(snapDir, 'db'));
+  assert.deepEqual([after.hash, after.revision, after.totalKey], [before.hash, before.revision, before.totalKey]);
+  assert.ok(after.totalSize <= before.totalSize);
+}));

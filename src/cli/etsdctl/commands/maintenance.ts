@@ -4,6 +4,9 @@
  * endpoint alone, as clientv3's maintenance calls do; --cluster takes the endpoints from the
  * member list's client URLs.
  */
+import { renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { openDb } from '../../../btree/index.js';
 import { AlarmRequest, AlarmType } from '../../../proto/index.js';
 import { CtlExitError, ExitBadArgs, ExitError } from '../exit.js';
 import type { Ctx } from '../context.js';
@@ -95,7 +98,15 @@ export async function alarmDisarm(ctx: Ctx, args: string[]): Promise<void> {
 }
 
 export async function defrag(ctx: Ctx, f: { cluster: boolean; dataDir: string }): Promise<void> {
-  if (f.dataDir) throw new CtlExitError(ExitError, `defrag --data-dir is not supported by etsdctl yet`);
+  if (f.dataDir) {
+    try {
+      defragDataDir(f.dataDir);
+    } catch (e) {
+      ctx.io.stderr(`Failed to defragment etcd data[${f.dataDir}] (${(e as Error).message})\n`);
+      throw new CtlExitError(ExitError, '', '');
+    }
+    return;
+  }
   let failures = 0;
   for (const ep of await endpointsOf(ctx, f.cluster)) {
     try {
@@ -108,6 +119,23 @@ export async function defrag(ctx: Ctx, f: { cluster: boolean; dataDir: string })
     }
   }
   if (failures !== 0) throw new CtlExitError(ExitError, '', '');
+}
+
+/**
+ * defrag --data-dir: rewrites <data-dir>/member/snap/db densely (the btree's compactTo, what
+ * etcd's backend Defrag does) into a temporary file, then renames it over the original. The
+ * member must not be running (the btree's file lock refuses a db in use).
+ */
+export function defragDataDir(dataDir: string): void {
+  const dbPath = join(dataDir, 'member', 'snap', 'db');
+  const tmp = `${dbPath}.defrag`;
+  const db = openDb(dbPath);
+  try {
+    db.compactTo(tmp);
+  } finally {
+    db.close();
+  }
+  renameSync(tmp, dbPath);
 }
 
 export async function moveLeader(ctx: Ctx, args: string[]): Promise<void> {
