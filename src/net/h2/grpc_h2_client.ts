@@ -9,6 +9,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { EtsdError } from '../../util/errors.js';
 import { grpcMessageBytesMax, netWriteHighWaterBytes } from '../../limits.js';
+import { unaryOver } from '../call_inbox.js';
 import { FlushScheduler } from '../flush_scheduler.js';
 import { formatGrpcTimeout } from '../grpc_frame.js';
 import { Status, StatusError } from '../status.js';
@@ -110,14 +111,7 @@ export class GrpcH2Client implements ByteSink {
   }
 
   async unary(path: string, message: Uint8Array, opts: GrpcH2CallOptions = {}): Promise<Uint8Array> {
-    const call = this.stream(path, opts);
-    call.send(message);
-    call.halfClose();
-    const reply = await call.recv();
-    const st = await call.status();
-    if (st.status !== Status.OK) throw st;
-    if (reply === undefined) throw new StatusError(Status.INTERNAL, 'no response message for a unary call');
-    return reply;
+    return unaryOver(this.stream(path, opts), message);
   }
 
   stream(path: string, opts: GrpcH2CallOptions = {}): GrpcH2ClientStream {

@@ -7,6 +7,7 @@ import { GrpcMessageParser, encodeGrpcMessage } from '../grpc_frame.js';
 import { OK_STATUS, Status, StatusError, decodeGrpcMessage, isStatusCode, type StatusCode } from '../status.js';
 import type { GrpcH2Client } from './grpc_h2_client.js';
 import { STREAM_SEND_HIGH_WATER, type H2SendQueue } from './h2_flow.js';
+import { CallInbox } from '../call_inbox.js';
 
 export class GrpcH2ClientStream implements H2SendQueue {
   queue: Buffer[] = [];
@@ -17,10 +18,7 @@ export class GrpcH2ClientStream implements H2SendQueue {
   trailersSeen = false;
   headers: Record<string, string> | undefined;
   trailers: Record<string, string> | undefined;
-  private readonly inbound: Uint8Array[] = [];
-  private waiter: { resolve: (m: Uint8Array | undefined) => void; reject: (e: unknown) => void } | undefined;
-  private ended: StatusError | undefined;
-  private endWaiters: Array<(s: StatusError) => void> = [];
+  private readonly inbox = new CallInbox();
   private drainWaiters: Array<() => void> = [];
   private readonly parser: GrpcMessageParser;
   private parseError: StatusError | undefined;
@@ -30,7 +28,7 @@ export class GrpcH2ClientStream implements H2SendQueue {
     readonly id: number,
     public sendWindow: number,
   ) {
-    this.parser = new GrpcMessageParser((m) => this.push(m), client.maxMessageBytes);
+    this.parser = new GrpcMessageParser((m) => this.inbox.push(m), client.maxMessageBytes);
   }
 
   /** Queues one message; false when the caller should wait for drained(). */
@@ -59,25 +57,19 @@ export class GrpcH2ClientStream implements H2SendQueue {
   }
 
   recv(): Promise<Uint8Array | undefined> {
-    const m = this.inbound.shift();
-    if (m !== undefined) return Promise.resolve(m);
-    if (this.ended) return this.ended.status === Status.OK ? Promise.resolve(undefined) : Promise.reject(this.ended);
-    return new Promise((resolve, reject) => {
-      this.waiter = { resolve, reject };
-    });
+    return this.inbox.recv();
   }
 
   status(): Promise<StatusError> {
-    if (this.ended) return Promise.resolve(this.ended);
-    return new Promise((r) => this.endWaiters.push(r));
+    return this.inbox.status();
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    for (;;) {
-      const m = await this.recv();
-      if (m === undefined) return;
-      yield m;
-    }
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return this.inbox.iterate();
+  }
+
+  private get ended(): StatusError | undefined {
+    return this.inbox.ended;
   }
 
   private congested(): boolean {
@@ -135,27 +127,10 @@ export class GrpcH2ClientStream implements H2SendQueue {
 
   /** @internal */
   finish(st: StatusError): void {
-    if (this.ended) return;
-    this.ended = st;
+    if (!this.inbox.end(st)) return;
     this.queue = [];
     this.queuedBytes = 0;
-    if (this.waiter && this.inbound.length === 0) {
-      const w = this.waiter;
-      this.waiter = undefined;
-      if (st.status === Status.OK) w.resolve(undefined);
-      else w.reject(st);
-    }
-    const ws = this.endWaiters;
-    this.endWaiters = [];
-    for (const w of ws) w(st);
     this.notifyWritable();
   }
 
-  private push(m: Uint8Array): void {
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = undefined;
-      w.resolve(m);
-    } else this.inbound.push(m);
-  }
 }
