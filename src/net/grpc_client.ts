@@ -9,6 +9,7 @@ import * as tls from 'node:tls';
 import { grpcMessageBytesMax } from '../limits.js';
 import { GrpcMessageParser, encodeGrpcMessage, formatGrpcTimeout } from './grpc_frame.js';
 import { OK_STATUS, Status, StatusError, decodeGrpcMessage, isStatusCode, type StatusCode } from './status.js';
+import { CallInbox, unaryOver } from './call_inbox.js';
 
 export interface GrpcCallOptions {
   timeoutMs?: number;
@@ -58,14 +59,7 @@ export class GrpcClient {
 
   /** A unary call; rejects with StatusError. */
   async unary(path: string, message: Uint8Array, opts: GrpcCallOptions = {}): Promise<Uint8Array> {
-    const call = this.stream(path, opts);
-    call.send(message);
-    call.halfClose();
-    const reply = await call.recv();
-    const st = await call.status();
-    if (st.status !== Status.OK) throw st;
-    if (reply === undefined) throw new StatusError(Status.INTERNAL, 'no response message for a unary call');
-    return reply;
+    return unaryOver(this.stream(path, opts), message);
   }
 
   /** Opens a call of any kind; send/halfClose/recv as the method requires. */
@@ -84,10 +78,7 @@ export class GrpcClient {
 }
 
 export class GrpcClientStream {
-  private readonly inbound: Uint8Array[] = [];
-  private waiter: { resolve: (m: Uint8Array | undefined) => void; reject: (e: unknown) => void } | undefined;
-  private ended: StatusError | undefined;
-  private endWaiters: Array<(s: StatusError) => void> = [];
+  private readonly inbox = new CallInbox();
   private readonly parser: GrpcMessageParser;
   /** Response headers (and, for Trailers-Only, the status too). */
   headers: http2.IncomingHttpHeaders | undefined;
@@ -97,7 +88,7 @@ export class GrpcClientStream {
     readonly req: http2.ClientHttp2Stream,
     maxMessageBytes: number,
   ) {
-    this.parser = new GrpcMessageParser((m) => this.push(m), maxMessageBytes);
+    this.parser = new GrpcMessageParser((m) => this.inbox.push(m), maxMessageBytes);
     req.on('response', (h) => {
       this.headers = h;
     });
@@ -136,34 +127,18 @@ export class GrpcClientStream {
   }
 
   recv(): Promise<Uint8Array | undefined> {
-    const m = this.inbound.shift();
-    if (m !== undefined) return Promise.resolve(m);
-    if (this.ended) return this.ended.status === Status.OK ? Promise.resolve(undefined) : Promise.reject(this.ended);
-    return new Promise((resolve, reject) => {
-      this.waiter = { resolve, reject };
-    });
+    return this.inbox.recv();
   }
 
   status(): Promise<StatusError> {
-    if (this.ended) return Promise.resolve(this.ended);
-    return new Promise((r) => this.endWaiters.push(r));
+    return this.inbox.status();
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    for (;;) {
-      const m = await this.recv();
-      if (m === undefined) return;
-      yield m;
-    }
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return this.inbox.iterate();
   }
 
-  private push(m: Uint8Array): void {
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = undefined;
-      w.resolve(m);
-    } else this.inbound.push(m);
-  }
+
 
   /** The status as grpc-go would derive it from what arrived before the stream closed. */
   private statusAtClose(): StatusError {
@@ -188,17 +163,7 @@ export class GrpcClientStream {
   }
 
   private finish(st: StatusError): void {
-    if (this.ended) return;
-    this.ended = st;
-    if (this.waiter && this.inbound.length === 0) {
-      const w = this.waiter;
-      this.waiter = undefined;
-      if (st.status === Status.OK) w.resolve(undefined);
-      else w.reject(st);
-    }
-    const ws = this.endWaiters;
-    this.endWaiters = [];
-    for (const w of ws) w(st);
+    this.inbox.end(st);
   }
 }
 

@@ -13,21 +13,10 @@
 import * as http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { grpcMessageBytesMax, grpcStreamsPerSessionMax, grpcTimeoutMsMax, netIdleTimeoutMs } from '../limits.js';
-import {
-  GrpcMessageParser,
-  encodeGrpcMessage,
-  encodeGrpcPrefix,
-  parseGrpcTimeout,
-} from './grpc_frame.js';
-import {
-  CallContextImpl,
-  ServerStreamImpl,
-  unimplementedStatus,
-  type MethodEntry,
-  type MethodTable,
-  type StreamTransport,
-} from './methods.js';
-import { OK_STATUS, Status, StatusError, encodeGrpcMessage as encodeStatusText, statusFromError, type StatusCode } from './status.js';
+import { encodeGrpcMessage, encodeGrpcPrefix, parseGrpcTimeout } from './grpc_frame.js';
+import { GrpcServerCall } from './grpc_server_call.js';
+import { CallContextImpl, unimplementedStatus, type MethodEntry, type MethodTable } from './methods.js';
+import { OK_STATUS, Status, StatusError, encodeGrpcMessage as encodeStatusText, type StatusCode } from './status.js';
 
 export interface GrpcServerOptions {
   methods: MethodTable;
@@ -175,35 +164,22 @@ function sendTrailers(stream: http2.ServerHttp2Stream, code: StatusCode, message
 }
 
 /** One gRPC call on one HTTP/2 stream. */
-class GrpcCall {
-  private done = false;
-  private timer: NodeJS.Timeout | undefined;
-  private serverStream: ServerStreamImpl | undefined;
-  private gotUnaryRequest = false;
-  private readonly parser: GrpcMessageParser;
+class GrpcCall extends GrpcServerCall {
   private drainWaiters: Array<() => void> = [];
 
   constructor(
     private readonly stream: http2.ServerHttp2Stream,
-    private readonly entry: MethodEntry,
-    private readonly ctx: CallContextImpl,
-    private readonly timeoutMs: number | undefined,
+    entry: MethodEntry,
+    ctx: CallContextImpl,
+    timeoutMs: number | undefined,
     maxMessageBytes: number,
   ) {
-    this.parser = new GrpcMessageParser((m) => this.onMessage(m), maxMessageBytes);
+    super(entry, ctx, timeoutMs, maxMessageBytes);
   }
 
   start(): void {
     const { stream } = this;
-    stream.on('data', (chunk: Buffer) => {
-      if (this.done) return;
-      try {
-        this.parser.push(chunk);
-      } catch (err) {
-        this.parser.stopped = true;
-        this.fail(err);
-      }
-    });
+    stream.on('data', (chunk: Buffer) => this.onChunk(chunk));
     stream.on('end', () => this.onClientEnd());
     stream.on('drain', () => this.releaseWriters());
     // Taken now: a closed stream no longer knows its session.
@@ -216,84 +192,12 @@ class GrpcCall {
         this.finishQuietly(new StatusError(Status.CANCELLED, 'context canceled'));
       }
     });
-    if (this.timeoutMs !== undefined) {
-      this.timer = setTimeout(() => this.fail(new StatusError(Status.DEADLINE_EXCEEDED, 'context deadline exceeded')), this.timeoutMs);
-    }
-    if (this.entry.kind !== 'unary') this.startStream(this.entry.handler);
+    this.startCall();
   }
 
-  private startStream(handler: (method: string, s: ServerStreamImpl) => Promise<void>): void {
-    const transport: StreamTransport = {
-      write: (m) => this.writeMessage(m),
-      congested: () => this.stream.writableNeedDrain,
-      whenWritable: () => this.whenWritable(),
-      consumed: (queued) => {
-        if (queued === 0 || !this.serverStream?.full) this.stream.resume();
-      },
-    };
-    const s = new ServerStreamImpl(this.ctx, transport);
-    this.serverStream = s;
-    let p: Promise<void>;
-    try {
-      p = handler(this.ctx.method, s);
-    } catch (err) {
-      p = Promise.reject(err);
-    }
-    p.then(
-      () => this.succeed(),
-      (err: unknown) => this.fail(err),
-    );
-  }
+  // ---- the engine's side of GrpcServerCall ----
 
-  private onMessage(m: Uint8Array): void {
-    if (this.entry.kind === 'unary') {
-      // grpc-go serves a unary call from its first message and ignores any others.
-      if (this.gotUnaryRequest) return;
-      this.gotUnaryRequest = true;
-      const handler = this.entry.handler;
-      let p: Promise<Uint8Array>;
-      try {
-        p = handler(this.ctx.method, m, this.ctx);
-      } catch (err) {
-        p = Promise.reject(err);
-      }
-      p.then(
-        (reply) => {
-          if (this.done) return;
-          if (!(reply instanceof Uint8Array)) return this.fail(new StatusError(Status.INTERNAL, 'handler returned a non-byte message'));
-          this.replyUnary(reply);
-        },
-        (err: unknown) => this.fail(err),
-      );
-      return;
-    }
-    const s = this.serverStream;
-    if (s === undefined) return;
-    s.push(m);
-    if (s.full) this.stream.pause();
-  }
-
-  private onClientEnd(): void {
-    if (this.done) return;
-    try {
-      this.parser.finish();
-    } catch (err) {
-      return this.fail(err);
-    }
-    if (this.entry.kind === 'unary') {
-      // grpc-go hands the handler io.EOF as its decode error: Unknown "EOF" (observed on etcd).
-      if (!this.gotUnaryRequest) this.fail(new StatusError(Status.UNKNOWN, 'EOF'));
-      return;
-    }
-    this.serverStream?.halfClose();
-  }
-
-  private writeMessage(m: Uint8Array): void {
-    if (this.done) throw new StatusError(Status.CANCELLED, 'call is over');
-    this.writeMessageUnchecked(m);
-  }
-
-  private writeMessageUnchecked(m: Uint8Array): void {
+  protected writeMessage(m: Uint8Array): void {
     const { stream } = this;
     if (stream.destroyed || stream.closed) return;
     if (!stream.headersSent) stream.respond(RESPONSE_HEADERS, RESPOND_OPTIONS);
@@ -308,12 +212,12 @@ class GrpcCall {
   }
 
   /** The hot path: headers, the message and the end in one go, trailers on 'wantTrailers'. */
-  private replyUnary(reply: Uint8Array): void {
+  protected replyUnary(reply: Uint8Array): void {
     const { stream } = this;
     this.finishQuietly(OK_STATUS);
     if (stream.destroyed || stream.closed) return;
     if (reply.length >= COPY_BYTES_MAX || stream.headersSent) {
-      this.writeMessageUnchecked(reply);
+      this.writeMessage(reply);
       sendTrailers(stream, Status.OK, '');
       return;
     }
@@ -322,20 +226,7 @@ class GrpcCall {
     stream.end(encodeGrpcMessage(reply));
   }
 
-  private whenWritable(): Promise<void> {
-    if (this.done || !this.stream.writableNeedDrain) return Promise.resolve();
-    return new Promise((resolve) => this.drainWaiters.push(resolve));
-  }
-
-  private releaseWriters(): void {
-    const ws = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const w of ws) w();
-  }
-
-  private succeed(): void {
-    if (this.done) return;
-    this.finishQuietly(OK_STATUS);
+  protected writeSuccess(): void {
     const { stream } = this;
     if (stream.destroyed || stream.closed) return;
     if (!stream.headersSent) {
@@ -346,22 +237,36 @@ class GrpcCall {
     sendTrailers(stream, Status.OK, '');
   }
 
-  private fail(err: unknown): void {
-    if (this.done) return;
-    const st = statusFromError(err);
-    this.finishQuietly(new StatusError(st.code, st.message));
+  protected writeFailure(st: { code: StatusCode; message: string }): void {
     trailersOnly(this.stream, st.code, st.message);
   }
 
-  /** Marks the call over and tells the handler, without writing anything. */
-  private finishQuietly(reason: StatusError): void {
-    if (this.done) return;
-    this.done = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    if (reason.status !== Status.OK) this.ctx.abort(reason);
-    this.serverStream?.end(reason);
+  protected congested(): boolean {
+    return this.stream.writableNeedDrain;
+  }
+
+  protected whenWritable(): Promise<void> {
+    if (this.done || !this.stream.writableNeedDrain) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  protected pauseReading(): void {
+    this.stream.pause();
+  }
+
+  protected resumeReading(): void {
+    this.stream.resume();
+  }
+
+  protected afterFinish(): void {
     this.releaseWriters();
     // Stop reading: whatever the client still sends is dropped by HTTP/2 after we end.
     this.stream.resume();
+  }
+
+  private releaseWriters(): void {
+    const ws = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of ws) w();
   }
 }

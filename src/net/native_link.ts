@@ -5,7 +5,8 @@
  * reading pauses while any stream has a full queue).
  */
 import { EtsdError } from '../util/errors.js';
-import { netWriteBatchBytesMax, netWriteHighWaterBytes } from '../limits.js';
+import { netWriteHighWaterBytes } from '../limits.js';
+import { FlushScheduler } from './flush_scheduler.js';
 import { FrameParser, type FrameHandler } from './frame.js';
 import { FrameWriter } from './frame_writer.js';
 import type { ByteSink, ByteTransport } from './transport.js';
@@ -21,7 +22,7 @@ export class FramedLink implements ByteSink {
   readonly writer = new FrameWriter();
   private readonly parser: FrameParser;
   private transport: ByteTransport | undefined;
-  private flushScheduled = false;
+  private readonly flushes = new FlushScheduler(this.writer, () => this.flush());
   private drainWaiters: Array<() => void> = [];
   /** Reasons reading is paused (stream ids with full queues). */
   private readonly pausedBy = new Set<number>();
@@ -77,19 +78,8 @@ export class FramedLink implements ByteSink {
 
   /** Call after encoding frames into writer. */
   scheduleFlush(): void {
-    if (this.writer.pendingBytes >= netWriteBatchBytesMax) {
-      this.flush();
-      return;
-    }
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(this.flushBound);
+    this.flushes.schedule();
   }
-
-  private readonly flushBound = (): void => {
-    this.flushScheduled = false;
-    this.flush();
-  };
 
   flush(): void {
     if (this.writer.pendingBytes === 0 || this.transport === undefined) return;

@@ -6,7 +6,7 @@
  * selects the segments that cover a snapshot; readAll then returns the metadata, the last hard
  * state and the entries after the snapshot, repairs a torn tail, and makes the WAL ready to
  * append after the last good record. append buffers records; sync makes everything appended so
- * far durable with one fdatasync (group commit); close syncs and closes.
+ * far durable with one fdatasync (group commit, group_commit.ts); close syncs and closes.
  *
  *   dir/0000000000000000-0000000000000000.wal   segment 0: crc, metadata, snapshot{0,0}, ...
  *   dir/0000000000000001-0000000000000421.wal   segment 1: crc, metadata, hard state, entries
@@ -21,66 +21,28 @@ import { dirname, join } from 'node:path';
 import { nodeFileLayer, type FileLayer } from '../util/file_layer.js';
 import { assert } from '../util/assert.js';
 import { InvalidArgumentError } from '../util/errors.js';
-import { walRecordBytesMax, walSegmentBytesDefault, walSegmentBytesMin, walSegmentsKeepDefault, walWriteBufferBytes } from '../limits.js';
+import { walSegmentBytesDefault, walSegmentBytesMin, walSegmentsKeepDefault, walWriteBufferBytes } from '../limits.js';
 import { WalCorruptError, WalError, WalErrorCode } from './errors.js';
 import { RecordEncoder } from './encoder.js';
 import { FilePipeline, type PreallocateMode } from './file_pipeline.js';
 import { emptyHardState, isEmptyHardState } from './payload.js';
 import { Replay } from './replay.js';
 import type { HardState, WalEntry, WalSnapshot } from './payload.js';
-import { parseSegmentName, segmentFileName, segmentNames } from './segment_name.js';
+import { segmentFileName, segmentNames, selectSegments, type Segment } from './segment_name.js';
 import { scanSegment, type ScanResult } from './segment_reader.js';
 import { lastNonZero, zeroRange } from './zero.js';
+import { GroupCommit } from './group_commit.js';
+import { checkEntries, checkHardState, payloadBytesMax } from './validate.js';
+import type { WalOptions, WalReadResult } from './wal_options.js';
 
-/** The largest payload a record takes: the record limit less framing and entry fields. */
-const payloadBytesMax = walRecordBytesMax - 64;
-
-function checkHardState(s: HardState): void {
-  const ok =
-    Number.isSafeInteger(s.term) && s.term >= 0 && Number.isSafeInteger(s.commit) && s.commit >= 0 &&
-    typeof s.vote === 'bigint' && s.vote >= 0n && s.vote < 1n << 64n;
-  if (!ok) throw new InvalidArgumentError('hard state: term and commit must be non-negative integers, vote a uint64 bigint');
-}
-
-export interface WalOptions {
-  /** Where bytes go; tests pass a FaultyFileLayer. Default: the real file system. */
-  fileLayer?: FileLayer;
-  /** A segment is cut once it holds this many bytes. Default 64 MiB (limits.walSegmentBytesDefault). */
-  segmentBytes?: number;
-  /** Segments releaseTo keeps at least (etcd's --max-wals). Default limits.walSegmentsKeepDefault. */
-  segmentsKeep?: number;
-  /** How spare segments are preallocated. Default 'zero' (see file_pipeline.ts). */
-  preallocate?: PreallocateMode;
-}
-
-/** What readAll returns. */
-export interface WalReadResult {
-  metadata: Uint8Array;
-  /** The last hard state saved (all zero if none). */
-  hardState: HardState;
-  /** Every entry after the snapshot, in index order, later writes of an index winning. */
-  entries: WalEntry[];
-  /** Where a torn tail was cut off (file and byte offset), if one was; for the log. */
-  repairedTail: { file: string; offset: number } | undefined;
-}
-
-interface Segment {
-  name: string;
-  seq: number;
-  index: number;
-}
+// The option and result types live in wal_options.ts; importers of wal.js find them here as before.
+export type { WalOptions, WalReadResult } from './wal_options.js';
 
 interface Tail extends Segment {
   fd: number;
 }
 
 type State = 'reading' | 'appending' | 'closed' | 'failed';
-
-interface Deferred {
-  promise: Promise<void>;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
 
 export class Wal {
   private state: State;
@@ -103,11 +65,11 @@ export class Wal {
   private retired: number[] = [];
   private readonly encoder = new RecordEncoder(0);
   private pipeline: FilePipeline | undefined;
-  /** Bumped by every append; durableGen trails it. */
-  private appendedGen = 0;
-  private durableGen = 0;
-  private syncing = false;
-  private nextSync: Deferred | undefined;
+  private readonly commits = new GroupCommit({
+    syncOnce: () => this.syncOnce(),
+    roundEnded: () => this.closeRetired(),
+    refusal: () => (this.state === 'appending' ? undefined : this.stateError('sync')),
+  });
 
   private constructor(
     readonly dir: string,
@@ -185,25 +147,8 @@ export class Wal {
   static open(dir: string, snapshot: WalSnapshot, opts: WalOptions = {}): Wal {
     const w = new Wal(dir, snapshot, 'reading', opts);
     const names = w.fl.exists(dir) ? segmentNames(w.fl.readdir(dir)) : [];
-    if (names.length === 0) throw new WalError(WalErrorCode.notFound, `wal: no segment files in ${dir}`);
-    w.segments = names.map((name) => ({ name, ...(parseSegmentName(name) as { seq: number; index: number }) }));
-    let from = -1;
-    for (let i = w.segments.length - 1; i >= 0; i--) {
-      if ((w.segments[i] as Segment).index <= snapshot.index) {
-        from = i;
-        break;
-      }
-    }
-    if (from < 0) {
-      throw new WalError(WalErrorCode.notFound, `wal: no segment in ${dir} covers snapshot index ${snapshot.index}`);
-    }
-    for (let i = from + 1; i < w.segments.length; i++) {
-      const prev = w.segments[i - 1] as Segment;
-      const cur = w.segments[i] as Segment;
-      if (cur.seq !== prev.seq + 1) {
-        throw new WalError(WalErrorCode.segmentGap, `wal: segment ${cur.name} does not follow ${prev.name} in ${dir}`);
-      }
-    }
+    const { segments, from } = selectSegments(dir, names, snapshot.index);
+    w.segments = segments;
     w.readFrom = from;
     return w;
   }
@@ -334,7 +279,7 @@ export class Wal {
    */
   append(entries: readonly WalEntry[], hardState?: HardState): void {
     this.checkAppending();
-    if (entries.length > 0) this.checkEntries(entries);
+    if (entries.length > 0) checkEntries(entries, this.lastIdx);
     if (hardState !== undefined) checkHardState(hardState);
     const hsToSave = hardState !== undefined && !isEmptyHardState(hardState);
     if (entries.length === 0 && !hsToSave) return;
@@ -345,28 +290,12 @@ export class Wal {
         this.hardState = { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
       }
       if (entries.length > 0) this.lastIdx = (entries[entries.length - 1] as WalEntry).index;
-      this.appendedGen++;
+      this.commits.appended++;
       const tail = this.tail as Tail;
       if (this.encoder.endOffset >= this.segmentBytes) this.cutNow();
       else if (this.encoder.unwrittenBytes >= walWriteBufferBytes) this.encoder.flushTo(this.fl, tail.fd);
     } catch (err) {
       throw this.fail(err);
-    }
-  }
-
-  private checkEntries(entries: readonly WalEntry[]): void {
-    let prev = (entries[0] as WalEntry).index - 1;
-    if (!Number.isSafeInteger(prev) || prev < 0 || prev > this.lastIdx) {
-      throw new InvalidArgumentError(`entry index ${prev + 1} would leave a gap after ${this.lastIdx}`);
-    }
-    for (const e of entries) {
-      if (e.index !== prev + 1) throw new InvalidArgumentError(`entries not consecutive at index ${e.index}`);
-      if (!Number.isSafeInteger(e.term) || e.term < 0 || !Number.isSafeInteger(e.type) || e.type < 0 || e.type > 127) {
-        throw new InvalidArgumentError(`entry ${e.index} has a bad term or type`);
-      }
-      if (!(e.data instanceof Uint8Array)) throw new InvalidArgumentError(`entry ${e.index} data must be a Uint8Array`);
-      if (e.data.length > payloadBytesMax) throw new InvalidArgumentError(`entry ${e.index} data exceeds ${payloadBytesMax} bytes`);
-      prev = e.index;
     }
   }
 
@@ -379,45 +308,18 @@ export class Wal {
    */
   sync(): Promise<void> {
     if (this.state !== 'appending') return Promise.reject(this.stateError('sync'));
-    if (this.syncing) {
-      if (this.nextSync === undefined) {
-        let resolve!: () => void;
-        let reject!: (err: unknown) => void;
-        const promise = new Promise<void>((res, rej) => {
-          resolve = res;
-          reject = rej;
-        });
-        this.nextSync = { promise, resolve, reject };
-      }
-      return this.nextSync.promise;
-    }
-    if (this.durableGen === this.appendedGen) return Promise.resolve();
-    return this.syncRound();
+    return this.commits.request();
   }
 
-  private async syncRound(): Promise<void> {
-    assert(!this.syncing, 'one sync round at a time');
-    this.syncing = true;
-    let error: Error | undefined;
+  /** One group-commit round: the buffered records in one write, then one fdatasync. */
+  private async syncOnce(): Promise<void> {
     try {
       const tail = this.tail as Tail;
       this.encoder.flushTo(this.fl, tail.fd);
-      const upto = this.appendedGen;
       await this.fl.fdatasyncAsync(tail.fd);
-      if (upto > this.durableGen) this.durableGen = upto;
     } catch (err) {
-      error = this.fail(err);
+      throw this.fail(err);
     }
-    this.syncing = false;
-    this.closeRetired();
-    const next = this.nextSync;
-    this.nextSync = undefined;
-    if (next !== undefined) {
-      if (error !== undefined || this.state !== 'appending') next.reject(error ?? this.stateError('sync'));
-      else if (this.durableGen === this.appendedGen) next.resolve();
-      else this.syncRound().then(next.resolve, next.reject);
-    }
-    if (error !== undefined) throw error;
   }
 
   /** sync() on the calling thread: blocks the event loop for the fdatasync. */
@@ -426,9 +328,9 @@ export class Wal {
     try {
       const tail = this.tail as Tail;
       this.encoder.flushTo(this.fl, tail.fd);
-      const upto = this.appendedGen;
+      const upto = this.commits.appended;
       this.fl.fdatasync(tail.fd);
-      if (upto > this.durableGen) this.durableGen = upto;
+      this.commits.markDurable(upto);
     } catch (err) {
       throw this.fail(err);
     }
@@ -446,7 +348,7 @@ export class Wal {
     try {
       this.encoder.snapshot({ term: snap.term, index: snap.index });
       if (snap.index > this.lastIdx) this.lastIdx = snap.index;
-      this.appendedGen++;
+      this.commits.appended++;
     } catch (err) {
       return Promise.reject(this.fail(err));
     }
@@ -481,11 +383,11 @@ export class Wal {
     this.fl.fdatasync(spare.fd);
     this.fl.rename(spare.path, join(this.dir, seg.name));
     this.fl.fsyncDir(this.dir);
-    this.durableGen = this.appendedGen;
+    this.commits.markDurable();
     this.tail = { ...seg, fd: spare.fd };
     this.segments.push(seg);
     this.retired.push(old.fd);
-    if (!this.syncing) this.closeRetired();
+    if (!this.commits.running) this.closeRetired();
   }
 
   /**
@@ -527,7 +429,7 @@ export class Wal {
     try {
       if (this.state === 'appending') {
         await this.sync();
-        while (this.syncing) await this.sync();
+        while (this.commits.running) await this.sync();
       }
     } finally {
       this.abort();

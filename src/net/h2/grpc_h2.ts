@@ -7,16 +7,10 @@
 import type { Duplex } from 'node:stream';
 import type { EtsdError } from '../../util/errors.js';
 import { grpcMessageBytesMax, grpcTimeoutMsMax, netIdleTimeoutMs } from '../../limits.js';
-import { GrpcMessageParser, encodeGrpcMessage, encodeGrpcPrefix, parseGrpcTimeout } from '../grpc_frame.js';
-import {
-  CallContextImpl,
-  ServerStreamImpl,
-  unimplementedStatus,
-  type MethodEntry,
-  type MethodTable,
-  type StreamTransport,
-} from '../methods.js';
-import { OK_STATUS, Status, StatusError, encodeGrpcMessage as encodeStatusText, statusFromError, type StatusCode } from '../status.js';
+import { encodeGrpcMessage, encodeGrpcPrefix, parseGrpcTimeout } from '../grpc_frame.js';
+import { GrpcServerCall } from '../grpc_server_call.js';
+import { CallContextImpl, unimplementedStatus, type MethodEntry, type MethodTable } from '../methods.js';
+import { Status, StatusError, encodeGrpcMessage as encodeStatusText, type StatusCode } from '../status.js';
 import { SocketTransport } from '../transport.js';
 import { H2Error } from './h2_frame.js';
 import { H2ServerConnection, type H2Stream, type H2StreamEvents, type RequestHeaders } from './h2_conn.js';
@@ -117,55 +111,30 @@ function refuse(stream: H2Stream, st: StatusError): void {
 
 const IGNORE: H2StreamEvents = { onData() {}, onEnd() {}, onClose() {} };
 
-class H2GrpcCall implements H2StreamEvents {
-  private done = false;
-  private timer: NodeJS.Timeout | undefined;
-  private serverStream: ServerStreamImpl | undefined;
-  private gotUnaryRequest = false;
-  private readonly parser: GrpcMessageParser;
-
+class H2GrpcCall extends GrpcServerCall implements H2StreamEvents {
   constructor(
     private readonly stream: H2Stream,
-    private readonly entry: MethodEntry,
-    private readonly ctx: CallContextImpl,
-    private readonly timeoutMs: number | undefined,
+    entry: MethodEntry,
+    ctx: CallContextImpl,
+    timeoutMs: number | undefined,
     maxMessageBytes: number,
   ) {
-    this.parser = new GrpcMessageParser((m) => this.onMessage(m), maxMessageBytes);
+    super(entry, ctx, timeoutMs, maxMessageBytes);
     stream.events = this;
   }
 
   start(): void {
-    if (this.timeoutMs !== undefined) {
-      this.timer = setTimeout(() => this.fail(new StatusError(Status.DEADLINE_EXCEEDED, 'context deadline exceeded')), this.timeoutMs);
-    }
-    if (this.entry.kind !== 'unary') this.startStream(this.entry.handler);
+    this.startCall();
   }
 
   // ---- H2StreamEvents ----
 
   onData(chunk: Buffer): void {
-    if (this.done) return;
-    try {
-      this.parser.push(chunk);
-    } catch (err) {
-      this.parser.stopped = true;
-      this.fail(err);
-    }
+    this.onChunk(chunk);
   }
 
   onEnd(): void {
-    if (this.done) return;
-    try {
-      this.parser.finish();
-    } catch (err) {
-      return this.fail(err);
-    }
-    if (this.entry.kind === 'unary') {
-      if (!this.gotUnaryRequest) this.fail(new StatusError(Status.UNKNOWN, 'EOF'));
-      return;
-    }
-    this.serverStream?.halfClose();
+    this.onClientEnd();
   }
 
   onClose(): void {
@@ -173,63 +142,9 @@ class H2GrpcCall implements H2StreamEvents {
     if (!this.done) this.finishQuietly(new StatusError(Status.CANCELLED, 'context canceled'));
   }
 
-  // ---- calls ----
+  // ---- the engine's side of GrpcServerCall ----
 
-  private startStream(handler: (method: string, s: ServerStreamImpl) => Promise<void>): void {
-    const transport: StreamTransport = {
-      write: (m) => {
-        if (this.done) throw new StatusError(Status.CANCELLED, 'call is over');
-        this.writeMessage(m);
-      },
-      congested: () => this.stream.congested(),
-      whenWritable: () => this.stream.whenWritable(),
-      consumed: (queued) => {
-        if (queued === 0 || !this.serverStream?.full) this.stream.resume();
-      },
-    };
-    const s = new ServerStreamImpl(this.ctx, transport);
-    this.serverStream = s;
-    let p: Promise<void>;
-    try {
-      p = handler(this.ctx.method, s);
-    } catch (err) {
-      p = Promise.reject(err);
-    }
-    p.then(
-      () => this.succeed(),
-      (err: unknown) => this.fail(err),
-    );
-  }
-
-  private onMessage(m: Uint8Array): void {
-    if (this.entry.kind === 'unary') {
-      if (this.gotUnaryRequest) return; // grpc-go serves a unary call from its first message
-      this.gotUnaryRequest = true;
-      const handler = this.entry.handler;
-      let p: Promise<Uint8Array>;
-      try {
-        p = handler(this.ctx.method, m, this.ctx);
-      } catch (err) {
-        p = Promise.reject(err);
-      }
-      p.then(
-        (reply) => {
-          if (this.done) return;
-          if (!(reply instanceof Uint8Array)) return this.fail(new StatusError(Status.INTERNAL, 'handler returned a non-byte message'));
-          this.writeMessage(reply);
-          this.succeed();
-        },
-        (err: unknown) => this.fail(err),
-      );
-      return;
-    }
-    const s = this.serverStream;
-    if (s === undefined) return;
-    s.push(m);
-    if (s.full) this.stream.pause();
-  }
-
-  private writeMessage(m: Uint8Array): void {
+  protected writeMessage(m: Uint8Array): void {
     const { stream } = this;
     if (stream.closed) return;
     if (!stream.headersSent) stream.respond(RESPONSE_BLOCK, false);
@@ -240,9 +155,12 @@ class H2GrpcCall implements H2StreamEvents {
     }
   }
 
-  private succeed(): void {
-    if (this.done) return;
-    this.finishQuietly(OK_STATUS);
+  protected replyUnary(reply: Uint8Array): void {
+    this.writeMessage(reply);
+    this.succeed();
+  }
+
+  protected writeSuccess(): void {
     const { stream } = this;
     if (stream.closed) return;
     if (!stream.headersSent) stream.respond(OK_TRAILERS_ONLY_BLOCK, true);
@@ -250,10 +168,7 @@ class H2GrpcCall implements H2StreamEvents {
     if (stream.closed && !stream.remoteClosed) stream.reset(H2Error.NO_ERROR);
   }
 
-  private fail(err: unknown): void {
-    if (this.done) return;
-    const st = statusFromError(err);
-    this.finishQuietly(new StatusError(st.code, st.message));
+  protected writeFailure(st: { code: StatusCode; message: string }): void {
     const { stream } = this;
     if (stream.closed) return;
     if (!stream.headersSent) {
@@ -262,13 +177,23 @@ class H2GrpcCall implements H2StreamEvents {
     } else stream.end(statusBlock(st.code, st.message, false));
   }
 
-  private finishQuietly(reason: StatusError): void {
-    if (this.done) return;
-    this.done = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    if (reason.status !== Status.OK) this.ctx.abort(reason);
-    this.serverStream?.end(reason);
+  protected congested(): boolean {
+    return this.stream.congested();
+  }
+
+  protected whenWritable(): Promise<void> {
+    return this.stream.whenWritable();
+  }
+
+  protected pauseReading(): void {
+    this.stream.pause();
+  }
+
+  protected resumeReading(): void {
+    this.stream.resume();
+  }
+
+  protected afterFinish(): void {
     this.stream.resume();
   }
 }
-

@@ -8,33 +8,21 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { EtsdError } from '../../util/errors.js';
-import { grpcMessageBytesMax, netWriteBatchBytesMax, netWriteHighWaterBytes } from '../../limits.js';
-import { GrpcMessageParser, encodeGrpcMessage, formatGrpcTimeout } from '../grpc_frame.js';
-import { OK_STATUS, Status, StatusError, decodeGrpcMessage, isStatusCode, type StatusCode } from '../status.js';
+import { grpcMessageBytesMax, netWriteHighWaterBytes } from '../../limits.js';
+import { unaryOver } from '../call_inbox.js';
+import { FlushScheduler } from '../flush_scheduler.js';
+import { formatGrpcTimeout } from '../grpc_frame.js';
+import { Status, StatusError } from '../status.js';
 import { SocketTransport, type ByteSink } from '../transport.js';
-import {
-  DEFAULT_MAX_FRAME,
-  DEFAULT_WINDOW,
-  FLAG_ACK,
-  FLAG_END_HEADERS,
-  FLAG_END_STREAM,
-  FLAG_PADDED,
-  FLAG_PRIORITY,
-  H2,
-  H2ConnectionError,
-  H2Error,
-  H2FrameParser,
-  H2FrameWriter,
-  PREFACE,
-  SETTINGS,
-  WINDOW_MAX,
-} from './h2_frame.js';
-import { HpackDecoder } from './hpack.js';
-import { encodeHeaderBlock } from './hpack.js';
+import { DEFAULT_MAX_FRAME, DEFAULT_WINDOW, FLAG_ACK, FLAG_END_HEADERS, FLAG_END_STREAM, H2, H2ConnectionError, H2Error, H2FrameParser, H2FrameWriter, PREFACE, SETTINGS } from './h2_frame.js';
+import { CONN_WINDOW, H2ConnFlow, STREAM_WINDOW } from './h2_flow.js';
+import { HeaderBlockAssembler, decodeHeaderList, unpad, type HeaderBlock } from './h2_header_block.js';
+import { HpackDecoder, encodeHeaderBlock } from './hpack.js';
+import { GrpcH2ClientStream } from './grpc_h2_client_stream.js';
 
-const STREAM_WINDOW = 1024 * 1024;
-const CONN_WINDOW = 16 * 1024 * 1024;
-const HEADER_LIST_BYTES_MAX = 64 * 1024;
+// The stream lives in its own file; importers of grpc_h2_client.js find it here as before.
+export { GrpcH2ClientStream } from './grpc_h2_client_stream.js';
+
 const STREAM_ID_MAX = 2 ** 31 - 1;
 
 export interface GrpcH2CallOptions {
@@ -54,13 +42,10 @@ export class GrpcH2Client implements ByteSink {
   private transport!: SocketTransport;
   private readonly streams = new Map<number, GrpcH2ClientStream>();
   private nextId = 1;
-  private connSendWindow = DEFAULT_WINDOW;
-  private peerInitialWindow = DEFAULT_WINDOW;
-  private peerMaxFrame = DEFAULT_MAX_FRAME;
-  private connUnacked = 0;
+  private readonly flow = new H2ConnFlow(this.writer);
   private readonly blocked = new Set<GrpcH2ClientStream>();
-  private flushScheduled = false;
-  private continuation: { id: number; flags: number; parts: Buffer[]; bytes: number } | undefined;
+  private readonly flushes = new FlushScheduler(this.writer, () => this.flush());
+  private readonly headerBlocks = new HeaderBlockAssembler();
   private failure: StatusError | undefined;
   private readonly baseBlock: Array<[string, string]>;
 
@@ -126,19 +111,12 @@ export class GrpcH2Client implements ByteSink {
   }
 
   async unary(path: string, message: Uint8Array, opts: GrpcH2CallOptions = {}): Promise<Uint8Array> {
-    const call = this.stream(path, opts);
-    call.send(message);
-    call.halfClose();
-    const reply = await call.recv();
-    const st = await call.status();
-    if (st.status !== Status.OK) throw st;
-    if (reply === undefined) throw new StatusError(Status.INTERNAL, 'no response message for a unary call');
-    return reply;
+    return unaryOver(this.stream(path, opts), message);
   }
 
   stream(path: string, opts: GrpcH2CallOptions = {}): GrpcH2ClientStream {
     const id = this.nextId;
-    const s = new GrpcH2ClientStream(this, id, this.peerInitialWindow);
+    const s = new GrpcH2ClientStream(this, id, this.flow.peerInitialWindow);
     if (this.failure) {
       s.finish(this.failure);
       return s;
@@ -162,21 +140,10 @@ export class GrpcH2Client implements ByteSink {
   /** @internal */
   flushStream(s: GrpcH2ClientStream): void {
     if (s.localDone) return;
-    while (s.queue.length > 0) {
-      const allowed = Math.min(s.sendWindow, this.connSendWindow, this.peerMaxFrame);
-      if (allowed <= 0) {
-        this.blocked.add(s);
-        this.scheduleFlush();
-        return;
-      }
-      const head = s.queue[0] as Buffer;
-      const n = Math.min(allowed, head.length);
-      this.writer.frame(H2.DATA, 0, s.id, head, 0, n);
-      s.sendWindow -= n;
-      this.connSendWindow -= n;
-      s.queuedBytes -= n;
-      if (n === head.length) s.queue.shift();
-      else s.queue[0] = head.subarray(n);
+    if (!this.flow.sendQueued(s)) {
+      this.blocked.add(s);
+      this.scheduleFlush();
+      return;
     }
     this.blocked.delete(s);
     if (s.endRequested) {
@@ -236,12 +203,12 @@ export class GrpcH2Client implements ByteSink {
   // ---- inbound ----
 
   private onFrame(type: number, flags: number, id: number, p: Buffer): void {
-    if (this.continuation !== undefined && type !== H2.CONTINUATION) {
+    if (this.headerBlocks.open && type !== H2.CONTINUATION) {
       throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'frame interleaved in a header block');
     }
     switch (type) {
       case H2.DATA: {
-        this.connUnacked += p.length;
+        this.flow.connUnacked += p.length;
         const s = this.streams.get(id);
         if (s !== undefined) {
           s.data(unpad(flags, p));
@@ -252,23 +219,14 @@ export class GrpcH2Client implements ByteSink {
         return;
       }
       case H2.HEADERS: {
-        let block = unpad(flags, p);
-        if ((flags & FLAG_PRIORITY) !== 0) block = block.subarray(5);
-        if ((flags & FLAG_END_HEADERS) === 0) {
-          this.continuation = { id, flags, parts: [Buffer.from(block)], bytes: block.length };
-          return;
-        }
-        return this.headerBlock(id, flags, block);
+        const hb = this.headerBlocks.headers(flags, id, p);
+        if (hb !== undefined) this.headerBlock(hb);
+        return;
       }
       case H2.CONTINUATION: {
-        const c = this.continuation;
-        if (c === undefined || c.id !== id) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'unexpected CONTINUATION');
-        c.parts.push(Buffer.from(p));
-        c.bytes += p.length;
-        if (c.bytes > HEADER_LIST_BYTES_MAX) throw new H2ConnectionError(H2Error.ENHANCE_YOUR_CALM, 'header block too large');
-        if ((flags & FLAG_END_HEADERS) === 0) return;
-        this.continuation = undefined;
-        return this.headerBlock(id, c.flags, Buffer.concat(c.parts, c.bytes));
+        const hb = this.headerBlocks.continuation(flags, id, p);
+        if (hb !== undefined) this.headerBlock(hb);
+        return;
       }
       case H2.RST_STREAM: {
         const s = this.streams.get(id);
@@ -284,20 +242,8 @@ export class GrpcH2Client implements ByteSink {
       }
       case H2.SETTINGS: {
         if ((flags & FLAG_ACK) !== 0) return;
-        if (p.length % 6 !== 0) throw new H2ConnectionError(H2Error.FRAME_SIZE_ERROR, 'SETTINGS length');
-        for (let o = 0; o < p.length; o += 6) {
-          const key = p.readUInt16BE(o);
-          const value = p.readUInt32BE(o + 2);
-          if (key === SETTINGS.INITIAL_WINDOW_SIZE) {
-            if (value > WINDOW_MAX) throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, 'INITIAL_WINDOW_SIZE too large');
-            const delta = value - this.peerInitialWindow;
-            this.peerInitialWindow = value;
-            for (const s of this.streams.values()) s.sendWindow += delta;
-          } else if (key === SETTINGS.MAX_FRAME_SIZE) {
-            if (value < DEFAULT_MAX_FRAME || value > 0xffffff) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'MAX_FRAME_SIZE out of range');
-            this.peerMaxFrame = value;
-          }
-        }
+        const delta = this.flow.applySettings(p, false);
+        if (delta !== 0) for (const s of this.streams.values()) s.sendWindow += delta;
         this.writer.frame(H2.SETTINGS, FLAG_ACK, 0);
         this.scheduleFlush();
         for (const s of [...this.blocked]) this.flushStream(s);
@@ -325,7 +271,7 @@ export class GrpcH2Client implements ByteSink {
         if (p.length !== 4) throw new H2ConnectionError(H2Error.FRAME_SIZE_ERROR, 'WINDOW_UPDATE length');
         const inc = p.readUInt32BE(0) & 0x7fffffff;
         if (id === 0) {
-          this.connSendWindow += inc;
+          this.flow.connSendWindow += inc;
           for (const s of [...this.blocked]) this.flushStream(s);
         } else {
           const s = this.streams.get(id);
@@ -340,11 +286,8 @@ export class GrpcH2Client implements ByteSink {
     }
   }
 
-  private headerBlock(id: number, flags: number, block: Buffer): void {
-    const headers: Record<string, string> = {};
-    this.decoder.decode(block, (n, v) => {
-      headers[n] = headers[n] === undefined ? v : `${headers[n]}, ${v}`;
-    }, HEADER_LIST_BYTES_MAX);
+  private headerBlock({ streamId: id, flags, block }: HeaderBlock): void {
+    const headers = decodeHeaderList(this.decoder, block);
     const s = this.streams.get(id);
     if (s === undefined) return;
     s.headerBlock(headers);
@@ -366,10 +309,7 @@ export class GrpcH2Client implements ByteSink {
   }
 
   private creditConnection(): void {
-    if (this.connUnacked < CONN_WINDOW / 4) return;
-    this.writer.u32Frame(H2.WINDOW_UPDATE, 0, 0, this.connUnacked);
-    this.connUnacked = 0;
-    this.scheduleFlush();
+    if (this.flow.creditConnection()) this.scheduleFlush();
   }
 
   private fail(reason: StatusError): void {
@@ -384,181 +324,11 @@ export class GrpcH2Client implements ByteSink {
   }
 
   private scheduleFlush(): void {
-    if (this.writer.pendingBytes >= netWriteBatchBytesMax) {
-      this.flush();
-      return;
-    }
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(this.flushBound);
+    this.flushes.schedule();
   }
-
-  private readonly flushBound = (): void => {
-    this.flushScheduled = false;
-    this.flush();
-  };
 
   private flush(): void {
     if (this.writer.pendingBytes === 0) return;
     this.transport.write(this.writer.take());
   }
-}
-
-export class GrpcH2ClientStream {
-  queue: Buffer[] = [];
-  queuedBytes = 0;
-  endRequested = false;
-  localDone = false;
-  unacked = 0;
-  trailersSeen = false;
-  headers: Record<string, string> | undefined;
-  trailers: Record<string, string> | undefined;
-  private readonly inbound: Uint8Array[] = [];
-  private waiter: { resolve: (m: Uint8Array | undefined) => void; reject: (e: unknown) => void } | undefined;
-  private ended: StatusError | undefined;
-  private endWaiters: Array<(s: StatusError) => void> = [];
-  private drainWaiters: Array<() => void> = [];
-  private readonly parser: GrpcMessageParser;
-  private parseError: StatusError | undefined;
-
-  constructor(
-    private readonly client: GrpcH2Client,
-    readonly id: number,
-    public sendWindow: number,
-  ) {
-    this.parser = new GrpcMessageParser((m) => this.push(m), client.maxMessageBytes);
-  }
-
-  /** Queues one message; false when the caller should wait for drained(). */
-  send(message: Uint8Array): boolean {
-    if (this.ended || this.endRequested) return false;
-    const b = encodeGrpcMessage(message);
-    this.queue.push(b);
-    this.queuedBytes += b.length;
-    this.client.flushStream(this);
-    return !this.congested();
-  }
-
-  drained(): Promise<void> {
-    if (this.ended || !this.congested()) return Promise.resolve();
-    return new Promise((r) => this.drainWaiters.push(r));
-  }
-
-  halfClose(): void {
-    if (this.ended || this.endRequested) return;
-    this.endRequested = true;
-    this.client.flushStream(this);
-  }
-
-  cancel(): void {
-    this.client.cancelStream(this, new StatusError(Status.CANCELLED, 'context canceled'));
-  }
-
-  recv(): Promise<Uint8Array | undefined> {
-    const m = this.inbound.shift();
-    if (m !== undefined) return Promise.resolve(m);
-    if (this.ended) return this.ended.status === Status.OK ? Promise.resolve(undefined) : Promise.reject(this.ended);
-    return new Promise((resolve, reject) => {
-      this.waiter = { resolve, reject };
-    });
-  }
-
-  status(): Promise<StatusError> {
-    if (this.ended) return Promise.resolve(this.ended);
-    return new Promise((r) => this.endWaiters.push(r));
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    for (;;) {
-      const m = await this.recv();
-      if (m === undefined) return;
-      yield m;
-    }
-  }
-
-  private congested(): boolean {
-    return this.queuedBytes > 256 * 1024 || this.client.congested();
-  }
-
-  /** @internal */
-  notifyWritable(): void {
-    if (this.drainWaiters.length === 0 || (!this.ended && this.congested())) return;
-    const ws = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const w of ws) w();
-  }
-
-  /** @internal */
-  data(chunk: Buffer): void {
-    if (this.ended || this.parseError) return;
-    try {
-      this.parser.push(chunk);
-    } catch (err) {
-      this.parseError = err as StatusError;
-      this.client.cancelStream(this, this.parseError);
-    }
-  }
-
-  /** @internal */
-  headerBlock(h: Record<string, string>): void {
-    if (this.headers === undefined) {
-      this.headers = h;
-      if (h['grpc-status'] !== undefined) this.trailersSeen = true; // Trailers-Only
-    } else {
-      this.trailers = h;
-      this.trailersSeen = true;
-    }
-  }
-
-  /** @internal The status grpc-go would derive from what arrived. */
-  statusFromTrailers(): StatusError {
-    if (this.parseError) return this.parseError;
-    const h = this.headers;
-    if (h === undefined) return new StatusError(Status.INTERNAL, 'stream ended without response headers');
-    if (h[':status'] !== '200') return new StatusError(Status.UNKNOWN, `unexpected HTTP status code ${h[':status'] ?? ''}`);
-    const source = this.trailers ?? (h['grpc-status'] !== undefined ? h : undefined);
-    if (source === undefined) return new StatusError(Status.INTERNAL, 'server closed the stream without sending trailers');
-    const code = Number(source['grpc-status']);
-    if (!isStatusCode(code)) return new StatusError(Status.UNKNOWN, `malformed grpc-status ${source['grpc-status'] ?? ''}`);
-    try {
-      this.parser.finish();
-    } catch (err) {
-      return err as StatusError;
-    }
-    const message = decodeGrpcMessage(source['grpc-message'] ?? '');
-    return code === Status.OK && message === '' ? OK_STATUS : new StatusError(code as StatusCode, message);
-  }
-
-  /** @internal */
-  finish(st: StatusError): void {
-    if (this.ended) return;
-    this.ended = st;
-    this.queue = [];
-    this.queuedBytes = 0;
-    if (this.waiter && this.inbound.length === 0) {
-      const w = this.waiter;
-      this.waiter = undefined;
-      if (st.status === Status.OK) w.resolve(undefined);
-      else w.reject(st);
-    }
-    const ws = this.endWaiters;
-    this.endWaiters = [];
-    for (const w of ws) w(st);
-    this.notifyWritable();
-  }
-
-  private push(m: Uint8Array): void {
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = undefined;
-      w.resolve(m);
-    } else this.inbound.push(m);
-  }
-}
-
-function unpad(flags: number, p: Buffer): Buffer {
-  if ((flags & FLAG_PADDED) === 0) return p;
-  const pad = p[0] ?? 0;
-  if (p.length < 1 || pad >= p.length) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'bad padding');
-  return p.subarray(1, p.length - pad);
 }

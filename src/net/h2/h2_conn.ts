@@ -11,176 +11,17 @@
  */
 import { EtsdError } from '../../util/errors.js';
 import { assert } from '../../util/assert.js';
-import { grpcStreamsPerSessionMax, netWriteBatchBytesMax, netWriteHighWaterBytes } from '../../limits.js';
+import { grpcStreamsPerSessionMax, netWriteHighWaterBytes } from '../../limits.js';
+import { FlushScheduler } from '../flush_scheduler.js';
 import type { ByteSink, ByteTransport } from '../transport.js';
 import { HpackDecoder, HpackError } from './hpack.js';
-import {
-  DEFAULT_MAX_FRAME,
-  DEFAULT_WINDOW,
-  FLAG_ACK,
-  FLAG_END_HEADERS,
-  FLAG_END_STREAM,
-  FLAG_PADDED,
-  FLAG_PRIORITY,
-  H2,
-  H2ConnectionError,
-  H2Error,
-  H2FrameParser,
-  H2FrameWriter,
-  SETTINGS,
-  WINDOW_MAX,
-} from './h2_frame.js';
+import { DEFAULT_MAX_FRAME, DEFAULT_WINDOW, FLAG_ACK, FLAG_END_HEADERS, FLAG_END_STREAM, H2, H2ConnectionError, H2Error, H2FrameParser, H2FrameWriter, SETTINGS, WINDOW_MAX } from './h2_frame.js';
+import { CONN_WINDOW, H2ConnFlow, HEADER_LIST_BYTES_MAX, STREAM_WINDOW } from './h2_flow.js';
+import { HeaderBlockAssembler, decodeHeaderList, unpad, type HeaderBlock } from './h2_header_block.js';
+import { H2Stream, type RequestHeaders } from './h2_stream.js';
 
-/** Per-stream receive window we advertise. */
-const STREAM_WINDOW = 1024 * 1024;
-/** Connection receive window. */
-const CONN_WINDOW = 16 * 1024 * 1024;
-/** Decoded request header list bound (SETTINGS_MAX_HEADER_LIST_SIZE). */
-const HEADER_LIST_BYTES_MAX = 64 * 1024;
-/** Queued outbound bytes per stream above which its sender is told to wait. */
-const STREAM_SEND_HIGH_WATER = 256 * 1024;
-
-export type RequestHeaders = Record<string, string>;
-
-export interface H2StreamEvents {
-  onData(chunk: Buffer): void;
-  /** The client half-closed (END_STREAM). */
-  onEnd(): void;
-  /** The stream is gone: reset by the client (code) or the connection closed (code undefined). */
-  onClose(resetCode: number | undefined): void;
-}
-
-export class H2Stream {
-  events: H2StreamEvents | undefined;
-  remoteClosed = false;
-  localClosed = false;
-  headersSent = false;
-  sendWindow: number;
-  private recvWindow = STREAM_WINDOW;
-  private unacked = 0;
-  private paused = false;
-  /** Outbound DATA not yet allowed by flow control. */
-  queue: Buffer[] = [];
-  queuedBytes = 0;
-  /** Trailers to send once the queue drains. */
-  trailers: Buffer | undefined;
-  private waiters: Array<() => void> = [];
-
-  constructor(
-    readonly conn: H2ServerConnection,
-    readonly id: number,
-    initialSendWindow: number,
-  ) {
-    this.sendWindow = initialSendWindow;
-  }
-
-  get closed(): boolean {
-    return this.localClosed;
-  }
-
-  /** Response headers (a complete HPACK block); endStream for Trailers-Only. */
-  respond(block: Buffer, endStream: boolean): void {
-    if (this.localClosed) return;
-    assert(!this.headersSent, 'headers sent twice');
-    this.headersSent = true;
-    this.conn.writeHeaders(this.id, block, endStream);
-    if (endStream) this.finishLocal();
-  }
-
-  write(data: Buffer): void {
-    if (this.localClosed || data.length === 0) return;
-    this.queue.push(data);
-    this.queuedBytes += data.length;
-    this.conn.flushStream(this);
-  }
-
-  /** Trailers after all queued DATA. */
-  end(trailerBlock: Buffer): void {
-    if (this.localClosed || this.trailers !== undefined) return;
-    this.trailers = trailerBlock;
-    this.conn.flushStream(this);
-  }
-
-  reset(code: number): void {
-    if (this.localClosed && this.remoteClosed) return;
-    this.conn.resetStream(this, code);
-  }
-
-  congested(): boolean {
-    return this.queuedBytes > STREAM_SEND_HIGH_WATER || this.conn.congested();
-  }
-
-  whenWritable(): Promise<void> {
-    if (this.localClosed || !this.congested()) return Promise.resolve();
-    return new Promise((r) => this.waiters.push(r));
-  }
-
-  /** Stop crediting the client's window: it stops sending once the window is spent. */
-  pause(): void {
-    this.paused = true;
-  }
-
-  resume(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    this.conn.credit(this, 0);
-  }
-
-  // ---- connection side ----
-
-  /** @internal DATA arrived: returns false on a flow-control violation. */
-  received(n: number): boolean {
-    this.recvWindow -= n;
-    return this.recvWindow >= 0;
-  }
-
-  /** @internal Connection-window bytes to credit now (0 while paused). */
-  takeConnectionCredit(n: number): number {
-    this.connOwed += n;
-    if (this.paused) return 0;
-    const c = this.connOwed;
-    this.connOwed = 0;
-    return c;
-  }
-  private connOwed = 0;
-
-  /** @internal The stream is gone: whatever it still owes the connection window is due now. */
-  releaseConnectionCredit(): number {
-    const c = this.connOwed;
-    this.connOwed = 0;
-    return c;
-  }
-
-  /** @internal Bytes to credit now (0 while paused); keeps the rest owed. */
-  takeCredit(n: number): number {
-    this.unacked += n;
-    if (this.paused || this.remoteClosed) return 0;
-    if (this.unacked < STREAM_WINDOW / 4) return 0;
-    const c = this.unacked;
-    this.unacked = 0;
-    this.recvWindow += c;
-    return c;
-  }
-
-  /** @internal */
-  notifyWritable(): void {
-    if (this.waiters.length === 0 || (!this.localClosed && this.congested())) return;
-    const ws = this.waiters;
-    this.waiters = [];
-    for (const w of ws) w();
-  }
-
-  /** @internal */
-  finishLocal(): void {
-    this.localClosed = true;
-    this.queue = [];
-    this.queuedBytes = 0;
-    const ws = this.waiters;
-    this.waiters = [];
-    for (const w of ws) w();
-    this.conn.maybeForget(this);
-  }
-}
+// The stream lives in its own file; importers of h2_conn.js find it here as before.
+export { H2Stream, type H2StreamEvents, type RequestHeaders } from './h2_stream.js';
 
 export interface H2ServerOptions {
   /** A new stream with its decoded request headers. Set stream.events synchronously. */
@@ -195,15 +36,11 @@ export class H2ServerConnection implements ByteSink {
   private transport: ByteTransport | undefined;
   private readonly streams = new Map<number, H2Stream>();
   private lastStreamId = 0;
-  private connSendWindow = DEFAULT_WINDOW;
-  private peerInitialWindow = DEFAULT_WINDOW;
-  private peerMaxFrame = DEFAULT_MAX_FRAME;
-  private connUnacked = 0;
-  /** Header block being assembled from HEADERS + CONTINUATION. */
-  private continuation: { streamId: number; flags: number; parts: Buffer[]; bytes: number } | undefined;
+  private readonly flow = new H2ConnFlow(this.writer);
+  private readonly headerBlocks = new HeaderBlockAssembler();
   /** Streams with DATA or trailers waiting for send window. */
   private readonly blocked = new Set<H2Stream>();
-  private flushScheduled = false;
+  private readonly flushes = new FlushScheduler(this.writer, () => this.flush());
   private goingAway = false;
   closed = false;
 
@@ -279,7 +116,7 @@ export class H2ServerConnection implements ByteSink {
   // ---- inbound frames ----
 
   private onFrame(type: number, flags: number, id: number, p: Buffer): void {
-    if (this.continuation !== undefined && type !== H2.CONTINUATION) {
+    if (this.headerBlocks.open && type !== H2.CONTINUATION) {
       throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'frame interleaved in a header block');
     }
     switch (type) {
@@ -327,12 +164,12 @@ export class H2ServerConnection implements ByteSink {
       if (id > this.lastStreamId) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, `DATA on idle stream ${id}`);
       // A stream we finished or reset: its in-flight DATA is ignored (RFC 9113 5.1), but the
       // connection window still counts it.
-      this.connUnacked += p.length;
+      this.flow.connUnacked += p.length;
       this.creditConnection();
       return;
     }
     if (s.remoteClosed) {
-      this.connUnacked += p.length;
+      this.flow.connUnacked += p.length;
       this.creditConnection();
       this.resetStream(s, H2Error.STREAM_CLOSED);
       return;
@@ -346,35 +183,18 @@ export class H2ServerConnection implements ByteSink {
 
   private onHeaders(flags: number, id: number, p: Buffer): void {
     if (id === 0 || id % 2 === 0) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, `HEADERS on stream ${id}`);
-    let block = unpad(flags, p);
-    if ((flags & FLAG_PRIORITY) !== 0) {
-      if (block.length < 5) throw new H2ConnectionError(H2Error.FRAME_SIZE_ERROR, 'HEADERS priority truncated');
-      block = block.subarray(5);
-    }
-    if ((flags & FLAG_END_HEADERS) === 0) {
-      this.continuation = { streamId: id, flags, parts: [Buffer.from(block)], bytes: block.length };
-      return;
-    }
-    this.headerBlock(id, flags, block);
+    const hb = this.headerBlocks.headers(flags, id, p);
+    if (hb !== undefined) this.headerBlock(hb);
   }
 
   private onContinuation(flags: number, id: number, p: Buffer): void {
-    const c = this.continuation;
-    if (c === undefined || c.streamId !== id) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'unexpected CONTINUATION');
-    c.parts.push(Buffer.from(p));
-    c.bytes += p.length;
-    if (c.bytes > HEADER_LIST_BYTES_MAX) throw new H2ConnectionError(H2Error.ENHANCE_YOUR_CALM, 'header block too large');
-    if ((flags & FLAG_END_HEADERS) === 0) return;
-    this.continuation = undefined;
-    this.headerBlock(id, c.flags, Buffer.concat(c.parts, c.bytes));
+    const hb = this.headerBlocks.continuation(flags, id, p);
+    if (hb !== undefined) this.headerBlock(hb);
   }
 
-  private headerBlock(id: number, flags: number, block: Buffer): void {
+  private headerBlock({ streamId: id, flags, block }: HeaderBlock): void {
     // Decode even for streams we refuse: the HPACK table must stay in step with the client's.
-    const headers: RequestHeaders = {};
-    this.decoder.decode(block, (n, v) => {
-      headers[n] = headers[n] === undefined ? v : `${headers[n]}, ${v}`;
-    }, HEADER_LIST_BYTES_MAX);
+    const headers: RequestHeaders = decodeHeaderList(this.decoder, block);
     const endStream = (flags & FLAG_END_STREAM) !== 0;
     const existing = this.streams.get(id);
     if (existing !== undefined) {
@@ -393,7 +213,7 @@ export class H2ServerConnection implements ByteSink {
       this.writeReset(id, H2Error.REFUSED_STREAM);
       return;
     }
-    const s = new H2Stream(this, id, this.peerInitialWindow);
+    const s = new H2Stream(this, id, this.flow.peerInitialWindow);
     this.streams.set(id, s);
     if (endStream) s.remoteClosed = true;
     this.opts.onStream(s, headers, endStream);
@@ -425,23 +245,8 @@ export class H2ServerConnection implements ByteSink {
       if (p.length !== 0) throw new H2ConnectionError(H2Error.FRAME_SIZE_ERROR, 'SETTINGS ACK with a payload');
       return;
     }
-    if (p.length % 6 !== 0) throw new H2ConnectionError(H2Error.FRAME_SIZE_ERROR, 'SETTINGS length');
-    for (let o = 0; o < p.length; o += 6) {
-      const key = p.readUInt16BE(o);
-      const value = p.readUInt32BE(o + 2);
-      if (key === SETTINGS.INITIAL_WINDOW_SIZE) {
-        if (value > WINDOW_MAX) throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, 'INITIAL_WINDOW_SIZE too large');
-        const delta = value - this.peerInitialWindow;
-        this.peerInitialWindow = value;
-        for (const s of this.streams.values()) s.sendWindow += delta;
-      } else if (key === SETTINGS.MAX_FRAME_SIZE) {
-        if (value < DEFAULT_MAX_FRAME || value > 0xffffff) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'MAX_FRAME_SIZE out of range');
-        this.peerMaxFrame = value;
-      } else if (key === SETTINGS.ENABLE_PUSH && value > 1) {
-        throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'ENABLE_PUSH not 0 or 1');
-      }
-      // HEADER_TABLE_SIZE: our encoder never indexes, so any table size suits it.
-    }
+    const delta = this.flow.applySettings(p, true);
+    if (delta !== 0) for (const s of this.streams.values()) s.sendWindow += delta;
     this.writer.frame(H2.SETTINGS, FLAG_ACK, 0);
     this.scheduleFlush();
     this.flushBlocked();
@@ -452,8 +257,8 @@ export class H2ServerConnection implements ByteSink {
     const inc = p.readUInt32BE(0) & 0x7fffffff;
     if (id === 0) {
       if (inc === 0) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'zero WINDOW_UPDATE');
-      this.connSendWindow += inc;
-      if (this.connSendWindow > WINDOW_MAX) throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, 'connection window overflow');
+      this.flow.connSendWindow += inc;
+      if (this.flow.connSendWindow > WINDOW_MAX) throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, 'connection window overflow');
       this.flushBlocked();
       return;
     }
@@ -474,7 +279,7 @@ export class H2ServerConnection implements ByteSink {
   credit(s: H2Stream, n: number): void {
     // Bytes of a paused stream are owed to the connection window too, so a connection's
     // unconsumed data stays within CONN_WINDOW however many streams stop reading.
-    this.connUnacked += s.takeConnectionCredit(n);
+    this.flow.connUnacked += s.takeConnectionCredit(n);
     const c = s.takeCredit(n);
     if (c > 0 && !s.remoteClosed) {
       this.writer.u32Frame(H2.WINDOW_UPDATE, 0, s.id, c);
@@ -484,30 +289,16 @@ export class H2ServerConnection implements ByteSink {
   }
 
   private creditConnection(): void {
-    if (this.connUnacked < CONN_WINDOW / 4) return;
-    this.writer.u32Frame(H2.WINDOW_UPDATE, 0, 0, this.connUnacked);
-    this.connUnacked = 0;
-    this.scheduleFlush();
+    if (this.flow.creditConnection()) this.scheduleFlush();
   }
 
   /** @internal Sends what the windows allow of a stream's queue, then its trailers. */
   flushStream(s: H2Stream): void {
     if (s.localClosed) return;
-    while (s.queue.length > 0) {
-      const allowed = Math.min(s.sendWindow, this.connSendWindow, this.peerMaxFrame);
-      if (allowed <= 0) {
-        this.blocked.add(s);
-        this.scheduleFlush();
-        return;
-      }
-      const head = s.queue[0] as Buffer;
-      const n = Math.min(allowed, head.length);
-      this.writer.frame(H2.DATA, 0, s.id, head, 0, n);
-      s.sendWindow -= n;
-      this.connSendWindow -= n;
-      s.queuedBytes -= n;
-      if (n === head.length) s.queue.shift();
-      else s.queue[0] = head.subarray(n);
+    if (!this.flow.sendQueued(s)) {
+      this.blocked.add(s);
+      this.scheduleFlush();
+      return;
     }
     this.blocked.delete(s);
     if (s.trailers !== undefined) {
@@ -525,13 +316,13 @@ export class H2ServerConnection implements ByteSink {
   private flushBlocked(): void {
     for (const s of [...this.blocked]) {
       this.flushStream(s);
-      if (this.connSendWindow <= 0) break;
+      if (this.flow.connSendWindow <= 0) break;
     }
   }
 
   /** @internal */
   writeHeaders(id: number, block: Buffer, endStream: boolean): void {
-    assert(block.length <= this.peerMaxFrame, 'response header block larger than one frame');
+    assert(block.length <= this.flow.peerMaxFrame, 'response header block larger than one frame');
     this.writer.frame(H2.HEADERS, FLAG_END_HEADERS | (endStream ? FLAG_END_STREAM : 0), id, block);
     this.scheduleFlush();
   }
@@ -566,7 +357,7 @@ export class H2ServerConnection implements ByteSink {
     this.blocked.delete(s);
     const owed = s.releaseConnectionCredit();
     if (owed > 0) {
-      this.connUnacked += owed;
+      this.flow.connUnacked += owed;
       this.creditConnection();
     }
   }
@@ -578,19 +369,8 @@ export class H2ServerConnection implements ByteSink {
   // ---- output ----
 
   private scheduleFlush(): void {
-    if (this.writer.pendingBytes >= netWriteBatchBytesMax) {
-      this.flush();
-      return;
-    }
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(this.flushBound);
+    this.flushes.schedule();
   }
-
-  private readonly flushBound = (): void => {
-    this.flushScheduled = false;
-    this.flush();
-  };
 
   private flush(): void {
     if (this.writer.pendingBytes === 0 || this.transport === undefined || this.closed) return;
@@ -618,12 +398,4 @@ export class H2ServerConnection implements ByteSink {
     this.flush();
     this.transport?.end();
   }
-}
-
-function unpad(flags: number, p: Buffer): Buffer {
-  if ((flags & FLAG_PADDED) === 0) return p;
-  if (p.length < 1) throw new H2ConnectionError(H2Error.FRAME_SIZE_ERROR, 'padded frame without a pad length');
-  const pad = p[0] as number;
-  if (pad >= p.length) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, 'padding longer than the frame');
-  return p.subarray(1, p.length - pad);
 }

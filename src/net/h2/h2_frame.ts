@@ -15,6 +15,7 @@
  */
 import { EtsdError } from '../../util/errors.js';
 import { assert } from '../../util/assert.js';
+import { SlabWriter } from '../slab_writer.js';
 
 export const H2_PREFACE_BYTES = 24;
 export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -184,17 +185,10 @@ export class H2FrameParser {
 }
 
 const EMPTY = Buffer.alloc(0);
-const SLAB_BYTES = 64 * 1024;
 const COPY_BYTES_MAX = 4 * 1024;
 
 /** Encodes frames into a slab; take() hands the pending bytes out as pieces to write in order. */
-export class H2FrameWriter {
-  private slab = Buffer.allocUnsafe(SLAB_BYTES);
-  private start = 0;
-  private pos = 0;
-  private pieces: Buffer[] = [];
-  pendingBytes = 0;
-
+export class H2FrameWriter extends SlabWriter {
   frame(type: number, flags: number, streamId: number, payload: Uint8Array = EMPTY, payloadStart = 0, payloadEnd = payload.length): void {
     const length = payloadEnd - payloadStart;
     assert(length <= 0xffffff, 'h2 frame payload above 2^24');
@@ -214,47 +208,19 @@ export class H2FrameWriter {
       this.pos = p + length;
     } else {
       this.pos = p;
-      this.cut();
-      const view = payload.subarray(payloadStart, payloadEnd);
-      this.pieces.push(Buffer.isBuffer(view) ? view : Buffer.from(view.buffer, view.byteOffset, view.length));
+      this.passThrough(payload.subarray(payloadStart, payloadEnd));
     }
     this.pendingBytes += H2_HEADER_BYTES + length;
   }
 
   /** Raw bytes (the client's connection preface). */
   raw(bytes: Uint8Array): void {
-    this.reserve(bytes.length);
-    this.slab.set(bytes, this.pos);
-    this.pos += bytes.length;
-    this.pendingBytes += bytes.length;
+    this.copyIn(bytes, bytes.length);
   }
 
   u32Frame(type: number, flags: number, streamId: number, value: number): void {
     const b = Buffer.allocUnsafe(4);
     b.writeUInt32BE(value >>> 0);
     this.frame(type, flags, streamId, b);
-  }
-
-  take(): Buffer[] {
-    this.cut();
-    const out = this.pieces;
-    this.pieces = [];
-    this.pendingBytes = 0;
-    return out;
-  }
-
-  private cut(): void {
-    if (this.pos > this.start) {
-      this.pieces.push(this.slab.subarray(this.start, this.pos));
-      this.start = this.pos;
-    }
-  }
-
-  private reserve(n: number): void {
-    if (this.pos + n <= this.slab.length) return;
-    this.cut();
-    this.slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, n));
-    this.start = 0;
-    this.pos = 0;
   }
 }
