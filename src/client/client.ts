@@ -43,7 +43,7 @@ export class Client {
     if (!(dialTimeoutMs > 0) || !(commandTimeoutMs > 0)) throw invalidArgument('timeouts must be positive');
     this.endpoints = new Endpoints(opts.endpoints, { dialTimeoutMs, commandTimeoutMs });
     this.kv = new KV(this.endpoints);
-    this.watch = new Watcher(this.endpoints);
+    this.watch = new Watcher(this.endpoints.sibling());
     this.lease = new Lease(this.endpoints);
     this.cluster = new Cluster(this.endpoints);
     this.maintenance = new Maintenance(this.endpoints);
@@ -51,7 +51,7 @@ export class Client {
 
   /** A Watcher with a stream of its own (the default `watch` shares one stream for all watches). */
   newWatcher(): Watcher {
-    const w = new Watcher(this.endpoints);
+    const w = new Watcher(this.endpoints.sibling());
     this.extraWatchers.add(w);
     return w;
   }

@@ -62,6 +62,7 @@ export class Endpoints {
   private dialing: Promise<NativeClient> | undefined;
   private closedFlag = false;
   private readonly others = new Set<NativeClient>();
+  private readonly siblings = new Set<Endpoints>();
 
   constructor(
     endpoints: readonly string[],
@@ -113,11 +114,24 @@ export class Endpoints {
     return c;
   }
 
+  /**
+   * Endpoints with a pinned connection of their own, closed with this one. A Watcher gets one:
+   * the native protocol pauses a whole connection when one stream's reader falls behind, and a
+   * slow watch reader must not hold back the unary calls of the same client.
+   */
+  sibling(): Endpoints {
+    const e = new Endpoints(this.list.map(endpointName), this.opts);
+    e.pinned = this.pinned;
+    this.siblings.add(e);
+    return e;
+  }
+
   close(): void {
     this.closedFlag = true;
     this.conn?.close();
     this.conn = undefined;
     for (const c of this.others) c.close();
+    for (const e of this.siblings) e.close();
   }
 
   private async dialRound(deadline: number): Promise<NativeClient> {
