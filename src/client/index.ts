@@ -13,3 +13,9 @@ export { Endpoints, parseEndpoint, endpointName, type Endpoint } from './endpoin
 export { ClientError, CompactedError, codeOf, toClientError } from './errors.js';
 export { toBytes, toText, prefixEnd, idHex, type Bytes, type RangeSpec } from './bytes.js';
 export { EventType, type Event, type KeyValue } from '../proto/mvccpb.js';
+export { Session, type SessionOptions } from './concurrency/session.js';
+export { Mutex } from './concurrency/mutex.js';
+export { Election } from './concurrency/election.js';
+export { runStm, type Stm, type StmOptions, type StmResult, type Isolation } from './concurrency/stm.js';
+export { waitDeletes } from './concurrency/wait.js';
+export { register, discover, Registration, Discovery, type RegisterOptions, type ServiceChange } from './registry.js';
