@@ -123,28 +123,37 @@ function notLeader(): ClientError {
   return new ClientError('ERR_ELECTION_NOT_LEADER', 'election: not leader');
 }
 
-function firstCreated(client: Client, keyPrefix: string, signal: AbortSignal | undefined) {
-  return client.kv.get(keyPrefix, { prefix: true, sortTarget: 'create', sortOrder: 'ascend', limit: 1, ...(signal ? { signal } : {}) });
-}
-
 export async function leaderOf(client: Client, keyPrefix: string): Promise<KeyValue> {
-  const r = await firstCreated(client, keyPrefix, undefined);
+  const r = await client.kv.get(keyPrefix, { prefix: true, sortTarget: 'create', sortOrder: 'ascend', limit: 1 });
   const kv = r.kvs[0];
   if (kv === undefined) throw new ClientError('ERR_ELECTION_NO_LEADER', 'election: no leader');
   return kv;
 }
 
 /**
- * clientv3's observe loop: find the leader (or wait for the first candidate), yield it, then
- * follow its key: every PUT is a proclaim (yielded), its DELETE means the next leader is read.
- * Watches start right after the revision already seen, so no change is skipped.
+ * clientv3's observe loop, made exact: find the leader (or wait for the first candidate), yield
+ * it, then follow its key: every PUT is a proclaim (yielded), its DELETE at revision D means the
+ * next leader is whoever led at D, read at revision D (not "now": a successor that proclaimed
+ * twice since would otherwise be seen only with its last value). Watches start right after the
+ * revision already seen, so observers see every change, in order. Only when D was compacted
+ * away does it fall back to the current leader.
  */
 async function* observe(client: Client, keyPrefix: string, signal: AbortSignal | undefined): AsyncGenerator<KeyValue> {
   const prefix = toBytes(keyPrefix);
+  let atRev = 0;
   for (;;) {
-    const r = await firstCreated(client, keyPrefix, signal);
+    let r;
+    try {
+      r = await client.kv.get(keyPrefix, { prefix: true, sortTarget: 'create', sortOrder: 'ascend', limit: 1, revision: atRev, ...(signal ? { signal } : {}) });
+    } catch (err) {
+      if (atRev > 0 && err instanceof ClientError && err.code === 'ERR_COMPACTED') {
+        atRev = 0;
+        continue;
+      }
+      throw err;
+    }
     let leader = r.kvs[0];
-    let fromRev = (r.header?.revision ?? 0) + 1;
+    let fromRev = (atRev > 0 ? atRev : (r.header?.revision ?? 0)) + 1;
     if (leader === undefined) {
       const w = await client.watch.watch(prefix, { prefix: true, startRevision: fromRev });
       try {
@@ -161,18 +170,19 @@ async function* observe(client: Client, keyPrefix: string, signal: AbortSignal |
     yield leader;
     const w = await client.watch.watch(leader.key, { startRevision: fromRev });
     try {
-      let deleted = false;
-      while (!deleted) {
+      let deletedAt = 0;
+      while (deletedAt === 0) {
         const wr = await nextOrAbort(w, signal);
         if (wr === undefined) return;
         for (const ev of wr.events) {
           if (ev.type === EventType.DELETE) {
-            deleted = true;
+            deletedAt = ev.kv.modRevision;
             break;
           }
           yield ev.kv;
         }
       }
+      atRev = deletedAt;
     } finally {
       w.cancel();
     }
