@@ -22,9 +22,10 @@ async function setup() {
     box,
     member,
     client,
-    async teardown() {
+    async teardown(this: { member: TestMember }) {
       client.close();
-      await member.stop();
+      // The member may have been replaced by a restart.
+      await this.member.stop();
       assert.deepEqual(box.store.check(), []);
       box.close();
     },
