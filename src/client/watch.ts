@@ -199,8 +199,7 @@ export class Watcher {
     this.kick();
     const timeoutMs = opts.timeoutMs ?? this.ep.opts.commandTimeoutMs;
     const timer = setTimeout(() => {
-      this.cancelWatch(w);
-      w.finish(new ClientError('ERR_DEADLINE_EXCEEDED', 'watch not created before the deadline', { status: Status.DEADLINE_EXCEEDED }));
+      this.cancelWatch(w, new ClientError('ERR_DEADLINE_EXCEEDED', 'watch not created before the deadline', { status: Status.DEADLINE_EXCEEDED }));
     }, timeoutMs);
     try {
       await created;
@@ -234,8 +233,8 @@ export class Watcher {
     return this.active.size + this.toCreate.length + (this.creating ? 1 : 0);
   }
 
-  /** @internal */
-  cancelWatch(w: Watch): void {
+  /** @internal Ends w (with reason, or as canceled by the user) and tells the server. */
+  cancelWatch(w: Watch, reason?: ClientError): void {
     if (w.done) return;
     w.cancelRequested = true;
     const i = this.toCreate.indexOf(w);
@@ -245,7 +244,7 @@ export class Watcher {
       this.send({ cancelRequest: { watchId: w.id } });
     }
     // A watch being created is canceled on the server once its `created` arrives.
-    w.finish(undefined);
+    w.finish(reason);
     if (this.size === 0) this.stream?.cancel();
   }
 

@@ -157,3 +157,20 @@ test('watch: for-await loop, leaving it cancels the watch; client close ends wat
     await t.teardown();
   }
 });
+
+test('watch: a watch that cannot be created in time fails with ERR_DEADLINE_EXCEEDED and is dropped', async () => {
+  const box = await tempStore();
+  const m = await TestMember.start(box.store);
+  const ep = m.endpoint;
+  await m.stop();
+  const client = await connect({ endpoints: [ep], dialTimeoutMs: 100, dialNow: false });
+  try {
+    const err = await client.watch.watch('x', { timeoutMs: 300 }).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof ClientError);
+    assert.equal(err.code, 'ERR_DEADLINE_EXCEEDED');
+    assert.equal(client.watch.size, 0);
+  } finally {
+    client.close();
+    box.close();
+  }
+});
