@@ -177,3 +177,28 @@ test('failover: no endpoint reachable is ERR_UNAVAILABLE for reads and writes; a
     box.close();
   }
 });
+
+test('failover: a write in flight when its connection dies is not sent again; a read in flight is', async () => {
+  const box = await tempStore();
+  const hang = ['/etcdserverpb.KV/Put', '/etcdserverpb.KV/Range'];
+  const m1 = await TestMember.start(box.store, { memberId: 1n, hang });
+  const m2 = await TestMember.start(box.store, { memberId: 2n });
+  const client = await connect({ endpoints: [m1.endpoint, m2.endpoint], dialTimeoutMs: 500 });
+  try {
+    box.store.put({ key: Buffer.from('if/k'), value: Buffer.from('v') });
+    const put = client.kv.put('if/k', 'new').then(() => undefined, (e: unknown) => e);
+    const get = client.kv.getText('if/k');
+    while ((m1.calls.get('/etcdserverpb.KV/Put') ?? 0) < 1 || (m1.calls.get('/etcdserverpb.KV/Range') ?? 0) < 1) await sleep(5);
+    await m1.stop();
+    const e = await put;
+    assert.ok(e instanceof ClientError);
+    assert.equal(e.code, 'ERR_UNAVAILABLE');
+    assert.equal(await get, 'v');
+    assert.equal(m2.calls.get('/etcdserverpb.KV/Put'), undefined, 'the write was not retried');
+    assert.equal(m2.calls.get('/etcdserverpb.KV/Range'), 1, 'the read was retried');
+  } finally {
+    client.close();
+    await m2.stop();
+    box.close();
+  }
+});

@@ -70,11 +70,14 @@ export interface MemberOptions {
   memberId?: bigint;
   /** Answer every call with UNAVAILABLE "etcdserver: no leader" (a member cut off from its peers). */
   noLeader?: boolean;
+  /** Never answer these methods (the call stays in flight until the connection goes). */
+  hang?: string[];
 }
 
 export class TestMember {
   readonly calls = new Map<string, number>();
   noLeader: boolean;
+  hang: string[];
   private readonly watchStreams = new Set<{ handles: Map<number, WatchHandle> }>();
 
   private constructor(
@@ -84,6 +87,7 @@ export class TestMember {
     opts: MemberOptions,
   ) {
     this.noLeader = opts.noLeader === true;
+    this.hang = opts.hang ?? [];
   }
 
   static async start(store: Store, opts: MemberOptions = {}): Promise<TestMember> {
@@ -117,6 +121,7 @@ export class TestMember {
     methods.unary(path, async (_m, payload) => {
       this.count(path);
       if (this.noLeader) throw new StatusError(Status.UNAVAILABLE, 'etcdserver: no leader');
+      if (this.hang.includes(path)) return new Promise<Uint8Array>(() => {});
       try {
         return resType.encode(fn(reqType.decode(payload)));
       } catch (err) {
