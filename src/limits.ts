@@ -152,6 +152,27 @@ export const jsonDepthMax = 2 * protoDepthMax + 8;
 /** Messages read from one streaming gateway request body (concatenated JSON values). */
 export const gatewayStreamMessagesMax = 10_000;
 
+// ---- client (src/client) ----
+/** etcdctl's default --dial-timeout: one attempt to connect to one endpoint. */
+export const clientDialTimeoutMsDefault = 2_000;
+/** etcdctl's default --command-timeout: the whole of one call, retries and failover included. */
+export const clientCommandTimeoutMsDefault = 5_000;
+/** Waits between retries of a call (and reconnects of a stream) grow from min to max. */
+export const clientRetryBackoffMsMin = 25;
+export const clientRetryBackoffMsMax = 1_000;
+/** Watch responses queued for one watch that its reader has not taken; more pauses the stream. */
+export const clientWatchQueueResponsesMax = 1_024;
+/** Keep-alive responses queued for one keep-alive handle; older ones are dropped (only the latest TTL matters). */
+export const clientKeepAliveQueueMax = 16;
+/** How often the keep-alive loop looks for leases due a renewal (clientv3 renews at TTL/3). */
+export const clientKeepAliveTickMs = 100;
+/** concurrency.Session's default TTL in seconds (clientv3's defaultSessionTTL). */
+export const clientSessionTtlSecondsDefault = 60;
+/** Attempts of one STM transaction before it gives up with ERR_STM_CONFLICT. */
+export const clientStmAttemptsMax = 1_000;
+/** Service changes queued for a discovery reader that it has not taken; more pauses its watch. */
+export const clientDiscoveryQueueMax = 1_024;
+
 assert(btreePageSizeDefault >= btreePageSizeMin && btreePageSizeDefault <= btreePageSizeMax);
 assert(btreeCopyInSlabBytesMax * 16 <= btreeCopySlabBytes, 'a slab must hold many copies');
 assert(requestBytesMax < frameBytesMax, 'a maximal request must fit in a frame');
@@ -175,3 +196,6 @@ export const snapFilesKeep = 5;
 export const applyGapEntriesMax = 5000;
 /** Raft log entries kept after a snapshot so slow followers catch up without one (etcd: 5000). */
 export const snapshotCatchUpEntriesDefault = 5000;
+
+assert(clientRetryBackoffMsMin <= clientRetryBackoffMsMax && clientRetryBackoffMsMax < clientCommandTimeoutMsDefault);
+assert(clientKeepAliveTickMs * 3 < leaseTtlMinSeconds * 1000, 'the keep-alive loop must renew a minimal lease in time');
