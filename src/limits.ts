@@ -163,3 +163,7 @@ assert(raftMsgBytesMax < walRecordBytesMax, 'a raft entry must fit in a WAL reco
 
 assert(leaseTtlMinSecondsDefault >= leaseTtlMinSeconds && leaseTtlMinSecondsDefault < leaseTtlMaxSeconds);
 assert(watchSyncBatchMax >= watchBufferEventsMax, 'a sync pass must be able to deliver what a buffer holds');
+
+// ---- server metrics (/metrics) ----
+/** Label sets one metric family may hold: a runaway label (a key, a client address) fails loudly instead of growing memory. */
+export const metricsLabelSetsMax = 10_000;
