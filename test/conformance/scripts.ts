@@ -11,7 +11,7 @@ import type { Mask, Script, Step } from './harness.js';
 const ctl = (...args: string[]): Step => ({ ctl: args });
 
 /** `endpoint status` in table-less form: endpoint, id, version, db size, leader, learner, term, index, applied, errors. */
-const statusMask: Mask = [/^(<client>, <member-id>, )[^,]+, [^,]+, (true|false), (true|false), \d+, /gm, '$1<version>, <size>, $2, $3, <term>, '];
+const statusMask: Mask = [/^(http:\/\/<client>, <member-id>, )[^,]+, [^,]+, (true|false), (true|false), \d+, /gm, '$1<version>, <size>, $2, $3, <term>, '];
 /** The JSON form of the same, plus the version and db size fields. */
 const statusJsonMasks: readonly Mask[] = [
   [/"raftTerm":\d+/g, '"raftTerm":<term>'],
@@ -64,7 +64,7 @@ export const ctlScripts: readonly Script[] = [
       ctl('get', '/a/', '--prefix', '--rev=4'),
       ctl('get', '/a/', '--prefix', '--print-value-only'),
       ctl('get', '/a/', '--prefix', '--keys-only'),
-      ctl('get', '/a/', '--prefix', '--count-only', '-w', 'json'),
+      ctl('get', '/a/', '--prefix', '--rev=3', '-w', 'json'),
       ctl('get', '/a/', '--prefix', '--consistency=s'),
       ctl('get', '/a/', '--prefix', '-w', 'json'),
       ctl('get', '/a/1', '-w', 'fields'),
@@ -279,10 +279,10 @@ export const gatewayScripts: readonly Script[] = [
       { http: '/v3/lease/revoke', body: { ID: '7587' } },
       { http: '/v3/lease/timetolive', body: { ID: '7587' } },
       { http: '/v3/cluster/member/list', body: {} },
-      { http: '/v3/maintenance/status', body: {}, mask: [[/"raftTerm":"\d+"/g, '"raftTerm":<term>'], [/"raftIndex":"\d+"/g, '"raftIndex":<index>']] },
+      { http: '/v3/maintenance/status', body: {}, mask: [[/"raftTerm":"\d+"/g, '"raftTerm":<term>']] },
       { http: '/v3/maintenance/alarm', body: { action: 'GET' } },
       { http: '/v3/maintenance/hash', body: {}, mask: [[/"hash":\d+/g, '"hash":<hash>']] },
-      { http: '/v3/auth/status', body: {} },
+      { http: '/v3/auth/user/list', body: {} },
       { http: '/health' },
       { http: '/version', mask: [[/"etcdserver":"[^"]*"/g, '"etcdserver":"<version>"']] },
     ],
