@@ -164,6 +164,12 @@ assert(raftMsgBytesMax < walRecordBytesMax, 'a raft entry must fit in a WAL reco
 assert(leaseTtlMinSecondsDefault >= leaseTtlMinSeconds && leaseTtlMinSecondsDefault < leaseTtlMaxSeconds);
 assert(watchSyncBatchMax >= watchBufferEventsMax, 'a sync pass must be able to deliver what a buffer holds');
 
-// ---- server metrics (/metrics) ----
-/** Label sets one metric family may hold: a runaway label (a key, a client address) fails loudly instead of growing memory. */
+// ---- server ----
+/** Snap files kept after a new snapshot (etcd's --max-snapshots). */
+export const snapFilesKeep = 5;
+/** Committed-but-unapplied entries past which proposals are refused (etcd's maxGapBetweenApplyAndCommitIndex). */
+export const applyGapEntriesMax = 5000;
+/** Raft log entries kept after a snapshot so slow followers catch up without one (etcd: 5000). */
+export const snapshotCatchUpEntriesDefault = 5000;
+/** Label sets one metric family may hold (/metrics): a runaway label (a key, a client address) fails loudly instead of growing memory. */
 export const metricsLabelSetsMax = 10_000;

@@ -1,0 +1,232 @@
+/**
+ * The load generator (etcd's `benchmark` tool, over the native protocol): C clients over K
+ * connections issue --total requests and report requests/s and p50/p99 latency. Without
+ * --endpoints it starts its own members (--members 1 or 3, as child processes on free ports in
+ * a temp dir, removed afterwards), so client and servers share this machine's cores.
+ *
+ *   npm run bench -- load [--mode put|range|range-s|txn|watch] [--clients 100] [--conns 10]
+ *                         [--total 100000] [--key-size 8] [--val-size 256] [--members 1]
+ *                         [--endpoints 127.0.0.1:2379,...] [--watchers 100]
+ *
+ * Modes: put (unique keys), range (linearizable Get of written keys), range-s (serializable),
+ * txn (a compare-and-put per request), watch (--watchers watchers on one prefix; puts through
+ * one client; reports events delivered per second and the put-to-event latency).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as net from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { NativeClient } from '../src/net/native_client.js';
+import {
+  PutRequest, RangeRequest, TxnRequest, WatchRequest, WatchResponse, StatusResponse,
+} from '../src/proto/index.js';
+
+function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
+}
+const mode = arg('mode', 'put');
+const clients = Number(arg('clients', '100'));
+const conns = Number(arg('conns', '10'));
+const total = Number(arg('total', '100000'));
+const keySize = Number(arg('key-size', '8'));
+const valSize = Number(arg('val-size', '256'));
+const members = Number(arg('members', '1'));
+const watchers = Number(arg('watchers', '100'));
+const endpointsArg = arg('endpoints', '');
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const etsdBin = path.join(here, '..', 'src', 'cli', 'etsd.js');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+interface Started {
+  endpoints: string[];
+  stop(): Promise<void>;
+}
+
+async function startMembers(n: number): Promise<Started> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'etsd-load-'));
+  const specs = [];
+  for (let i = 0; i < n; i++) specs.push({ name: `b${i + 1}`, client: await freePort(), peer: await freePort() });
+  const initial = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peer}`).join(',');
+  const children: ChildProcess[] = specs.map((s) =>
+    spawn(process.execPath, [
+      etsdBin, '--name', s.name, '--data-dir', path.join(root, s.name),
+      '--listen-client-urls', `http://127.0.0.1:${s.client}`, '--advertise-client-urls', `http://127.0.0.1:${s.client}`,
+      '--listen-peer-urls', `http://127.0.0.1:${s.peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${s.peer}`,
+      '--initial-cluster', initial, '--log-level', 'warn',
+    ], { stdio: ['ignore', 'ignore', 'inherit'] }),
+  );
+  const stop = async (): Promise<void> => {
+    await Promise.all(children.map((c) => (c.exitCode !== null ? null : new Promise((r) => { c.once('exit', r); c.kill('SIGTERM'); }))));
+    fs.rmSync(root, { recursive: true, force: true });
+  };
+  process.on('SIGINT', () => void stop().then(() => process.exit(130)));
+  return { endpoints: specs.map((s) => `127.0.0.1:${s.client}`), stop };
+}
+
+async function waitLeader(c: NativeClient): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      const st = StatusResponse.decode(await c.call('/etcdserverpb.Maintenance/Status', new Uint8Array(0), { timeoutMs: 1000 }));
+      if (st.leader !== 0n) return;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('no leader');
+}
+
+async function connect(ep: string): Promise<NativeClient> {
+  const [host, port] = ep.split(':');
+  for (let i = 0; ; i++) {
+    try {
+      return await NativeClient.connect(host!, Number(port), { connectTimeoutMs: 2000 });
+    } catch (err) {
+      if (i > 50) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+function key(i: number): Uint8Array {
+  const s = i.toString().padStart(keySize, '0');
+  return Buffer.from(s.length > keySize ? s.slice(s.length - keySize) : s);
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function main(): Promise<void> {
+  const started = endpointsArg === '' ? await startMembers(members) : undefined;
+  const endpoints = started?.endpoints ?? endpointsArg.split(',');
+  const cs: NativeClient[] = [];
+  for (let i = 0; i < conns; i++) cs.push(await connect(endpoints[i % endpoints.length]!));
+  await waitLeader(cs[0]!);
+  const value = Buffer.alloc(valSize, 0x61);
+  if (mode === 'range' || mode === 'range-s' || mode === 'txn') {
+    // Seed the keys the reads (and compares) hit.
+    const seed = Math.min(total, 10_000);
+    await Promise.all(Array.from({ length: seed }, (_, i) => cs[i % conns]!.call('/etcdserverpb.KV/Put', PutRequest.encode(PutRequest.create({ key: key(i), value })))));
+  }
+  const lat = new Float64Array(total);
+  let issued = 0;
+  let done = 0;
+  let errors = 0;
+  const t0 = performance.now();
+  const progress = setInterval(() => {
+    const s = (performance.now() - t0) / 1000;
+    process.stderr.write(`  ${done}/${total} (${Math.round(done / s)}/s, ${errors} errors)\n`);
+  }, 1000);
+
+  if (mode === 'watch') {
+    const ws: ReturnType<NativeClient["stream"]>[] = [];
+    for (let i = 0; i < watchers; i++) {
+      const s = cs[i % conns]!.stream('/etcdserverpb.Watch/Watch');
+      await s.send(WatchRequest.encode({ createRequest: { key: Buffer.from('w'), rangeEnd: Buffer.from('x'), startRevision: 0, progressNotify: false, filters: [], prevKv: false, watchId: 0, fragment: false } }));
+      await s.recv();
+      ws.push(s);
+    }
+    const sentAt = new Map<number, number>();
+    let events = 0;
+    const expected = total * watchers;
+    const all = new Promise<void>((resolve) => {
+      for (const s of ws) {
+        void (async () => {
+          for await (const m of s) {
+            const r = WatchResponse.decode(m);
+            for (const e of r.events) {
+              const at = sentAt.get(e.kv?.modRevision ?? 0);
+              if (at !== undefined && events < lat.length) lat[events % lat.length] = performance.now() - at;
+              events++;
+              if (events >= expected) resolve();
+            }
+          }
+        })();
+      }
+    });
+    const putter = cs[0]!;
+    for (let i = 0; i < total; i++) {
+      const before = performance.now();
+      const resp = await putter.call('/etcdserverpb.KV/Put', PutRequest.encode(PutRequest.create({ key: Buffer.concat([Buffer.from('w'), key(i)]), value })));
+      void resp;
+      sentAt.set(i, before);
+      done++;
+    }
+    await all;
+    const secs = (performance.now() - t0) / 1000;
+    clearInterval(progress);
+    console.log(`mode watch: ${total} puts, ${watchers} watchers, ${events} events in ${secs.toFixed(2)} s: ${Math.round(events / secs)} events/s`);
+    for (const s of ws) s.cancel();
+  } else {
+    const worker = async (w: number): Promise<void> => {
+      const c = cs[w % conns]!;
+      for (;;) {
+        const i = issued++;
+        if (i >= total) return;
+        let method: string;
+        let body: Uint8Array;
+        switch (mode) {
+          case 'put':
+            method = '/etcdserverpb.KV/Put';
+            body = PutRequest.encode(PutRequest.create({ key: key(i), value }));
+            break;
+          case 'range':
+          case 'range-s':
+            method = '/etcdserverpb.KV/Range';
+            body = RangeRequest.encode(RangeRequest.create({ key: key(i % 10_000), serializable: mode === 'range-s' }));
+            break;
+          case 'txn': {
+            method = '/etcdserverpb.KV/Txn';
+            const k = key(i % 10_000);
+            body = TxnRequest.encode(TxnRequest.create({
+              compare: [{ result: 0, target: 0, key: k, rangeEnd: new Uint8Array(0), version: 0 }],
+              success: [{ requestPut: PutRequest.create({ key: k, value }) }],
+              failure: [{ requestPut: PutRequest.create({ key: k, value }) }],
+            }));
+            break;
+          }
+          default:
+            throw new Error(`unknown mode ${mode}`);
+        }
+        const st = performance.now();
+        try {
+          await c.call(method, body, { timeoutMs: 30_000 });
+        } catch {
+          errors++;
+        }
+        lat[i] = performance.now() - st;
+        done++;
+      }
+    };
+    await Promise.all(Array.from({ length: clients }, (_, w) => worker(w)));
+    const secs = (performance.now() - t0) / 1000;
+    clearInterval(progress);
+    const sorted = lat.slice(0, done).sort();
+    console.log(
+      `mode ${mode}, members ${started ? members : endpoints.length}, clients ${clients}, conns ${conns}, total ${total}, key ${keySize} B, value ${valSize} B\n` +
+        `  ${Math.round(done / secs)} requests/s   p50 ${percentile(sorted, 50).toFixed(3)} ms   p99 ${percentile(sorted, 99).toFixed(3)} ms   errors ${errors}   (${secs.toFixed(2)} s)`,
+    );
+  }
+  for (const c of cs) c.close();
+  await started?.stop();
+}
+
+void main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

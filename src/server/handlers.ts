@@ -1,0 +1,384 @@
+/**
+ * The client API of a member: one handler per etcd v3 method, registered by gRPC path in a
+ * MethodTable, so the native protocol and gRPC (src/net's ClientPort) call the same functions
+ * with the same protobuf bytes. Handlers decode, check, and either serve locally (serializable
+ * reads, watches), after a ReadIndex round (linearizable reads), through the leader (lease
+ * keep-alive and time-to-live), or by proposing through Raft (every write).
+ */
+import { createHash } from 'node:crypto';
+import { MethodTable, type CallContext, type ServerStream } from '../net/methods.js';
+import {
+  RangeRequest, RangeResponse, PutRequest, PutResponse, DeleteRangeRequest, DeleteRangeResponse, TxnRequest, TxnResponse,
+  CompactionRequest, CompactionResponse, WatchRequest, WatchResponse, encodeWatchResponseEncoded,
+  LeaseGrantRequest, LeaseGrantResponse, LeaseRevokeRequest, LeaseRevokeResponse, LeaseKeepAliveRequest, LeaseKeepAliveResponse,
+  LeaseTimeToLiveRequest, LeaseTimeToLiveResponse, LeaseLeasesResponse,
+  MemberAddRequest, MemberAddResponse, MemberRemoveRequest, MemberRemoveResponse, MemberUpdateRequest, MemberUpdateResponse,
+  MemberListResponse, MemberPromoteRequest, MemberPromoteResponse,
+  AlarmRequest, AlarmResponse, StatusResponse, HashResponse, HashKVRequest, HashKVResponse, SnapshotResponse,
+  MoveLeaderRequest, MoveLeaderResponse, DefragmentResponse,
+  type Member as PbMember, type WatchCreateRequest,
+} from '../proto/index.js';
+import { eventBytes, type WatchHandle } from '../mvcc/index.js';
+import { ALL_BUCKETS } from '../mvcc/buckets.js';
+import { crc32c } from '../util/crc32c.js';
+import { errLearnerRpc, errNoLeader, errTimeout, toStatusError } from './errors.js';
+import type { EtcdServer } from './server.js';
+import type { Member } from './members.js';
+
+/** etcd's version string this member reports (the API level it implements). */
+export const serverVersion = '3.4.0';
+const snapshotChunkBytes = 32 * 1024;
+
+type Unary = (payload: Uint8Array, ctx: CallContext) => Promise<Uint8Array>;
+
+function wrap(h: Unary) {
+  return async (_m: string, payload: Uint8Array, ctx: CallContext): Promise<Uint8Array> => {
+    try {
+      return await h(payload, ctx);
+    } catch (err) {
+      throw toStatusError(err);
+    }
+  };
+}
+
+function toPbMember(m: Member): PbMember {
+  return { ID: m.id, name: m.name, peerURLs: m.peerUrls, clientURLs: m.clientUrls, isLearner: m.isLearner };
+}
+
+function isTxnReadOnly(t: TxnRequest): boolean {
+  for (const op of [...(t.success ?? []), ...(t.failure ?? [])]) if (op.requestRange === undefined) return false;
+  return true;
+}
+
+function approxSize(r: { key?: Uint8Array; value?: Uint8Array }): number {
+  return (r.key?.length ?? 0) + (r.value?.length ?? 0) + 64;
+}
+
+export function buildMethodTable(s: EtcdServer): MethodTable {
+  const t = new MethodTable();
+  const hdr = (rev?: number) => s.header(rev);
+  // etcd serves a learner only serializable reads and maintenance/cluster status calls.
+  const noLearner = (): void => {
+    if (s.node.raft.isLearner) throw errLearnerRpc();
+  };
+
+  // ---- KV ----
+  t.unary('/etcdserverpb.KV/Range', wrap(async (p) => {
+    const req = RangeRequest.decode(p);
+    if (!req.serializable) {
+      noLearner();
+      await s.linearizableRead();
+    }
+    const resp = s.store.range(req);
+    resp.header = hdr(resp.header?.revision);
+    return RangeResponse.encode(resp);
+  }));
+  t.unary('/etcdserverpb.KV/Put', wrap(async (p) => {
+    noLearner();
+    const req = PutRequest.decode(p);
+    s.checkQuota(approxSize(req));
+    const resp = (await s.propose({ put: req })) as PutResponse;
+    resp.header = hdr(resp.header?.revision);
+    return PutResponse.encode(resp);
+  }));
+  t.unary('/etcdserverpb.KV/DeleteRange', wrap(async (p) => {
+    noLearner();
+    const req = DeleteRangeRequest.decode(p);
+    const resp = (await s.propose({ deleteRange: req })) as DeleteRangeResponse;
+    resp.header = hdr(resp.header?.revision);
+    return DeleteRangeResponse.encode(resp);
+  }));
+  t.unary('/etcdserverpb.KV/Txn', wrap(async (p) => {
+    noLearner();
+    const req = TxnRequest.decode(p);
+    let resp: TxnResponse;
+    if (isTxnReadOnly(req)) {
+      await s.linearizableRead();
+      resp = s.store.txn(req);
+    } else {
+      s.checkQuota(p.length);
+      resp = (await s.propose({ txn: req })) as TxnResponse;
+    }
+    resp.header = hdr(resp.header?.revision);
+    return TxnResponse.encode(resp);
+  }));
+  t.unary('/etcdserverpb.KV/Compact', wrap(async (p) => {
+    noLearner();
+    const req = CompactionRequest.decode(p);
+    const resp = (await s.propose({ compaction: req })) as CompactionResponse;
+    resp.header = hdr(resp.header?.revision);
+    return CompactionResponse.encode(resp);
+  }));
+
+  // ---- Watch ----
+  t.stream('/etcdserverpb.Watch/Watch', 'bidi', (_m, stream) => serveWatch(s, stream));
+
+  // ---- Lease ----
+  t.unary('/etcdserverpb.Lease/LeaseGrant', wrap(async (p) => {
+    noLearner();
+    const req = LeaseGrantRequest.decode(p);
+    s.checkQuota(64);
+    if (req.ID === 0n) req.ID = s.newLeaseId();
+    const resp = (await s.propose({ leaseGrant: req })) as LeaseGrantResponse;
+    resp.header = hdr();
+    return LeaseGrantResponse.encode(resp);
+  }));
+  t.unary('/etcdserverpb.Lease/LeaseRevoke', wrap(async (p) => {
+    noLearner();
+    const req = LeaseRevokeRequest.decode(p);
+    await s.propose({ leaseRevoke: req });
+    return LeaseRevokeResponse.encode({ header: hdr() });
+  }));
+  t.stream('/etcdserverpb.Lease/LeaseKeepAlive', 'bidi', async (_m, stream) => {
+    try {
+      for await (const msg of stream) await stream.send(await leaseKeepAlive(s, msg));
+    } catch (err) {
+      throw toStatusError(err);
+    }
+  });
+  t.unary('/etcdserverpb.Lease/LeaseTimeToLive', wrap((p) => leaseTimeToLive(s, p)));
+  t.unary('/etcdserverpb.Lease/LeaseLeases', wrap(async () => {
+    await s.linearizableRead();
+    const resp = s.store.leaseLeases();
+    resp.header = hdr();
+    return LeaseLeasesResponse.encode(resp);
+  }));
+
+  // ---- Cluster ----
+  const members = () => s.membership.list().map(toPbMember);
+  t.unary('/etcdserverpb.Cluster/MemberAdd', wrap(async (p) => {
+    const req = MemberAddRequest.decode(p);
+    const m = await s.memberAdd(req.peerURLs, req.isLearner);
+    return MemberAddResponse.encode({ header: hdr(), member: toPbMember(m), members: members() });
+  }));
+  t.unary('/etcdserverpb.Cluster/MemberRemove', wrap(async (p) => {
+    await s.memberRemove(MemberRemoveRequest.decode(p).ID);
+    return MemberRemoveResponse.encode({ header: hdr(), members: members() });
+  }));
+  t.unary('/etcdserverpb.Cluster/MemberUpdate', wrap(async (p) => {
+    const req = MemberUpdateRequest.decode(p);
+    await s.memberUpdate(req.ID, req.peerURLs);
+    return MemberUpdateResponse.encode({ header: hdr(), members: members() });
+  }));
+  t.unary('/etcdserverpb.Cluster/MemberList', wrap(async () => MemberListResponse.encode({ header: hdr(), members: members() })));
+  t.unary('/etcdserverpb.Cluster/MemberPromote', wrap(async (p) => {
+    await s.memberPromote(MemberPromoteRequest.decode(p).ID);
+    return MemberPromoteResponse.encode({ header: hdr(), members: members() });
+  }));
+
+  // ---- Maintenance ----
+  t.unary('/etcdserverpb.Maintenance/Status', wrap(async () => {
+    const st = s.raftStatus();
+    const size = s.dbSize();
+    return StatusResponse.encode({
+      header: hdr(),
+      version: serverVersion,
+      dbSize: size,
+      leader: st.leader,
+      raftIndex: st.raftIndex,
+      raftTerm: st.raftTerm,
+      raftAppliedIndex: st.appliedIndex,
+      errors: s.alarmList().map((a) => (a.alarm === 1 ? 'memberID:' + a.memberID.toString() + ' alarm:NOSPACE ' : 'alarm')),
+      dbSizeInUse: size,
+      isLearner: st.isLearner,
+    });
+  }));
+  t.unary('/etcdserverpb.Maintenance/Alarm', wrap(async (p) => {
+    const req = AlarmRequest.decode(p);
+    if (req.action === 0) {
+      const alarms = s.alarmList().filter((a) => (req.memberID === 0n || a.memberID === req.memberID) && (req.alarm === 0 || a.alarm === req.alarm));
+      return AlarmResponse.encode({ header: hdr(), alarms });
+    }
+    const r = (await s.propose({ alarm: req })) as { alarms: AlarmResponse['alarms'] };
+    return AlarmResponse.encode({ header: hdr(), alarms: r.alarms });
+  }));
+  t.unary('/etcdserverpb.Maintenance/Hash', wrap(async () => HashResponse.encode({ header: hdr(), hash: backendHash(s) })));
+  t.unary('/etcdserverpb.Maintenance/HashKV', wrap(async (p) => {
+    const req = HashKVRequest.decode(p);
+    const r = s.store.hashKV({ revision: req.revision });
+    return HashKVResponse.encode({ header: hdr(r.header?.revision), hash: r.hash, compactRevision: r.compactRevision });
+  }));
+  t.unary('/etcdserverpb.Maintenance/MoveLeader', wrap(async (p) => {
+    await s.moveLeader(MoveLeaderRequest.decode(p).targetID);
+    return MoveLeaderResponse.encode({ header: hdr() });
+  }));
+  t.unary('/etcdserverpb.Maintenance/Defragment', wrap(async () => {
+    await s.defragment();
+    return DefragmentResponse.encode({ header: hdr() });
+  }));
+  t.stream('/etcdserverpb.Maintenance/Snapshot', 'server-stream', async (_m, stream) => {
+    try {
+      await stream.recv();
+      const db = s.snapshotDb();
+      // etcd appends the db's SHA-256 so `etcdctl snapshot restore` can check integrity.
+      const sum = createHash('sha256').update(db).digest();
+      const all = Buffer.concat([db, sum]);
+      for (let off = 0; off < all.length; off += snapshotChunkBytes) {
+        const blob = all.subarray(off, Math.min(all.length, off + snapshotChunkBytes));
+        await stream.send(SnapshotResponse.encode({ header: hdr(), remainingBytes: all.length - off - blob.length, blob }));
+      }
+    } catch (err) {
+      throw toStatusError(err);
+    }
+  });
+  return t;
+}
+
+/** A keep-alive is answered by the leader (a follower forwards it over the peer port). */
+async function leaseKeepAlive(s: EtcdServer, msg: Uint8Array): Promise<Uint8Array> {
+  if (s.isLeader) {
+    const req = LeaseKeepAliveRequest.decode(msg);
+    let ttl = 0;
+    try {
+      ttl = s.store.leaseKeepAlive(req).TTL;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ERR_LEASE_NOT_FOUND') throw err;
+    }
+    return LeaseKeepAliveResponse.encode({ header: s.header(), ID: req.ID, TTL: ttl });
+  }
+  return forwardToLeader(s, 'LeaseKeepAlive', msg);
+}
+
+async function leaseTimeToLive(s: EtcdServer, msg: Uint8Array): Promise<Uint8Array> {
+  if (s.isLeader) {
+    const resp = s.store.leaseTimeToLive(LeaseTimeToLiveRequest.decode(msg));
+    if (resp.TTL === -1) throw Object.assign(new (await import('../mvcc/errors.js')).LeaseNotFoundError());
+    resp.header = s.header();
+    return LeaseTimeToLiveResponse.encode(resp);
+  }
+  return forwardToLeader(s, 'LeaseTimeToLive', msg);
+}
+
+async function forwardToLeader(s: EtcdServer, method: string, msg: Uint8Array): Promise<Uint8Array> {
+  if (s.leader === 0n && !(await s.waitLeader(s.cfg.electionMs * 2))) throw errNoLeader();
+  try {
+    return await s.transport.call(s.leader, method, msg, s.requestTimeoutMs);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_STATUS') throw err;
+    throw errTimeout();
+  }
+}
+
+/** The peer methods a member answers for its peers (forwarded lease calls, the member list). */
+export function peerMethods(s: EtcdServer): (method: string, payload: Uint8Array) => Promise<Uint8Array> {
+  return async (method, payload) => {
+    switch (method) {
+      case 'LeaseKeepAlive':
+        if (!s.isLeader) throw errNoLeader();
+        return leaseKeepAlive(s, payload);
+      case 'LeaseTimeToLive':
+        if (!s.isLeader) throw errNoLeader();
+        return leaseTimeToLive(s, payload);
+      case 'Members':
+        return MemberListResponse.encode({ header: s.header(), members: s.membership.list().map(toPbMember) });
+      default:
+        throw new Error(`unknown peer method ${method}`);
+    }
+  };
+}
+
+/** etcd's backend hash: CRC-32C over every bucket's name, keys and values (the consistent index left out). */
+function backendHash(s: EtcdServer): number {
+  s.store.sync();
+  let h = 0;
+  const enc = new TextEncoder();
+  for (const b of ALL_BUCKETS) {
+    h = crc32c(enc.encode(b), h);
+    s.store.backend.forEach(b, new Uint8Array(0), undefined, (k, v) => {
+      if (b === 'meta' && Buffer.from(k).toString() === 'consistent_index') return;
+      h = crc32c(k, h);
+      h = crc32c(v, h);
+    });
+  }
+  return h >>> 0;
+}
+
+interface ActiveWatch {
+  id: number;
+  req: WatchCreateRequest;
+  /** The last revision delivered (resume point after a store replacement). */
+  lastRev: number;
+  handle: WatchHandle;
+}
+
+/** One Watch stream: any number of watchers multiplexed by watch ID, served from the local store. */
+async function serveWatch(s: EtcdServer, stream: ServerStream): Promise<void> {
+  const watches = new Map<number, ActiveWatch>();
+  let nextId = 0;
+  const send = (r: Omit<WatchResponse, 'events'>, evs: Uint8Array[] = []): Promise<void> =>
+    stream.send(encodeWatchResponseEncoded(r, evs)).catch(() => {});
+  const base = { watchId: 0, created: false, canceled: false, compactRevision: 0, cancelReason: '', fragment: false };
+  const start = (w: Omit<ActiveWatch, 'handle'>, startRev: number): WatchHandle => {
+    const store = s.store;
+    return store.watch({ ...w.req, startRevision: startRev }, (events, revision, notice) => {
+      if (store !== s.store) return;
+      const aw = watches.get(w.id);
+      if (aw !== undefined) aw.lastRev = Math.max(aw.lastRev, revision);
+      if (notice !== undefined && notice.compactRevision !== 0) {
+        watches.delete(w.id);
+        return send({ ...base, header: s.header(), watchId: w.id, canceled: true, compactRevision: notice.compactRevision, cancelReason: 'etcdserver: mvcc: required revision has been compacted' });
+      }
+      if (events.length === 0) return send({ ...base, header: s.header(revision), watchId: w.id });
+      return send({ ...base, header: s.header(revision), watchId: w.id }, events.map(eventBytes));
+    });
+  };
+  // After a snapshot from the leader replaced the store, watchers resume on the new one.
+  const onReplaced = (): void => {
+    for (const aw of watches.values()) aw.handle = start(aw, aw.lastRev + 1);
+  };
+  const listeners = replacedListeners(s);
+  listeners.add(onReplaced);
+  try {
+    for await (const msg of stream) {
+      const req = WatchRequest.decode(msg);
+      if (req.createRequest !== undefined) {
+        const c = req.createRequest;
+        const id = c.watchId > 0 && !watches.has(c.watchId) ? c.watchId : nextId++;
+        if (c.watchId > 0 && watches.has(c.watchId)) {
+          await send({ ...base, header: s.header(), watchId: -1, created: true, canceled: true, cancelReason: 'etcdserver: duplicate watch ID' });
+          continue;
+        }
+        while (watches.has(nextId)) nextId++;
+        await send({ ...base, header: s.header(), watchId: id, created: true });
+        const w = { id, req: c, lastRev: Math.max(0, (c.startRevision || s.store.revision + 1) - 1) };
+        try {
+          watches.set(id, { ...w, handle: undefined as unknown as WatchHandle });
+          watches.get(id)!.handle = start(w, c.startRevision);
+        } catch (err) {
+          watches.delete(id);
+          const st = toStatusError(err);
+          await send({ ...base, header: s.header(), watchId: id, canceled: true, cancelReason: st.details });
+        }
+      } else if (req.cancelRequest !== undefined) {
+        const id = req.cancelRequest.watchId;
+        const aw = watches.get(id);
+        if (aw !== undefined) {
+          aw.handle.cancel();
+          watches.delete(id);
+          await send({ ...base, header: s.header(), watchId: id, canceled: true });
+        }
+      } else if (req.progressRequest !== undefined) {
+        await send({ ...base, header: s.header(), watchId: -1 });
+      }
+    }
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_PROTO_DECODE') throw toStatusError(err);
+  } finally {
+    listeners.delete(onReplaced);
+    for (const aw of watches.values()) aw.handle.cancel();
+  }
+}
+
+const replaced = new WeakMap<EtcdServer, Set<() => void>>();
+function replacedListeners(s: EtcdServer): Set<() => void> {
+  let set = replaced.get(s);
+  if (set === undefined) {
+    const fresh = new Set<() => void>();
+    set = fresh;
+    replaced.set(s, fresh);
+    s.onStoreReplaced = () => {
+      for (const f of fresh) f();
+    };
+  }
+  return set;
+}

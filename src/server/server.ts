@@ -1,0 +1,902 @@
+/**
+ * The etcd member: Raft (src/raft) driven by the RaftLoop, the WAL (src/wal) as the log of
+ * record, the MVCC store (src/mvcc) as the state machine. Requests are proposed as
+ * InternalRaftRequest entries with a request ID; the apply step runs each committed entry
+ * exactly once against the store, inside the backend batch that also records its index (the
+ * consistent index), and resolves the proposer's waiter. See /work/shared/ARCHITECTURE.md for
+ * the path of a write.
+ *
+ * Exactly once across restarts: the consistent index is written before the entry's change in
+ * the same batch (the store commits a batch only between whole writes), so a batch on disk
+ * holds entry i's change if and only if it holds consistent index >= i. A restart replays the
+ * WAL from the snapshot and skips normal entries at or below the consistent index; conf
+ * changes are always re-applied to Raft (its configuration is rebuilt from the log), their
+ * backend writes skipped likewise.
+ */
+import { join } from 'node:path';
+import { type FileLayer, nodeFileLayer } from '../util/file_layer.js';
+import { assert } from '../util/assert.js';
+import { Prng } from '../util/prng.js';
+import {
+  RawNode,
+  ConfChangeType,
+  EntryType,
+  ProposalDroppedError,
+  StateType,
+  decodeConfChange,
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  type Message,
+  type ReadState,
+  type Snapshot,
+  type SoftState,
+} from '../raft/index.js';
+import { InternalRaftRequest, type ResponseHeader } from '../proto/index.js';
+import type { Store } from '../mvcc/index.js';
+import { openStore, type StoreOptions } from '../mvcc/index.js';
+import { openDb } from '../btree/index.js';
+import { compactDb } from '../btree/compact.js';
+import { BUCKET_ALARM, BUCKET_META } from '../mvcc/buckets.js';
+import * as limits from '../limits.js';
+import type { ServerConfig } from './config.js';
+import { initialMembers, memberId, urlString } from './config.js';
+import type { Logger } from './logger.js';
+import { createDataDir, dataDirPaths, hasData, openDataDir, type Opened } from './bootstrap.js';
+import { RaftLoop } from './raft_loop.js';
+import { ReadIndexer } from './read_index.js';
+import { RequestIds, WaitMap } from './wait.js';
+import { Membership, memberFromJson, memberToJson, type Member } from './members.js';
+import type { Transport, TransportHost } from './transport.js';
+import { realTimers, type Timers } from './timers.js';
+import {
+  errLeaderChanged,
+  errMemberExist,
+  errMemberNotFound,
+  errMemberNotLearner,
+  errNoLeader,
+  errNoSpace,
+  errPeerUrlExist,
+  errRequestTooLarge,
+  errStopped,
+  errTimeout,
+  errTooManyRequests,
+  errNotLeader,
+  errBadTransferee,
+  errLearnerNotReady,
+} from './errors.js';
+import type { Snapshotter } from './snap.js';
+
+export interface ServerDeps {
+  logger: Logger;
+  /** Builds the peer transport once the member knows its ID. */
+  transport: (host: TransportHost) => Transport;
+  fileLayer?: FileLayer;
+  timers?: Timers;
+  /** How a joining member (--initial-cluster-state existing) learns the cluster: from a peer. */
+  fetchCluster?: (peerUrls: string[]) => Promise<{ clusterId: bigint; members: Member[] }>;
+  /** Request timeout (etcd: 5 s + 2 election timeouts). */
+  requestTimeoutMs?: number;
+  /** Store options for tests (batch interval etc.). */
+  storeOptions?: StoreOptions;
+  /** Entries kept in the Raft log after a snapshot for slow followers (etcd: 5000). */
+  snapshotCatchUpEntries?: number;
+  /** Seed for Raft's election timeouts (default: from the member ID and the clock). */
+  seed?: number;
+}
+
+interface ApplyWaiter {
+  req: InternalRaftRequest | ConfChange;
+}
+
+const NOSPACE = 1;
+
+export class EtcdServer implements TransportHost {
+  readonly id: bigint;
+  readonly clusterId: bigint;
+  readonly cfg: ServerConfig;
+  readonly log: Logger;
+  readonly fl: FileLayer;
+  readonly timers: Timers;
+  store: Store;
+  readonly node: RawNode;
+  readonly loop: RaftLoop;
+  readonly membership: Membership;
+  readonly transport: Transport;
+  readonly readIndexer: ReadIndexer;
+  readonly requestTimeoutMs: number;
+  private readonly dbPath: string;
+  private readonly snapshotter: Snapshotter;
+  private readonly waits = new WaitMap();
+  private readonly reqIds: RequestIds;
+  private readonly storeOpts: StoreOptions;
+  private readonly catchUpEntries: number;
+  appliedIndex: number;
+  private snapshotIndex: number;
+  private confState: ConfState;
+  private soft: SoftState = { lead: 0n, raftState: StateType.Follower };
+  term = 0;
+  private leaderWaiters: Array<() => void> = [];
+  private sweeper: unknown;
+  private leaseTimer: unknown;
+  private publishTimer: unknown;
+  private readonly revoking = new Set<bigint>();
+  private stoppedWith: Error | undefined;
+  private stopping = false;
+  /** Active alarms: member ID hex + ':' + alarm type. */
+  readonly alarms = new Map<string, { memberID: bigint; alarm: number }>();
+  /** A db file received with a MsgSnap, waiting for Raft to hand the snapshot over. */
+  private incomingDb: { index: number; path: string } | undefined;
+  private snapshotting = false;
+  /** Resolves when the member stops (fatal error, removal or stop()). */
+  readonly done: Promise<Error | undefined>;
+  private resolveDone!: (e: Error | undefined) => void;
+
+  private constructor(cfg: ServerConfig, deps: ServerDeps, opened: Opened, initialPeers: Member[]) {
+    this.cfg = cfg;
+    this.log = deps.logger;
+    this.fl = deps.fileLayer ?? nodeFileLayer;
+    this.timers = deps.timers ?? realTimers;
+    this.id = opened.id;
+    this.clusterId = opened.clusterId;
+    this.store = opened.store;
+    this.snapshotter = opened.snapshotter;
+    this.storeOpts = deps.storeOptions ?? {};
+    this.dbPath = dataDirPaths(cfg.dataDir).dbPath;
+    this.catchUpEntries = deps.snapshotCatchUpEntries ?? limits.snapshotCatchUpEntriesDefault;
+    this.requestTimeoutMs = deps.requestTimeoutMs ?? 5000 + 2 * cfg.electionMs;
+    this.done = new Promise((r) => (this.resolveDone = r));
+    this.membership = new Membership(this.clusterId);
+    this.membership.load(this.store.backend);
+    this.loadAlarms();
+    this.snapshotIndex = opened.snapshot?.metadata.index ?? 0;
+    this.appliedIndex = this.snapshotIndex;
+    this.confState = opened.storage.initialState().confState;
+    this.reqIds = new RequestIds(this.id, Date.now());
+    const electionTick = Math.max(2, Math.round(cfg.electionMs / cfg.heartbeatMs));
+    this.node = new RawNode({
+      id: this.id,
+      storage: opened.storage,
+      electionTick,
+      heartbeatTick: 1,
+      applied: this.appliedIndex,
+      maxMsgBytes: limits.raftMsgBytesMax,
+      maxInflightMsgs: limits.raftInflightMsgsMax,
+      maxInflightBytes: limits.raftInflightBytesMax,
+      maxUncommittedBytes: limits.raftUncommittedBytesMax,
+      maxCommittedBytesPerReady: limits.raftCommittedBytesPerReadyMax,
+      checkQuorum: true,
+      preVote: true,
+      prng: new Prng(deps.seed ?? Number((this.id ^ BigInt(Date.now())) & 0xffffffffn)),
+    });
+    this.loop = new RaftLoop(this.node, opened.storage, opened.wal, this, this.timers, cfg.heartbeatMs);
+    this.readIndexer = new ReadIndexer(
+      { now: () => this.timers.now(), appliedIndex: () => this.appliedIndex, readIndex: (ctx) => this.rawReadIndex(ctx) },
+      Math.max(cfg.heartbeatMs * 5, 100),
+      this.requestTimeoutMs,
+    );
+    this.transport = deps.transport(this);
+    for (const m of this.membership.list()) if (m.id !== this.id) this.transport.addPeer(m.id, m.peerUrls);
+    for (const m of initialPeers) if (m.id !== this.id && this.membership.get(m.id) === undefined) this.transport.addPeer(m.id, m.peerUrls);
+  }
+
+  /** Opens or creates the data dir and starts the member. */
+  static async start(cfg: ServerConfig, deps: ServerDeps): Promise<EtcdServer> {
+    const fl = deps.fileLayer ?? nodeFileLayer;
+    const storeOpts: StoreOptions = { ...(deps.storeOptions ?? {}), leaseExpiry: 'caller', fileLayer: fl };
+    let opened: Opened;
+    let peers: Member[] = [];
+    if (hasData(cfg.dataDir, fl)) {
+      opened = openDataDir(cfg.dataDir, fl, storeOpts);
+    } else if (cfg.initialClusterState === 'new') {
+      const init = initialMembers(cfg);
+      peers = init.members.map((m) => ({ ...m, clientUrls: [], isLearner: false }));
+      peers.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      // Every member must write the same bootstrap entries: client URLs come later (publish).
+      const self = peers.find((m) => m.name === cfg.name)!;
+      opened = createDataDir(cfg.dataDir, { id: self.id, clusterId: init.clusterId, bootstrap: peers }, fl, storeOpts);
+    } else {
+      if (deps.fetchCluster === undefined) throw new Error('joining an existing cluster needs a way to reach its peers');
+      const own = cfg.initialAdvertisePeerUrls.map(urlString);
+      const others = [...cfg.initialCluster].filter(([n]) => n !== cfg.name).flatMap(([, urls]) => urls.map(urlString));
+      const cluster = await deps.fetchCluster(others);
+      const self = cluster.members.find((m) => m.peerUrls.some((u) => own.includes(u)));
+      if (self === undefined) throw new Error(`this member's peer URLs ${own.join(',')} are not in the cluster (add it with member add first)`);
+      peers = cluster.members;
+      opened = createDataDir(cfg.dataDir, { id: self.id, clusterId: cluster.clusterId, bootstrap: [] }, fl, storeOpts);
+    }
+    const s = new EtcdServer(cfg, { ...deps, storeOptions: storeOpts }, opened, peers);
+    s.log.info('member started', {
+      id: s.id,
+      cluster: s.clusterId,
+      fresh: opened.fresh,
+      snapshotIndex: s.snapshotIndex,
+      consistentIndex: Number(s.store.consistentIndex),
+      revision: s.store.revision,
+    });
+    s.run();
+    return s;
+  }
+
+  private run(): void {
+    this.loop.start();
+    this.sweeper = this.timers.setInterval(() => {
+      const now = this.timers.now();
+      this.waits.sweep(now, errTimeout);
+      this.readIndexer.sweep();
+    }, Math.max(50, this.cfg.heartbeatMs));
+    this.leaseTimer = this.timers.setInterval(() => this.revokeExpiredLeases(), limits.leaseCheckIntervalMsDefault);
+    this.publishTimer = this.timers.setInterval(() => this.publishAttributes(), Math.max(200, this.cfg.electionMs / 2));
+  }
+
+  // ---- TransportHost ----
+
+  receive(m: Message): void {
+    if (this.stopping) return;
+    try {
+      this.node.step(m);
+    } catch (err) {
+      this.log.debug('dropped peer message', { type: m.type, from: m.from, err });
+      return;
+    }
+    this.loop.schedule();
+  }
+
+  unreachable(id: bigint): void {
+    if (this.stopping) return;
+    this.node.reportUnreachable(id);
+  }
+
+  async receiveSnapshot(m: Message, db: Uint8Array): Promise<void> {
+    assert(m.snapshot !== null, 'MsgSnap without snapshot');
+    const p = dataDirPaths(this.cfg.dataDir);
+    const path = join(p.snapDir, `${m.snapshot.metadata.index.toString(16).padStart(16, '0')}.snap.db`);
+    const fd = this.fl.open(path, 'w+');
+    try {
+      this.fl.write(fd, db, 0, db.length, 0);
+      this.fl.fsync(fd);
+    } finally {
+      this.fl.close(fd);
+    }
+    this.incomingDb = { index: m.snapshot.metadata.index, path };
+    this.log.info('received snapshot db', { index: m.snapshot.metadata.index, bytes: db.length, from: m.from });
+    this.receive(m);
+  }
+
+  snapshotDb(): Uint8Array {
+    this.store.sync();
+    const path = dataDirPaths(this.cfg.dataDir).dbPath;
+    const size = this.fl.fileSize(path);
+    const buf = new Uint8Array(size);
+    const fd = this.fl.open(path, 'r');
+    try {
+      this.fl.read(fd, buf, 0, size, 0);
+    } finally {
+      this.fl.close(fd);
+    }
+    return buf;
+  }
+
+  snapshotDone(to: bigint, ok: boolean): void {
+    if (this.stopping) return;
+    this.node.reportSnapshot(to, ok);
+    this.loop.schedule();
+  }
+
+  peerCall: (method: string, payload: Uint8Array) => Promise<Uint8Array> = () => Promise.reject(new Error('no peer methods'));
+
+  // ---- LoopHost ----
+
+  send(msgs: Message[]): void {
+    this.transport.send(msgs);
+  }
+
+  onSoftState(s: SoftState): void {
+    const wasLeader = this.soft.raftState === StateType.Leader;
+    const leaderChanged = s.lead !== this.soft.lead;
+    this.soft = s;
+    if (leaderChanged) {
+      this.log.info(s.lead === 0n ? 'lost leader' : 'leader elected', { leader: s.lead, term: this.node.raft.term });
+      if (s.lead !== 0n) {
+        const ws = this.leaderWaiters;
+        this.leaderWaiters = [];
+        for (const w of ws) w();
+      }
+    }
+    if (s.raftState === StateType.Leader && !wasLeader) {
+      // etcd's lessor Promote: remaining TTLs restart, extended by an election timeout, so no
+      // lease expires because of the time it took to elect this leader.
+      this.store.lessor.promote(this.cfg.electionMs);
+    }
+  }
+
+  onReadStates(rs: ReadState[]): void {
+    this.readIndexer.onReadStates(rs);
+  }
+
+  afterTurn(): void {
+    this.term = this.node.raft.term;
+    this.readIndexer.onApplied();
+    if (!this.snapshotting && this.appliedIndex - this.snapshotIndex > this.cfg.snapshotCount) this.triggerSnapshot();
+  }
+
+  onFatal(err: unknown): void {
+    this.log.error('raft loop failed; the member stops serving', { err });
+    void this.stop(err instanceof Error ? err : new Error(String(err)));
+  }
+
+  saveSnapFile(s: Snapshot): void {
+    this.snapshotter.save(s);
+  }
+
+  applySnapshot(s: Snapshot): void {
+    const inc = this.incomingDb;
+    if (inc === undefined || inc.index !== s.metadata.index) throw new Error(`snapshot ${s.metadata.index} arrived without its db`);
+    this.incomingDb = undefined;
+    const p = dataDirPaths(this.cfg.dataDir);
+    this.store.close();
+    this.fl.rename(inc.path, p.dbPath);
+    this.fl.fsyncDir(p.snapDir);
+    this.store = openStore(p.snapDir, this.storeOpts);
+    this.membership.load(this.store.backend);
+    this.loadAlarms();
+    for (const m of this.membership.list()) if (m.id !== this.id) this.transport.addPeer(m.id, m.peerUrls);
+    this.confState = s.metadata.confState;
+    this.appliedIndex = s.metadata.index;
+    this.snapshotIndex = s.metadata.index;
+    this.onStoreReplaced?.();
+    this.log.info('restored from snapshot', { index: s.metadata.index, revision: this.store.revision });
+  }
+
+  /** Set by the client-facing side: watch streams must re-attach after the store is replaced. */
+  onStoreReplaced: (() => void) | undefined;
+
+  // ---- apply ----
+
+  apply(entries: Entry[]): void {
+    const ci = Number(this.store.consistentIndex);
+    for (const e of entries) {
+      if (e.index <= this.appliedIndex) continue;
+      if (e.type === EntryType.EntryConfChange) this.applyConfChange(e, e.index <= ci);
+      else if (e.index > ci) this.applyNormal(e);
+      this.appliedIndex = e.index;
+    }
+  }
+
+  private applyNormal(e: Entry): void {
+    this.store.setConsistentIndex(BigInt(e.index));
+    if (e.data.length === 0) return;
+    const id = readRequestId(e.data);
+    const w = id === undefined ? undefined : this.waits.take(id);
+    let r: InternalRaftRequest;
+    try {
+      r = (w?.req as ApplyWaiter['req'] | undefined) !== undefined ? (w!.req as InternalRaftRequest) : InternalRaftRequest.decode(e.data);
+    } catch (err) {
+      this.log.error('undecodable entry skipped', { index: e.index, err });
+      return;
+    }
+    try {
+      const resp = this.applyRequest(r);
+      w?.resolve(resp);
+    } catch (err) {
+      w?.reject(err);
+    }
+  }
+
+  private applyRequest(r: InternalRaftRequest): unknown {
+    const s = this.store;
+    const capped = this.alarms.size > 0 && [...this.alarms.values()].some((a) => a.alarm === NOSPACE);
+    if (r.put !== undefined) {
+      if (capped) throw errNoSpace();
+      return s.put(r.put);
+    }
+    if (r.deleteRange !== undefined) return s.deleteRange(r.deleteRange);
+    if (r.txn !== undefined) {
+      if (capped && !isReadOnlyTxn(r.txn)) throw errNoSpace();
+      return s.txn(r.txn);
+    }
+    if (r.compaction !== undefined) return s.compact(r.compaction);
+    if (r.leaseGrant !== undefined) {
+      if (capped) throw errNoSpace();
+      return s.leaseGrant(r.leaseGrant);
+    }
+    if (r.leaseRevoke !== undefined) {
+      this.revoking.delete(r.leaseRevoke.ID);
+      return s.leaseRevoke(r.leaseRevoke);
+    }
+    if (r.alarm !== undefined) return this.applyAlarm(r.alarm);
+    if (r.v2 !== undefined) return this.applyV2(r.v2);
+    if (r.range !== undefined) return s.range(r.range);
+    return undefined;
+  }
+
+  private applyAlarm(a: { action: number; memberID: bigint; alarm: number }): unknown {
+    const key = `${a.memberID.toString(16)}:${a.alarm}`;
+    const k = new TextEncoder().encode(key);
+    if (a.action === 1) {
+      if (!this.alarms.has(key)) {
+        this.alarms.set(key, { memberID: a.memberID, alarm: a.alarm });
+        this.store.backend.put(BUCKET_ALARM, k, new Uint8Array([a.alarm]));
+        this.store.backend.writeDone();
+        this.log.warn('alarm raised', { member: a.memberID, alarm: a.alarm });
+      }
+    } else if (a.action === 2) {
+      const had = this.alarms.get(key);
+      if (had !== undefined) {
+        this.alarms.delete(key);
+        this.store.backend.delete(BUCKET_ALARM, k);
+        this.store.backend.writeDone();
+        this.log.info('alarm disarmed', { member: a.memberID, alarm: a.alarm });
+      }
+      // etcd answers a deactivation with the alarms it removed.
+      return { alarms: had === undefined ? [] : [{ memberID: had.memberID, alarm: had.alarm }] };
+    }
+    return { alarms: this.alarmList() };
+  }
+
+  alarmList(): Array<{ memberID: bigint; alarm: 0 | 1 | 2 }> {
+    return [...this.alarms.values()].map((a) => ({ memberID: a.memberID, alarm: a.alarm as 0 | 1 | 2 }));
+  }
+
+  private loadAlarms(): void {
+    this.alarms.clear();
+    this.store.backend.forEach(BUCKET_ALARM, new Uint8Array(0), undefined, (k) => {
+      const key = new TextDecoder().decode(k);
+      const [hex, t] = key.split(':');
+      this.alarms.set(key, { memberID: BigInt('0x' + (hex ?? '0')), alarm: Number(t) });
+    });
+  }
+
+  /** etcd 3.4 publishes a member's name and client URLs as a v2 PUT on /0/members/<id>/attributes. */
+  private applyV2(r: { Method: string; Path: string; Val: string }): unknown {
+    const m = /^\/0\/members\/([0-9a-f]+)\/attributes$/.exec(r.Path);
+    if (r.Method !== 'PUT' || m === null) return undefined;
+    const id = BigInt('0x' + m[1]!);
+    const cur = this.membership.get(id);
+    if (cur === undefined) return undefined;
+    const attrs = JSON.parse(r.Val) as { name?: string; clientURLs?: string[] };
+    this.membership.put(this.store.backend, { ...cur, name: attrs.name ?? cur.name, clientUrls: attrs.clientURLs ?? [] }, true);
+    return undefined;
+  }
+
+  private applyConfChange(e: Entry, replay: boolean): void {
+    if (!replay) this.store.setConsistentIndex(BigInt(e.index));
+    let cc = decodeConfChange(e.data);
+    const w = cc.id === 0n ? undefined : this.waits.take(cc.id);
+    // A replayed change is judged as it was the first time: the membership loaded from the db
+    // is the state after it, so validating again would reject every replayed add. Rejections
+    // are recorded (in the batch of their consistent index) instead.
+    const rejectedKey = new TextEncoder().encode(`etsd_confchange_rejected_${e.index.toString(16).padStart(16, '0')}`);
+    const invalid = replay
+      ? this.store.backend.get(BUCKET_META, rejectedKey) !== undefined ? errMemberExist() : undefined
+      : this.validateConfChange(cc);
+    if (invalid !== undefined) {
+      if (!replay) {
+        this.store.backend.put(BUCKET_META, rejectedKey, new Uint8Array([1]));
+        this.store.backend.writeDone();
+      }
+      // As etcd: an invalid change is applied to Raft as a no-op (node 0) and fails its caller.
+      cc = { ...cc, nodeId: 0n };
+      this.confState = this.node.applyConfChange(cc);
+      w?.reject(invalid);
+      return;
+    }
+    this.confState = this.node.applyConfChange(cc);
+    // The sole voter of a one-member cluster need not wait an election timeout to lead.
+    if (this.confState.voters.length === 1 && this.confState.voters[0] === this.id && this.soft.lead === 0n) {
+      this.node.campaign();
+      this.loop.schedule();
+    }
+    const be = this.store.backend;
+    switch (cc.type) {
+      case ConfChangeType.ConfChangeAddNode:
+      case ConfChangeType.ConfChangeAddLearnerNode: {
+        const m = memberFromJson(new TextDecoder().decode(cc.context));
+        const existing = this.membership.get(cc.nodeId);
+        const member: Member = existing !== undefined && cc.type === ConfChangeType.ConfChangeAddNode
+          ? { ...existing, isLearner: false }
+          : { ...m, id: cc.nodeId, isLearner: cc.type === ConfChangeType.ConfChangeAddLearnerNode };
+        this.membership.put(be, member, !replay);
+        if (member.id !== this.id) this.transport.addPeer(member.id, member.peerUrls);
+        this.log.info('member added', { added: member.id, learner: member.isLearner, index: e.index });
+        break;
+      }
+      case ConfChangeType.ConfChangeRemoveNode:
+        this.membership.remove(be, cc.nodeId, !replay);
+        this.log.info('member removed', { removed: cc.nodeId, index: e.index });
+        if (cc.nodeId === this.id) {
+          w?.resolve(undefined);
+          this.timers.setTimeout(() => void this.stop(new Error('the member has been permanently removed from the cluster')), 0);
+          return;
+        }
+        this.transport.removePeer(cc.nodeId);
+        break;
+      case ConfChangeType.ConfChangeUpdateNode: {
+        const m = memberFromJson(new TextDecoder().decode(cc.context));
+        const cur = this.membership.get(cc.nodeId);
+        if (cur !== undefined) {
+          this.membership.put(be, { ...cur, peerUrls: m.peerUrls }, !replay);
+          if (cc.nodeId !== this.id) {
+            this.transport.removePeer(cc.nodeId);
+            this.transport.addPeer(cc.nodeId, m.peerUrls);
+          }
+        }
+        break;
+      }
+    }
+    w?.resolve(undefined);
+  }
+
+  private validateConfChange(cc: ConfChange): Error | undefined {
+    const cur = this.membership.get(cc.nodeId);
+    switch (cc.type) {
+      case ConfChangeType.ConfChangeAddNode:
+        if (cur !== undefined && !cur.isLearner) return errMemberExist();
+        if (this.membership.removed.has(cc.nodeId)) return errMemberExist();
+        return undefined;
+      case ConfChangeType.ConfChangeAddLearnerNode:
+        if (cur !== undefined || this.membership.removed.has(cc.nodeId)) return errMemberExist();
+        return undefined;
+      case ConfChangeType.ConfChangeRemoveNode:
+      case ConfChangeType.ConfChangeUpdateNode:
+        return cur === undefined ? errMemberNotFound() : undefined;
+    }
+    return undefined;
+  }
+
+  // ---- proposing ----
+
+  /** The current leader (0n when none is known). */
+  get leader(): bigint {
+    return this.soft.lead;
+  }
+
+  get isLeader(): boolean {
+    return this.soft.raftState === StateType.Leader;
+  }
+
+  header(revision = this.store.revision): ResponseHeader {
+    return { clusterId: this.clusterId, memberId: this.id, revision, raftTerm: this.term };
+  }
+
+  private checkRunning(): void {
+    if (this.stoppedWith !== undefined || this.stopping) throw errStopped();
+  }
+
+  /** Waits until a leader is known, at most `ms`. */
+  waitLeader(ms: number): Promise<boolean> {
+    if (this.soft.lead !== 0n) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const t = this.timers.setTimeout(() => resolve(false), ms);
+      this.leaderWaiters.push(() => {
+        this.timers.clearTimeout(t);
+        resolve(true);
+      });
+    });
+  }
+
+  /**
+   * Proposes a request and resolves with what its apply returned (or rejects with its error).
+   * A follower's proposal is forwarded to the leader by Raft.
+   */
+  async propose(r: Omit<InternalRaftRequest, 'ID'>): Promise<unknown> {
+    this.checkRunning();
+    if (this.soft.lead === 0n && !(await this.waitLeader(this.cfg.electionMs * 2))) throw errNoLeader();
+    if (this.node.raft.raftLog.committed - this.appliedIndex > limits.applyGapEntriesMax) throw errTooManyRequests();
+    const id = this.reqIds.take();
+    const req = r as InternalRaftRequest;
+    req.ID = id;
+    req.header = { ID: id, username: '', authRevision: 0 };
+    const data = InternalRaftRequest.encode(req);
+    if (data.length > this.cfg.maxRequestBytes + 1024) throw errRequestTooLarge();
+    return new Promise((resolve, reject) => {
+      this.waits.register(id, { req, resolve, reject, deadline: this.timers.now() + this.requestTimeoutMs });
+      this.pendingData.push(data);
+      this.pendingIds.push(id);
+      this.loop.schedule();
+    });
+  }
+
+  /** Proposals gathered since the last Raft turn; stepped in together (RawNode.proposeMany). */
+  private pendingData: Uint8Array[] = [];
+  private pendingIds: bigint[] = [];
+
+  flushProposals(): void {
+    if (this.pendingData.length === 0) return;
+    const datas = this.pendingData;
+    const ids = this.pendingIds;
+    this.pendingData = [];
+    this.pendingIds = [];
+    try {
+      this.node.proposeMany(datas);
+    } catch (err) {
+      const e = err instanceof ProposalDroppedError ? () => (this.soft.lead === 0n ? errNoLeader() : errLeaderChanged()) : () => err;
+      for (const id of ids) this.waits.take(id)?.reject(e());
+    }
+  }
+
+  private async proposeConfChange(cc: Omit<ConfChange, 'id'>): Promise<void> {
+    this.checkRunning();
+    if (this.soft.lead === 0n && !(await this.waitLeader(this.cfg.electionMs * 2))) throw errNoLeader();
+    const id = this.reqIds.take();
+    const full: ConfChange = { ...cc, id };
+    await new Promise((resolve, reject) => {
+      this.waits.register(id, { req: full, resolve, reject, deadline: this.timers.now() + this.requestTimeoutMs });
+      try {
+        this.node.proposeConfChange(full);
+      } catch (err) {
+        this.waits.take(id);
+        reject(err instanceof ProposalDroppedError ? errNoLeader() : err);
+        return;
+      }
+      this.loop.schedule();
+    });
+  }
+
+  private rawReadIndex(ctx: Uint8Array): void {
+    if (this.stopping) return;
+    this.node.readIndex(ctx);
+    this.loop.schedule();
+  }
+
+  /** Resolves when a read served locally now is linearizable (batched ReadIndex). */
+  linearizableRead(): Promise<void> {
+    this.checkRunning();
+    return this.readIndexer.wait();
+  }
+
+  // ---- quota ----
+
+  private dbSizeCache = { bytes: 0, at: -Infinity };
+
+  /** The db file's size, read at most every 100 ms (the quota check runs on every write). */
+  dbSize(): number {
+    const now = this.timers.now();
+    if (now - this.dbSizeCache.at < 100) return this.dbSizeCache.bytes;
+    let bytes = 0;
+    try {
+      bytes = this.fl.fileSize(this.dbPath);
+    } catch {
+      bytes = 0;
+    }
+    this.dbSizeCache = { bytes, at: now };
+    return bytes;
+  }
+
+  /** Refuses writes once the db passes the quota, raising the NOSPACE alarm as etcd does. */
+  checkQuota(extraBytes: number): void {
+    if (this.alarms.size > 0 && [...this.alarms.values()].some((a) => a.alarm === NOSPACE)) throw errNoSpace();
+    if (this.dbSize() + extraBytes <= this.cfg.quotaBackendBytes) return;
+    void this.propose({ alarm: { action: 1, memberID: this.id, alarm: NOSPACE } }).catch(() => {});
+    throw errNoSpace();
+  }
+
+  // ---- leases ----
+
+  private revokeExpiredLeases(): void {
+    if (!this.isLeader || this.stopping) return;
+    for (const id of this.store.expiredLeases()) {
+      if (this.revoking.has(id)) continue;
+      this.revoking.add(id);
+      this.log.debug('lease expired', { lease: id });
+      this.propose({ leaseRevoke: { ID: id } }).then(
+        () => this.revoking.delete(id),
+        () => this.revoking.delete(id),
+      );
+    }
+  }
+
+  /** A new lease ID no live lease has (etcd's leader-side generator). */
+  newLeaseId(): bigint {
+    return this.store.lessor.newId();
+  }
+
+  // ---- membership ----
+
+  async memberAdd(peerUrls: string[], isLearner: boolean): Promise<Member> {
+    if (this.membership.peerUrlInUse(peerUrls)) throw errPeerUrlExist();
+    const id = memberId(peerUrls, '', Math.floor(Date.now() / 1000));
+    const m: Member = { id, name: '', peerUrls, clientUrls: [], isLearner };
+    await this.proposeConfChange({
+      type: isLearner ? ConfChangeType.ConfChangeAddLearnerNode : ConfChangeType.ConfChangeAddNode,
+      nodeId: id,
+      context: new TextEncoder().encode(memberToJson(m)),
+    });
+    return this.membership.get(id) ?? m;
+  }
+
+  async memberRemove(id: bigint): Promise<void> {
+    if (this.membership.get(id) === undefined) throw errMemberNotFound();
+    await this.proposeConfChange({ type: ConfChangeType.ConfChangeRemoveNode, nodeId: id, context: new Uint8Array(0) });
+  }
+
+  async memberUpdate(id: bigint, peerUrls: string[]): Promise<void> {
+    const cur = this.membership.get(id);
+    if (cur === undefined) throw errMemberNotFound();
+    if (this.membership.peerUrlInUse(peerUrls, id)) throw errPeerUrlExist();
+    await this.proposeConfChange({
+      type: ConfChangeType.ConfChangeUpdateNode,
+      nodeId: id,
+      context: new TextEncoder().encode(memberToJson({ ...cur, peerUrls })),
+    });
+  }
+
+  async memberPromote(id: bigint): Promise<void> {
+    const cur = this.membership.get(id);
+    if (cur === undefined) throw errMemberNotFound();
+    if (!cur.isLearner) throw errMemberNotLearner();
+    if (this.isLeader) {
+      // etcd: a learner may be promoted once its log is within 90% of the leader's.
+      const pr = this.node.status().progress.get(id);
+      const last = this.node.raft.raftLog.lastIndex();
+      if (pr === undefined || pr.match < last * 0.9) throw errLearnerNotReady();
+    }
+    await this.proposeConfChange({ type: ConfChangeType.ConfChangeAddNode, nodeId: id, context: new TextEncoder().encode(memberToJson({ ...cur, isLearner: false })) });
+  }
+
+  /** Publishes this member's name and client URLs once (etcd's publish), retried until applied. */
+  private publishAttributes(): void {
+    if (this.stopping || this.soft.lead === 0n) return;
+    const me = this.membership.get(this.id);
+    if (me === undefined) return;
+    const clientUrls = this.cfg.advertiseClientUrls.map(urlString);
+    if (me.name === this.cfg.name && JSON.stringify(me.clientUrls) === JSON.stringify(clientUrls)) {
+      this.timers.clearInterval(this.publishTimer);
+      return;
+    }
+    const val = JSON.stringify({ name: this.cfg.name, clientURLs: clientUrls });
+    this.propose({
+      v2: {
+        ID: 0n, Method: 'PUT', Path: `/0/members/${this.id.toString(16)}/attributes`, Val: val, Dir: false, PrevValue: '', PrevIndex: 0,
+        Expiration: 0, Wait: false, Since: 0, Recursive: false, Sorted: false, Quorum: false, Time: 0, Stream: false,
+      },
+    }).catch(() => {});
+  }
+
+  // ---- maintenance ----
+
+  async moveLeader(target: bigint): Promise<void> {
+    if (!this.isLeader) throw errNotLeader();
+    if (!this.confState.voters.includes(target) || target === this.id) throw errBadTransferee();
+    this.node.transferLeader(target);
+    this.loop.schedule();
+    const deadline = this.timers.now() + this.requestTimeoutMs;
+    while (this.soft.lead !== target) {
+      if (this.timers.now() > deadline) throw errTimeout();
+      await new Promise((r) => this.timers.setTimeout(() => r(undefined), this.cfg.heartbeatMs));
+    }
+  }
+
+  raftStatus(): { leader: bigint; raftIndex: number; raftTerm: number; appliedIndex: number; isLearner: boolean } {
+    return {
+      leader: this.soft.lead,
+      raftIndex: this.node.raft.raftLog.committed,
+      raftTerm: this.node.raft.term,
+      appliedIndex: this.appliedIndex,
+      isLearner: this.node.raft.isLearner,
+    };
+  }
+
+  /**
+   * Defragments the db: a dense copy (src/btree's compactDb, what bbolt's compaction does) is
+   * swapped in, and the store reopened on it; watchers resume on the new store. The copy runs
+   * on the event loop, so requests wait for it (etcd blocks too; see the report for the gap).
+   */
+  async defragment(): Promise<void> {
+    this.checkRunning();
+    const p = dataDirPaths(this.cfg.dataDir);
+    const tmp = p.dbPath + '.defrag';
+    if (this.fl.exists(tmp)) this.fl.unlink(tmp);
+    this.store.close();
+    try {
+      const db = openDb(p.dbPath, { fileLayer: this.fl });
+      try {
+        compactDb(db, tmp, {});
+      } finally {
+        db.close();
+      }
+      this.fl.rename(tmp, p.dbPath);
+      this.fl.fsyncDir(p.snapDir);
+    } finally {
+      this.store = openStore(p.snapDir, this.storeOpts);
+      this.onStoreReplaced?.();
+    }
+    this.dbSizeCache.at = -Infinity;
+    this.log.info('defragmented', { dbSize: this.dbSize() });
+  }
+
+  // ---- snapshots ----
+
+  private triggerSnapshot(): void {
+    this.snapshotting = true;
+    const index = this.appliedIndex;
+    try {
+      this.store.sync();
+      const storage = this.loop.storage;
+      const snap = storage.createSnapshot(index, this.confState, new Uint8Array(0));
+      this.snapshotter.save(snap);
+      this.snapshotIndex = index;
+      const compactTo = index - this.catchUpEntries;
+      if (compactTo > storage.firstIndex()) storage.compact(compactTo);
+      this.loop.wal.saveSnapshot({ term: snap.metadata.term, index }).then(
+        () => {
+          this.snapshotting = false;
+          if (!this.stopping) this.loop.wal.releaseTo(Math.max(0, compactTo));
+          this.snapshotter.purge(limits.snapFilesKeep);
+        },
+        (err) => this.onFatal(err),
+      );
+      this.log.info('saved snapshot', { index, term: snap.metadata.term, compactedTo: Math.max(0, compactTo) });
+    } catch (err) {
+      this.snapshotting = false;
+      this.onFatal(err);
+    }
+  }
+
+  // ---- stopping ----
+
+  /** Stops the member: pending requests fail, the WAL and the store are closed. */
+  async stop(reason?: Error): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.stoppedWith = reason;
+    this.loop.stop();
+    this.timers.clearInterval(this.sweeper);
+    this.timers.clearInterval(this.leaseTimer);
+    this.timers.clearInterval(this.publishTimer);
+    this.waits.rejectAll(errStopped);
+    this.readIndexer.rejectAll(errStopped);
+    await this.transport.close();
+    try {
+      await this.loop.wal.close();
+    } catch (err) {
+      this.log.warn('closing the WAL failed', { err });
+    }
+    try {
+      this.store.close();
+    } catch (err) {
+      this.log.warn('closing the store failed', { err });
+    }
+    if (reason !== undefined) this.log.error('member stopped', { err: reason });
+    else this.log.info('member stopped');
+    this.resolveDone(reason);
+  }
+
+  /** For tests: drops everything as a crash would (no final sync or commit). */
+  async crash(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.loop.stop();
+    this.timers.clearInterval(this.sweeper);
+    this.timers.clearInterval(this.leaseTimer);
+    this.timers.clearInterval(this.publishTimer);
+    this.waits.rejectAll(errStopped);
+    this.readIndexer.rejectAll(errStopped);
+    await this.transport.close();
+    this.loop.wal.abort();
+    this.store.abandon();
+    this.resolveDone(new Error('crashed'));
+  }
+}
+
+function isReadOnlyTxn(t: { success?: Array<{ requestRange?: unknown }>; failure?: Array<{ requestRange?: unknown }> }): boolean {
+  for (const op of [...(t.success ?? []), ...(t.failure ?? [])]) if (op.requestRange === undefined) return false;
+  return true;
+}
+
+/**
+ * The request ID of an InternalRaftRequest without decoding it: field 1 (ID) is written first,
+ * as Go writes fields in number order (tag 0x08, then a varint).
+ */
+export function readRequestId(data: Uint8Array): bigint | undefined {
+  if (data.length < 2 || data[0] !== 0x08) return undefined;
+  let v = 0n;
+  let shift = 0n;
+  for (let i = 1; i < data.length && i < 11; i++) {
+    const b = data[i]!;
+    v |= BigInt(b & 0x7f) << shift;
+    if ((b & 0x80) === 0) return v;
+    shift += 7n;
+  }
+  return undefined;
+}
