@@ -21,7 +21,18 @@ const skip = !haveEtcd
     : false;
 
 /** Scripts etsd fails today, with what differs (seen on the last run of this suite). */
-const KNOWN_GAPS: Readonly<Record<string, string>> = {};
+const KNOWN_GAPS: Readonly<Record<string, string>> = {
+  'lease: grant, keep-alive --once, timetolive --keys, list, revoke':
+    'timetolive of a revoked lease: etcd answers TTL -1 ("lease ... already expired", exit 0), etsd answers NotFound (exit 2)',
+  'member list, endpoint status and health, alarm list':
+    'member list header carries revision (etcd leaves it out of Cluster responses); with an http:// URL in --endpoints, ' +
+    'etcdctl endpoint status/hashkv get RST_STREAM PROTOCOL_ERROR from etsd (host:port works)',
+  'snapshot save, defrag':
+    'snapshot status counts 7 keys in the etsd snapshot vs 9 in etcd\'s (meta/cluster buckets); defrag: RST_STREAM PROTOCOL_ERROR with an http:// endpoint',
+  'gateway: kv': 'etsd serves no JSON gateway yet: /v3/... answers 404 Not Found',
+  'gateway: watch stream': 'etsd serves no JSON gateway yet: /v3/watch answers 404 Not Found',
+  'gateway: lease, cluster, maintenance, health, version': 'etsd serves no JSON gateway, /health or /version yet (404 Not Found)',
+};
 
 async function pair<T>(fn: (a: Member, b: Member) => Promise<T>): Promise<T> {
   const [a, b] = await Promise.allSettled([startMember('etcd'), startMember('etsd')]);

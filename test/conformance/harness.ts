@@ -458,6 +458,8 @@ function sideBySide(title: string, leftName: string, left: string, rightName: st
     const b = r[i] ?? '';
     const mark = a === b ? ' ' : '≠';
     rows.push(`${(a.length > width ? `${a.slice(0, width - 1)}…` : a).padEnd(width)} ${mark} ${b}`);
+    // A long differing line is cut on the left; print both in full so the difference shows.
+    if (a !== b && a.length > width) rows.push(`    ${leftName}: ${a}`, `    ${rightName}: ${b}`);
   }
   return rows.join('\n');
 }
