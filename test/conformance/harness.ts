@@ -19,6 +19,9 @@
  * | db size (`20 kB`, `"dbSize"`)          | file sizes depend on the page allocator's history        |
  * | step-local masks (lock/elect keys)     | keys suffixed with a session lease id, in hex            |
  *
+ * JSON-gateway bodies are compared as JSON with their keys sorted (a JSON client cannot see
+ * key order); etcdctl's outputs are compared as bytes.
+ *
  * Revisions, raft indexes, keys, values, versions, error messages and exit codes are never
  * masked: those are what a client sees and relies on.
  *
@@ -367,7 +370,7 @@ function render(r: CommandResult): string {
  * counts (a JSON client cannot see key order); bodies that are not JSON are kept as text.
  * A watch stream is a sequence of objects; each is canonicalized on its own line.
  */
-function canonicalJson(text: string): string {
+export function canonicalJson(text: string): string {
   const sortKeys = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(sortKeys);
     if (v !== null && typeof v === 'object') {

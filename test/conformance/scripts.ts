@@ -264,7 +264,6 @@ export const gatewayScripts: readonly Script[] = [
         http: '/v3/watch',
         body: { create_request: { key: b64('w'), range_end: b64('x'), start_revision: '1', prev_kv: true } },
         stream: { maxMs: 3000, untilText: '"events"', count: 1 },
-        mask: [[/"watch_id":"?\d+"?/g, '"watch_id":<id>']],
       },
     ],
   },
