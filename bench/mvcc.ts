@@ -80,6 +80,39 @@ const cases: Array<[string, () => number]> = [
       }),
   ],
   [
+    'open: rebuild the index from 100k keys x 2 revisions (revisions/s)',
+    () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'etsd-bench-mvcc-'));
+      let st = openStore(dir, { leaseExpiry: 'caller' });
+      try {
+        load(st);
+        load(st);
+        st.close();
+        const revs = 2 * KEYS;
+        const rate = timed(1, () => {
+          st = openStore(dir, { leaseExpiry: 'caller' });
+        });
+        return rate * revs;
+      } finally {
+        st.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  ],
+  [
+    "put, durability 'sync' (fdatasync per put)",
+    () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'etsd-bench-mvcc-'));
+      const st = openStore(dir, { leaseExpiry: 'caller', durability: 'sync' });
+      try {
+        return timed(quick ? 200 : 1000, (i) => st.put({ key: keys[i % KEYS]!, value: VALUE }));
+      } finally {
+        st.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  ],
+  [
     'txn: compare version, put (success) or range (failure)',
     () =>
       withStore((st) => {
@@ -107,7 +140,7 @@ for (const [name, run] of cases) {
   for (let r = 0; r < RUNS; r++) {
     (globalThis as { gc?: () => void }).gc?.();
     xs.push(run());
-    cpu.push(lastN / lastCpuS);
+    cpu.push(name.startsWith('open') ? (2 * KEYS) / lastCpuS : lastN / lastCpuS);
   }
   const f = (x: number): string => Math.round(x).toLocaleString('en-US');
   console.log(`| ${name} | ${f(median(xs))} | ${f(median(cpu))} | ${xs.map((x) => Math.round(x)).join(', ')} |`);

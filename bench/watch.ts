@@ -33,7 +33,7 @@ function withStore<T>(fn: (st: Store) => T): T {
 
 let lastCpuRate = 0;
 
-function fanout(watchers: number, puts: number, encode: boolean): number {
+function fanout(watchers: number, puts: number, encode: boolean, prefix = false): number {
   return withStore((st) => {
     let delivered = 0;
     let bytes = 0;
@@ -45,7 +45,8 @@ function fanout(watchers: number, puts: number, encode: boolean): number {
       : (evs: Event[]) => {
           delivered += evs.length;
         };
-    for (let i = 0; i < watchers; i++) st.watch({ key: KEY }, cb);
+    const req = prefix ? { key: Buffer.from('watched/', 'latin1'), rangeEnd: Buffer.from('watched0', 'latin1') } : { key: KEY };
+    for (let i = 0; i < watchers; i++) st.watch(req, cb);
     const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < puts; i++) st.put({ key: KEY, value: VALUE });
@@ -61,6 +62,7 @@ function fanout(watchers: number, puts: number, encode: boolean): number {
 const cases: Array<[string, () => number]> = [
   ['1 key, 1,000 watchers', () => fanout(1_000, quick ? 500 : 3_000, false)],
   ['1 key, 1,000 watchers + encode', () => fanout(1_000, quick ? 500 : 3_000, true)],
+  ['1 prefix, 1,000 watchers', () => fanout(1_000, quick ? 500 : 3_000, false, true)],
   ['1 key, 10,000 watchers', () => fanout(10_000, quick ? 50 : 300, false)],
   ['1 key, 10,000 watchers + encode', () => fanout(10_000, quick ? 50 : 300, true)],
 ];

@@ -64,7 +64,11 @@ export const backendBatchOpsMax = 10_000;
 export const backendBatchIntervalMs = 100;
 /** Events buffered per watcher before it is moved to the victims (etcd's chanBufLen). */
 export const watchBufferEventsMax = 128;
-/** Events fetched per pass when catching up unsynced watchers (etcd's maxWatchersPerSync). */
+/**
+ * Events read from the btree per pass when catching up unsynced watchers, in whole revisions
+ * (etcd bounds the same work by watchers per pass, maxWatchersPerSync = 512, and revisions per
+ * response, watchBatchMaxRevs = 1000).
+ */
 export const watchSyncBatchMax = 512;
 /** etcd's minimum lease TTL is derived from the election timeout; this is the floor in seconds. */
 export const leaseTtlMinSeconds = 1;
@@ -111,8 +115,8 @@ export const netWriteBatchBytesMax = 256 * KiB;
 export const netWriteHighWaterBytes = 1 * MiB;
 /** Inbound messages queued per stream, not yet taken by its handler, before reading pauses. */
 export const netStreamInboundMessagesMax = 64;
-/** Inbound bytes queued on one connection, not yet taken by handlers, before reading pauses. */
-export const netInboundQueuedBytesMax = 4 * MiB;
+/** Inbound bytes queued per stream, not yet taken by its handler, before reading pauses. */
+export const netStreamInboundBytesMax = 4 * MiB;
 /** Concurrent unary calls plus open streams on one native connection. */
 export const netCallsPerConnectionMax = 10_000;
 /** A connection that has not identified its protocol within this time is closed. */

@@ -43,6 +43,11 @@ export interface Engine {
   close(): void;
 }
 
+/** What defrag needs besides: a dense copy of the committed state (the btree's compactTo). */
+export interface CompactableEngine extends Engine {
+  compactTo(dst: string, opts?: { noSync?: boolean }): void;
+}
+
 const SEQ_FILL_PERCENT = 0.9;
 
 export interface BackendOptions {
@@ -53,7 +58,7 @@ export interface BackendOptions {
 }
 
 export class Backend {
-  private readonly engine: Engine;
+  private engine: Engine;
   private tx: EngineTx | undefined;
   private readonly buckets = new Map<string, EngineBucket>();
   private pending = 0;
@@ -192,5 +197,21 @@ export class Backend {
     this.commit();
     this.closed = true;
     this.engine.close();
+  }
+
+  /**
+   * Swaps the engine for another holding the same committed state (defrag): commits, closes the
+   * old one, and reads and writes go to the new one from the next call.
+   */
+  replaceEngine(next: Engine): void {
+    assert(!this.closed, 'replaceEngine after close');
+    this.commit();
+    this.engine.close();
+    this.engine = next;
+  }
+
+  /** The engine, for operations on the whole file (defrag, snapshots, check). */
+  get currentEngine(): Engine {
+    return this.engine;
   }
 }

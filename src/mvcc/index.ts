@@ -9,6 +9,8 @@ export { EventType } from '../proto/mvccpb.js';
 export { eventBytes, StoreEvent } from './watchable_store.js';
 export type { WatchCallback, WatchNotice } from './watcher.js';
 export { KVStore, TxnWrite, type Change, type RangeResult, type LeaseHooks } from './kvstore.js';
+export { ValueCache } from './value_cache.js';
+export * from './kv_check.js';
 export { KeyIndex, Generation } from './key_index.js';
 export { TreeIndex } from './index_tree.js';
 export { Backend, type Engine, type BackendOptions } from './backend.js';

@@ -11,8 +11,7 @@
 import { assert } from '../util/assert.js';
 import { mvccValueCacheEntriesMax } from '../limits.js';
 import { crc32c } from '../util/crc32c.js';
-import { decodeKeyValue, writeKeyValue, type KeyValue } from '../proto/mvccpb.js';
-import { Writer } from '../proto/wire.js';
+import { decodeKeyValue, type KeyValue } from '../proto/mvccpb.js';
 import type { Backend } from './backend.js';
 import {
   ALL_BUCKETS,
@@ -28,35 +27,12 @@ import {
 import { CompactedError, FutureRevError } from './errors.js';
 import { TreeIndex } from './index_tree.js';
 import { KeyIndex } from './key_index.js';
-import { MARKED_REV_BYTES, REV_BYTES, bytesToMain, bytesToSub, isRevKey, isTombstone, revGreater, revId, revToBytes } from './revision.js';
+import { TxnWrite } from './kv_txn_write.js';
+import { ValueCache } from './value_cache.js';
+import { bytesToMain, bytesToSub, isRevKey, isTombstone, revGreater, revId, revToBytes } from './revision.js';
 
 const EMPTY = new Uint8Array(0);
-/** Value cache ids are main * CACHE_SUB_LIMIT + sub; larger revisions bypass the cache. */
-const CACHE_SUB_LIMIT = 4096;
-const CACHE_MAIN_LIMIT = Math.floor(Number.MAX_SAFE_INTEGER / CACHE_SUB_LIMIT);
 const MAX_REV_BYTES = new Uint8Array(17).fill(0xff);
-
-const kvWriter = new Writer(4096);
-
-/**
- * The protobuf KeyValue in a Buffer from Node's small-buffer pool: the btree keeps what it is
- * given, and a pooled Buffer costs less than a fresh ArrayBuffer per write (and the btree takes
- * Buffers without wrapping them).
- */
-function encodeKv(kv: KeyValue): Buffer {
-  const w = writeKeyValue(kvWriter.reset(), kv);
-  const out = Buffer.allocUnsafe(w.pos);
-  out.set(w.buf.subarray(0, w.pos));
-  return out;
-}
-
-/** Revision key bytes in a pooled Buffer. */
-function revKey(main: number, sub: number, tombstone: boolean): Buffer {
-  const out = Buffer.allocUnsafe(tombstone ? MARKED_REV_BYTES : REV_BYTES);
-  revToBytes(main, sub, tombstone, out);
-  return out;
-}
-
 
 /** What the store needs from the lessor; the lessor keeps which keys each lease holds. */
 export interface LeaseHooks {
@@ -79,7 +55,7 @@ export interface RangeResult {
 }
 
 /** The lease of the latest revision of each live key, kept beside the index. */
-type LeasedKeyIndex = KeyIndex & { lease?: bigint };
+export type LeasedKeyIndex = KeyIndex & { lease?: bigint };
 
 export class KVStore {
   readonly backend: Backend;
@@ -91,65 +67,34 @@ export class KVStore {
   /** Called at the end of each write transaction that changed something. */
   onChanges: ((rev: number, changes: Change[]) => void) | undefined;
   private writing: TxnWrite | undefined;
-  /** Revision id -> its KeyValue, as written bytes until first read, decoded after. */
-  private readonly cache = new Map<number, Uint8Array | KeyValue>();
-  private readonly cacheMax: number;
-  private cacheRing = new Float64Array(0);
-  private cacheHead = 0;
+  private readonly cache: ValueCache;
 
   constructor(backend: Backend, opts: { valueCacheEntries?: number } = {}) {
     this.backend = backend;
     backend.seqBuckets.add(BUCKET_KEY);
-    this.cacheMax = opts.valueCacheEntries ?? mvccValueCacheEntriesMax;
+    this.cache = new ValueCache(opts.valueCacheEntries ?? mvccValueCacheEntriesMax);
     for (const b of ALL_BUCKETS) backend.bucket(b);
   }
 
   // ---- reads ----
 
   /**
-   * Reads one KeyValue by revision: from the value cache, else from the btree. A revision's
-   * value never changes, so the cache needs no invalidation. A write caches the very Buffer it
-   * gave the btree (no extra work on the write path); the first read decodes it and keeps the
-   * decoded KeyValue. Bounded, oldest entry evicted first. Each call returns a fresh object;
-   * its key and value bytes are shared with the cache: callers must not modify them.
+   * Reads one KeyValue by revision, from the value cache (value_cache.ts) or the btree. Each
+   * call returns a fresh object; its key and value bytes may be shared: do not modify them.
    */
   readKv(main: number, sub: number): KeyValue {
-    const id = sub < CACHE_SUB_LIMIT && main < CACHE_MAIN_LIMIT ? main * CACHE_SUB_LIMIT + sub : -1;
-    if (id >= 0) {
-      const hit = this.cache.get(id);
-      if (hit !== undefined) {
-        if (!(hit instanceof Uint8Array)) return { ...hit };
-        // Written bytes are decoded on their first read and kept decoded from then on.
-        const kv = decodeKeyValue(hit);
-        this.cache.set(id, kv);
-        return { ...kv };
-      }
-    }
+    const hit = this.cache.get(main, sub);
+    if (hit !== undefined) return hit;
     const v = this.backend.get(BUCKET_KEY, revToBytes(main, sub));
     assert(v !== undefined, `revision ${main}.${sub} in the index but not in the key bucket`);
-    if (id < 0 || this.cacheMax <= 0) return decodeKeyValue(v, true);
     const kv = decodeKeyValue(v, true);
-    this.remember(id, kv);
+    this.cache.put(main, sub, kv);
     return { ...kv };
-  }
-
-  /**
-   * Adds to the cache, evicting in insertion order through a ring of ids. (Deleting a Map's
-   * oldest entry through keys().next() walks every deleted slot before it: quadratic.)
-   */
-  private remember(id: number, entry: Uint8Array | KeyValue): void {
-    if (this.cacheMax <= 0) return;
-    if (this.cacheRing.length === 0) this.cacheRing = new Float64Array(this.cacheMax).fill(-1);
-    const old = this.cacheRing[this.cacheHead]!;
-    if (old >= 0) this.cache.delete(old);
-    this.cacheRing[this.cacheHead] = id;
-    this.cacheHead = this.cacheHead + 1 === this.cacheMax ? 0 : this.cacheHead + 1;
-    this.cache.set(id, entry);
   }
 
   /** @internal the bytes just written, so the next read of them needs no btree lookup. */
   rememberWrite(main: number, sub: number, bytes: Uint8Array): void {
-    if (sub < CACHE_SUB_LIMIT && main < CACHE_MAIN_LIMIT) this.remember(main * CACHE_SUB_LIMIT + sub, bytes);
+    this.cache.put(main, sub, bytes);
   }
 
   /**
@@ -232,7 +177,6 @@ export class KVStore {
     this.physicalCompact(rev);
     // Compacted revisions are never read again; drop them with the rest.
     this.cache.clear();
-    this.cacheRing.fill(-1);
   }
 
   private physicalCompact(rev: number): void {
@@ -298,7 +242,8 @@ export class KVStore {
       lastMain = main;
       lastSub = sub;
       current = main;
-      const kv = decodeKeyValue(v, true);
+      // Views into the page are enough: only a new index keeps (a copy of) the key.
+      const kv = decodeKeyValue(v, false);
       let ki = this.index.keyIndex(kv.key) as LeasedKeyIndex | undefined;
       if (isTombstone(k)) {
         if (ki !== undefined) {
@@ -308,7 +253,7 @@ export class KVStore {
         return true;
       }
       if (ki === undefined) {
-        ki = new KeyIndex(kv.key);
+        ki = new KeyIndex(kv.key.slice());
         ki.restore(kv.createRevision, main, sub, kv.version);
         this.index.insert(ki);
       } else {
@@ -344,95 +289,4 @@ export class KVStore {
   }
 }
 
-/**
- * One write transaction: puts and deletes get revision (beginRev + 1, n) for the n-th change.
- * Reads inside see the transaction's own changes.
- */
-export class TxnWrite {
-  readonly beginRev: number;
-  readonly changes: Change[] = [];
-  private ended = false;
-
-  constructor(private readonly s: KVStore) {
-    this.beginRev = s.currentRev;
-  }
-
-  /** The revision reads inside this transaction see. */
-  get readRev(): number {
-    return this.changes.length > 0 ? this.beginRev + 1 : this.beginRev;
-  }
-
-  /** The revision to report in a response header after this transaction. */
-  get rev(): number {
-    return this.readRev;
-  }
-
-  range(key: Uint8Array, end: Uint8Array | undefined, rev: number, limit: number, countOnly: boolean): RangeResult {
-    return this.s.rangeKeys(key, end, rev, this.readRev, limit, countOnly);
-  }
-
-  put(key: Uint8Array, value: Uint8Array, lease: bigint): void {
-    assert(!this.ended, 'put after end');
-    const rev = this.beginRev + 1;
-    const sub = this.changes.length;
-    const ki = this.s.index.keyIndex(key) as LeasedKeyIndex | undefined;
-    let created = rev;
-    let ver = 1;
-    let oldLease = 0n;
-    // rev is past every revision in the index, so the key's state at rev is its live state.
-    const live = ki?.liveGeneration();
-    if (ki !== undefined && live !== undefined) {
-      created = live.createdMain;
-      ver = live.ver + 1;
-      oldLease = ki.lease ?? 0n;
-    }
-    const kv: KeyValue = { key, createRevision: created, modRevision: rev, version: ver, value, lease };
-    const enc = encodeKv(kv);
-    this.s.backend.put(BUCKET_KEY, revKey(rev, sub, false), enc);
-    let nki: LeasedKeyIndex;
-    if (ki !== undefined) {
-      ki.put(rev, sub);
-      nki = ki;
-    } else {
-      nki = this.s.index.create(key);
-      nki.put(rev, sub);
-    }
-    nki.lease = lease;
-    // The encoding is a Buffer of our own that nobody changes: cache it as it is.
-    this.s.rememberWrite(rev, sub, enc);
-    this.changes.push({ kv, deleted: false });
-    if (oldLease !== 0n) this.s.leases?.detach(oldLease, nki.key);
-    if (lease !== 0n) this.s.leases?.attach(lease, nki.key);
-  }
-
-  /** Deletes every live key in [key, end); returns how many. */
-  deleteRange(key: Uint8Array, end: Uint8Array | undefined): number {
-    const keys: Uint8Array[] = [];
-    this.s.index.range(key, end, this.readRev, (hit) => {
-      keys.push(hit.key);
-    });
-    for (const k of keys) this.delete(k);
-    return keys.length;
-  }
-
-  private delete(key: Uint8Array): void {
-    const rev = this.beginRev + 1;
-    const sub = this.changes.length;
-    const kv: KeyValue = { key, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0n };
-    this.s.backend.put(BUCKET_KEY, revKey(rev, sub, true), encodeKv(kv));
-    const ki = this.s.index.keyIndex(key) as LeasedKeyIndex;
-    const ok = ki.tombstone(rev, sub);
-    assert(ok, 'tombstone on a key that is not live');
-    // The event carries the deletion's revision, as etcd's watchable store sets it.
-    this.changes.push({ kv: { ...kv, modRevision: rev }, deleted: true });
-    const lease = ki.lease ?? 0n;
-    ki.lease = 0n;
-    if (lease !== 0n) this.s.leases?.detach(lease, ki.key);
-  }
-
-  end(): void {
-    assert(!this.ended, 'end twice');
-    this.ended = true;
-    this.s.endWrite(this);
-  }
-}
+export { TxnWrite };

@@ -24,26 +24,28 @@ import { leaseTtlMinSecondsDefault, leaseCheckIntervalMsDefault, watchProgressIn
 import type { FileLayer } from '../util/file_layer.js';
 import { nodeFileLayer } from '../util/file_layer.js';
 import { InvalidArgumentError, requireBytes } from '../util/errors.js';
-import { Backend, type Engine } from './backend.js';
+import { Backend, type CompactableEngine, type Engine } from './backend.js';
 import { LeaseNotFoundError, StoreClosedError } from './errors.js';
 import {
   applyDeleteRange,
   applyPut,
   applyRange,
   applyTxnOps,
-  checkDeleteRequest,
-  checkIntervals,
-  checkPutRequest,
-  checkRangeRequest,
-  checkRequestSize,
   checkTxnPath,
-  checkTxnRequest,
   compareToPath,
   header,
   isTxnReadOnly,
   rangeEndOf,
   type ReadView,
 } from './kv_apply.js';
+import {
+  checkDeleteRequest,
+  checkIntervals,
+  checkPutRequest,
+  checkRangeRequest,
+  checkRequestSize,
+  checkTxnRequest,
+} from './kv_check.js';
 import { KVStore } from './kvstore.js';
 import { MemoryEngine } from './memory_engine.js';
 import {
@@ -92,6 +94,11 @@ export interface StoreOptions {
   watchBufferEventsMax?: number;
   /** Events read from the btree per catch-up pass (whole revisions; tests make it small). */
   watchSyncBatchMax?: number;
+  /**
+   * Where errors thrown (or promises rejected) by watch callbacks go. Default: rethrown on a
+   * later tick, like an EventEmitter listener's, so they are not silently lost.
+   */
+  onWatchError?: (err: unknown) => void;
   /** Interval of progress notifications to watchers created with progressNotify. */
   watchProgressIntervalMs?: number;
 }
@@ -110,12 +117,24 @@ export class Store {
   readonly backend: Backend;
   /** The btree file, or undefined for an in-memory store. */
   readonly dbPath: string | undefined;
+  /**
+   * The storage engine: for openStore, the btree Db (etsd/btree), which a server uses to send
+   * a consistent snapshot (a read transaction keeps its pages while the store writes on). It
+   * changes after defrag().
+   */
+  get engine(): Engine {
+    return this.backend.currentEngine;
+  }
+  private readonly reopenEngine: (() => Engine) | undefined;
+  private readonly fileLayer: FileLayer;
   private closed = false;
   private leaseTimer: NodeJS.Timeout | undefined;
   private progressTimer: NodeJS.Timeout | undefined;
 
-  constructor(engine: Engine, dbPath: string | undefined, opts: StoreOptions = {}) {
+  constructor(engine: Engine, dbPath: string | undefined, opts: StoreOptions = {}, reopenEngine?: () => Engine) {
     this.dbPath = dbPath;
+    this.reopenEngine = reopenEngine;
+    this.fileLayer = opts.fileLayer ?? nodeFileLayer;
     this.backend = new Backend(engine, {
       batchIntervalMs: opts.batchIntervalMs,
       batchOpsMax: opts.batchOpsMax,
@@ -144,6 +163,7 @@ export class Store {
       throw err;
     }
     this.watchable = new WatchableStore(this.kv, { bufferEventsMax: opts.watchBufferEventsMax, syncBatchMax: opts.watchSyncBatchMax });
+    if (opts.onWatchError !== undefined) this.watchable.onCallbackError = opts.onWatchError;
     if ((opts.leaseExpiry ?? 'auto') === 'auto') {
       this.leaseTimer = setInterval(() => this.revokeExpiredLeases(), opts.leaseCheckIntervalMs ?? leaseCheckIntervalMsDefault);
       this.leaseTimer.unref();
@@ -250,7 +270,7 @@ export class Store {
   /** etcd's HashKV: the hash of the `key` bucket's history up to revision (0: current). */
   hashKV(req: { revision?: number } = {}): HashKVResponse {
     this.open();
-    this.backend.commit();
+    // The hash reads through the open batch, so it needs no commit first.
     const h = this.kv.hashByRev(req.revision ?? 0);
     return { header: header(h.currentRev), hash: h.hash, compactRevision: h.compactRev };
   }
@@ -353,15 +373,46 @@ export class Store {
     this.kv.setConsistentIndex(index);
   }
 
+  /**
+   * etcd's defragment: rewrites the btree file densely (btree compactTo into `<dir>/db.defrag`,
+   * then a rename over `db`), so the space that compaction freed goes back to the file system.
+   * Keys, revisions, leases and hashKV are unchanged. A crash before the rename leaves the old
+   * file (and a stale `db.defrag`, removed by the next defrag); after it, the new one.
+   */
+  defrag(): void {
+    this.open();
+    const engine = this.backend.currentEngine as Partial<CompactableEngine>;
+    if (this.dbPath === undefined || this.reopenEngine === undefined || typeof engine.compactTo !== 'function') {
+      throw new InvalidArgumentError('defrag needs a store opened on a btree file');
+    }
+    this.backend.commit();
+    const tmp = `${this.dbPath}.defrag`;
+    const fl = this.fileLayer;
+    if (fl.exists(tmp)) fl.unlink(tmp);
+    engine.compactTo.call(engine, tmp);
+    const oldEngine = this.backend.currentEngine;
+    oldEngine.close();
+    fl.rename(tmp, this.dbPath);
+    fl.fsyncDir(path.dirname(this.dbPath));
+    // The old engine is closed already; replaceEngine closes it again, which a Db tolerates.
+    this.backend.replaceEngine(this.reopenEngine());
+  }
+
   /** Commits the open batch: every write before this call is durable when it returns. */
   sync(): void {
     this.open();
     this.backend.commit();
   }
 
-  /** Invariants of the index and its agreement with the btree; empty when sound. */
+  /**
+   * Invariants of the key index, its agreement with the `key` bucket, and (for a btree store)
+   * the btree's own check of the committed file; empty when sound.
+   */
   check(): string[] {
-    return this.kv.check();
+    const out = this.kv.check();
+    const engineCheck = (this.engine as { check?: () => string[] }).check;
+    if (typeof engineCheck === 'function') out.push(...engineCheck.call(this.engine).map((p) => `btree: ${p}`));
+    return out;
   }
 
   /** Commits the open batch and closes the file. */
@@ -397,8 +448,8 @@ export function openStore(dir: string, opts: StoreOptions = {}): Store {
   const fl = opts.fileLayer ?? nodeFileLayer;
   fl.mkdir(dir);
   const dbPath = path.join(dir, 'db');
-  const engine = openDb(dbPath, { noSync: opts.noSync, fileLayer: opts.fileLayer });
-  return new Store(engine, dbPath, opts);
+  const open = (): Engine => openDb(dbPath, { noSync: opts.noSync, fileLayer: opts.fileLayer });
+  return new Store(open(), dbPath, opts, open);
 }
 
 /** A store kept in memory only (nothing durable), for tests and caches. */

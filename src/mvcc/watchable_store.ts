@@ -160,7 +160,10 @@ export class WatchableStore {
   // ---- live events ----
 
   private notify(rev: number, changes: Change[]): void {
-    if (this.synced.size === 0 || this.closed) return;
+    if (this.closed) return;
+    // Nobody to tell, unless a delivery is running: a watcher it moves to synced afterwards
+    // starts right after the revision it caught up to and needs this one from the queue.
+    if (this.synced.size === 0 && !this.delivering) return;
     this.queue.push([rev, changes]);
     this.runDelivery(() => {});
   }

@@ -1,8 +1,10 @@
 /**
  * A set of watchers indexed for event matching (etcd's watcherGroup, mvcc/watcher_group.go):
- * single-key watchers by key in a Map, range watchers in a list checked one by one. etcd keeps
- * ranges in an interval tree; a list is enough for the few range watchers an embedded store
- * sees, and is documented as the place to change when that stops being true.
+ * single-key watchers by key in a Map; range watchers grouped by their exact [key, end), so an
+ * event checks each distinct range once however many watchers share it (many clients watching
+ * one prefix is the common case). etcd keeps ranges in an interval tree; distinct ranges are
+ * checked one by one here, which is the place to change if thousands of different ranges
+ * ever need to be watched at once.
  */
 import { compareBytes } from './ordered_map.js';
 import type { Watcher } from './watcher.js';
@@ -12,10 +14,21 @@ export function keyString(k: Uint8Array): string {
   return Buffer.from(k.buffer, k.byteOffset, k.byteLength).toString('latin1');
 }
 
+interface RangeSet {
+  start: Uint8Array;
+  end: Uint8Array;
+  watchers: Set<Watcher>;
+}
+
 export class WatcherGroup {
   readonly byKey = new Map<string, Set<Watcher>>();
-  readonly ranges = new Set<Watcher>();
+  /** Range watchers by their range (start and end as latin1, joined by a separator). */
+  readonly ranges = new Map<string, RangeSet>();
   size = 0;
+
+  private static rangeId(w: Watcher): string {
+    return `${w.keyStr}\u0100${keyString(w.end!)}`;
+  }
 
   add(w: Watcher): void {
     if (w.end === undefined) {
@@ -23,7 +36,10 @@ export class WatcherGroup {
       if (s === undefined) this.byKey.set(w.keyStr, (s = new Set()));
       s.add(w);
     } else {
-      this.ranges.add(w);
+      const id = WatcherGroup.rangeId(w);
+      let r = this.ranges.get(id);
+      if (r === undefined) this.ranges.set(id, (r = { start: w.key, end: w.end, watchers: new Set() }));
+      r.watchers.add(w);
     }
     this.size++;
   }
@@ -35,14 +51,18 @@ export class WatcherGroup {
       ok = s !== undefined && s.delete(w);
       if (ok && s!.size === 0) this.byKey.delete(w.keyStr);
     } else {
-      ok = this.ranges.delete(w);
+      const id = WatcherGroup.rangeId(w);
+      const r = this.ranges.get(id);
+      ok = r !== undefined && r.watchers.delete(w);
+      if (ok && r!.watchers.size === 0) this.ranges.delete(id);
     }
     if (ok) this.size--;
     return ok;
   }
 
   has(w: Watcher): boolean {
-    return w.end === undefined ? this.byKey.get(w.keyStr)?.has(w) === true : this.ranges.has(w);
+    if (w.end === undefined) return this.byKey.get(w.keyStr)?.has(w) === true;
+    return this.ranges.get(WatcherGroup.rangeId(w))?.watchers.has(w) === true;
   }
 
   /** Calls f for every watcher whose key or range holds key. */
@@ -50,12 +70,14 @@ export class WatcherGroup {
     const s = this.byKey.get(keyStr);
     if (s !== undefined) for (const w of s) f(w);
     if (this.ranges.size === 0) return;
-    for (const w of this.ranges) if (w.matches(key)) f(w);
+    for (const r of this.ranges.values()) {
+      if (inRange(key, r.start, r.end)) for (const w of r.watchers) f(w);
+    }
   }
 
   *all(): IterableIterator<Watcher> {
     for (const s of this.byKey.values()) yield* s;
-    yield* this.ranges;
+    for (const r of this.ranges.values()) yield* r.watchers;
   }
 }
 

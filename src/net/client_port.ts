@@ -12,6 +12,7 @@ import { netIdleTimeoutMs, netSniffBytesMax, netSniffTimeoutMs } from '../limits
 import { assert } from '../util/assert.js';
 import type { EtsdError } from '../util/errors.js';
 import { GrpcServer } from './grpc_server.js';
+import { GrpcH2Server } from './h2/grpc_h2.js';
 import { HttpRouter, createHttp1Server } from './http1.js';
 import type { MethodTable } from './methods.js';
 import { serveNative, type NativeServerConnection } from './native_server.js';
@@ -34,6 +35,13 @@ export interface ClientPortOptions {
   maxFrameBytes?: number;
   /** gRPC message limit (grpcMessageBytesMax by default). */
   maxMessageBytes?: number;
+  /**
+   * Which HTTP/2 implementation serves gRPC: 'etsd' (src/net/h2, the default: about a fifth of
+   * node:http2's CPU per call) or 'node' (node:http2). Both serve the same MethodTable
+   * identically (the test suites run against both). ETSD_GRPC_ENGINE=node|etsd overrides the
+   * default. TLS connections that negotiated h2 by ALPN go to the same engine.
+   */
+  grpcEngine?: 'etsd' | 'node';
   /** For the log. */
   onError?: (what: 'sniff' | 'native' | 'grpc' | 'tls', err: Error, peer: string) => void;
 }
@@ -48,6 +56,8 @@ export interface ClientPortStats {
 
 export class ClientPort {
   readonly grpc: GrpcServer;
+  readonly grpcH2: GrpcH2Server;
+  readonly grpcEngine: 'etsd' | 'node';
   readonly http1: http.Server;
   readonly router: HttpRouter;
   readonly stats: ClientPortStats = { native: 0, grpc: 0, http1: 0, dropped: 0 };
@@ -63,6 +73,13 @@ export class ClientPort {
       ...(opts.maxMessageBytes !== undefined ? { maxMessageBytes: opts.maxMessageBytes } : {}),
       ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
       onSessionError: (err) => opts.onError?.('grpc', err, '?'),
+    });
+    this.grpcEngine = opts.grpcEngine ?? (process.env.ETSD_GRPC_ENGINE === 'node' ? 'node' : process.env.ETSD_GRPC_ENGINE === 'etsd' ? 'etsd' : DEFAULT_GRPC_ENGINE);
+    this.grpcH2 = new GrpcH2Server({
+      methods: opts.methods,
+      ...(opts.maxMessageBytes !== undefined ? { maxMessageBytes: opts.maxMessageBytes } : {}),
+      ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
+      onConnectionError: (err, peer) => opts.onError?.('grpc', err, peer),
     });
     this.http1 = createHttp1Server(this.router, opts.httpHeadersTimeoutMs);
     if (opts.tls) {
@@ -109,6 +126,7 @@ export class ClientPort {
     for (const c of this.nativeConns) c.close();
     for (const s of this.pending) s.destroy();
     this.grpc.close();
+    this.grpcH2.close();
     // Not listening itself: close() just stops its timers and idle keep-alive connections.
     this.http1.close(() => {});
     return new Promise((resolve) => this.listener.close(() => resolve()));
@@ -117,6 +135,7 @@ export class ClientPort {
   /** Drops every connection now (tests, forced shutdown). */
   destroy(): Promise<void> {
     this.grpc.destroy();
+    this.grpcH2.destroy();
     this.http1.closeAllConnections();
     return this.close();
   }
@@ -190,6 +209,10 @@ export class ClientPort {
       }
       case 'h2':
         this.stats.grpc++;
+        if (this.grpcEngine === 'etsd') {
+          this.grpcH2.handleConnection(socket, held);
+          return;
+        }
         // node:http2 reads bytes already buffered on the socket (socket.read()) on the next
         // tick, then consumes the handle directly; resume() here would spill them unread.
         if (held.length > 0) socket.unshift(held);
@@ -206,6 +229,8 @@ export class ClientPort {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** The gRPC engine when neither the options nor ETSD_GRPC_ENGINE choose one. */
+const DEFAULT_GRPC_ENGINE: 'etsd' | 'node' = 'etsd';
 /** ALPN id a native client may offer over TLS (the bytes are sniffed either way). */
 export const NATIVE_ALPN = 'etsd';
 

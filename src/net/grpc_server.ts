@@ -206,8 +206,9 @@ class GrpcCall {
     });
     stream.on('end', () => this.onClientEnd());
     stream.on('drain', () => this.releaseWriters());
+    // Taken now: a closed stream no longer knows its session.
+    const session = stream.session;
     stream.on('close', () => {
-      const session = stream.session;
       if (session) openStreams.set(session, Math.max(0, (openStreams.get(session) ?? 1) - 1));
       this.releaseWriters();
       if (!this.done) {

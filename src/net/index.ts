@@ -56,3 +56,7 @@ export { FrameWriter } from './frame_writer.js';
 export { GrpcCompressedError, GrpcMessageParser, GrpcMessageTooLargeError, GrpcTruncatedError } from './grpc_frame.js';
 export { sniffProtocol, type SniffResult } from './sniff.js';
 export { SocketTransport, connectTcp, type ByteSink, type ByteTransport } from './transport.js';
+export { GrpcH2Server, type GrpcH2Options } from './h2/grpc_h2.js';
+export { GrpcH2Client, GrpcH2ClientStream, type GrpcH2CallOptions, type GrpcH2ConnectOptions } from './h2/grpc_h2_client.js';
+export { H2ServerConnection, H2Stream } from './h2/h2_conn.js';
+export { HpackDecoder, HpackError, encodeHeaderBlock } from './h2/hpack.js';

@@ -6,7 +6,7 @@
  */
 import { assert } from '../util/assert.js';
 import { EtsdError } from '../util/errors.js';
-import { netStreamInboundMessagesMax } from '../limits.js';
+import { netStreamInboundBytesMax, netStreamInboundMessagesMax } from '../limits.js';
 import { Status, StatusError } from './status.js';
 
 export type Protocol = 'native' | 'grpc' | 'http';
@@ -193,9 +193,12 @@ export class ServerStreamImpl implements ServerStream {
     return this.inbound.length - this.head;
   }
 
+  /** Bytes of the queued messages. */
+  private queuedBytes = 0;
+
   /** True when the transport should stop reading for this stream's sake. */
   get full(): boolean {
-    return this.queued >= netStreamInboundMessagesMax;
+    return this.queued >= netStreamInboundMessagesMax || this.queuedBytes >= netStreamInboundBytesMax;
   }
 
   /** Transport: a message arrived. */
@@ -208,6 +211,7 @@ export class ServerStreamImpl implements ServerStream {
       return;
     }
     this.inbound.push(message);
+    this.queuedBytes += message.length;
   }
 
   /** Transport: the client will send nothing more. */
@@ -228,6 +232,7 @@ export class ServerStreamImpl implements ServerStream {
     if (reason.status !== Status.OK) this.ctx.abort(reason);
     this.inbound.length = 0;
     this.head = 0;
+    this.queuedBytes = 0;
     if (this.waiter) {
       const w = this.waiter;
       this.waiter = undefined;
@@ -242,9 +247,11 @@ export class ServerStreamImpl implements ServerStream {
       const m = this.inbound[this.head] as Uint8Array;
       this.inbound[this.head] = EMPTY;
       this.head++;
+      this.queuedBytes -= m.length;
       if (this.head === this.inbound.length) {
         this.inbound.length = 0;
         this.head = 0;
+        this.queuedBytes = 0;
       }
       this.transport.consumed(this.queued);
       return Promise.resolve(m);
@@ -257,16 +264,18 @@ export class ServerStreamImpl implements ServerStream {
   }
 
   send(message: Uint8Array): Promise<void> {
-    if (this.over) return Promise.reject(this.over);
+    if (this.over) return quietReject(this.over);
     try {
       this.transport.write(message);
     } catch (err) {
-      return Promise.reject(err);
+      return quietReject(err);
     }
     if (!this.transport.congested()) return RESOLVED;
-    return this.transport.whenWritable().then(() => {
+    const p = this.transport.whenWritable().then(() => {
       if (this.over) throw this.over;
     });
+    p.catch(noop);
+    return p;
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
@@ -280,6 +289,18 @@ export class ServerStreamImpl implements ServerStream {
 
 const EMPTY = new Uint8Array(0);
 const RESOLVED = Promise.resolve();
+const noop = (): void => {};
+
+/**
+ * A rejected promise that does not crash the process when nobody awaits it: a handler that
+ * fires sends without awaiting them (a watch pushing events) must not take the server down
+ * because its client went away. Whoever awaits it still gets the rejection.
+ */
+export function quietReject(err: unknown): Promise<never> {
+  const p = Promise.reject(err);
+  p.catch(noop);
+  return p;
+}
 
 /**
  * A promise that rejects with the signal's reason once it aborts (at once if it already has).

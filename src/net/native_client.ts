@@ -8,6 +8,7 @@ import { EtsdError } from '../util/errors.js';
 import { frameBytesMax, netCallsPerConnectionMax, netStreamInboundMessagesMax } from '../limits.js';
 import { FLAG_END, FrameType, PING_BYTES, decodeStatus, type FrameTypeCode } from './frame.js';
 import { FramedLink } from './native_link.js';
+import { quietReject } from './methods.js';
 import { OK_STATUS, Status, StatusError } from './status.js';
 import { SocketTransport, connectTcp } from './transport.js';
 
@@ -149,9 +150,9 @@ export class NativeClient {
 
   /** @internal */
   sendStream(s: ClientStream, message: Uint8Array, end: boolean): Promise<void> {
-    if (s.ended) return Promise.reject(s.ended);
+    if (s.ended) return quietReject(s.ended);
     const tooBig = this.checkSize(undefined, message);
-    if (tooBig) return Promise.reject(tooBig);
+    if (tooBig) return quietReject(tooBig);
     this.link.writer.frame(FrameType.STREAM_MSG, end ? FLAG_END : 0, s.id, message);
     this.link.scheduleFlush();
     return this.link.congested() ? this.link.whenWritable() : RESOLVED;

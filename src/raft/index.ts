@@ -14,3 +14,5 @@ export { validateMessage } from './validate.js';
 export { ProgressState } from './progress.js';
 export type { Progress } from './progress.js';
 export * from './describe.js';
+/** The seeded PRNG a RawNode needs (re-exported so that `etsd/raft` is self-sufficient). */
+export { Prng } from '../util/prng.js';

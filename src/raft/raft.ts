@@ -891,8 +891,11 @@ export class Raft {
     const { index, term, confState } = s.metadata;
     if (index <= this.raftLog.committed) return false;
     if (this.state !== StateType.Follower) return false;
-    // A snapshot whose configuration lacks us is not for us.
-    if (!confState.voters.includes(this.id) && !confState.learners.includes(this.id)) return false;
+    // A member is never told by a snapshot that it is not one (etcd: "should never happen").
+    // A member that joined with empty storage is not in its own configuration yet; it accepts a
+    // snapshot taken before it was added and learns of its addition from the log after it.
+    const inSnapshot = confState.voters.includes(this.id) || confState.learners.includes(this.id);
+    if (!inSnapshot && this.prs.progress.has(this.id)) return false;
     if (this.raftLog.matchTerm(index, term)) {
       // We already hold the snapshot's last entry: just commit up to it.
       this.raftLog.commitTo(index);

@@ -37,7 +37,7 @@
  */
 import { assert } from '../util/assert.js';
 import { raftReadiesInflightMax } from '../limits.js';
-import { requireBytes } from '../util/errors.js';
+import { InvalidArgumentError, requireBytes } from '../util/errors.js';
 import { encodeConfChange } from './confchange_codec.js';
 import { StepLocalMsgError, StepPeerNotFoundError } from './errors.js';
 import { Raft } from './raft.js';
@@ -45,7 +45,7 @@ import type { RaftConfig } from './raft.js';
 import type { Progress } from './progress.js';
 import { validateMessage } from './validate.js';
 import {
-  EntryType, MessageType, None, StateType, hardStateEqual, isLocalMsg, isResponseMsg, msg,
+  ConfChangeType, EntryType, MessageType, None, StateType, hardStateEqual, isLocalMsg, isResponseMsg, msg,
 } from './types.js';
 import type { ConfChange, ConfState, Entry, HardState, Message, ReadState, Snapshot, SoftState } from './types.js';
 
@@ -100,6 +100,34 @@ export class RawNode {
     this.raft = new Raft(config);
     this.prevSoft = this.raft.softState();
     this.prevHard = this.raft.hardState();
+  }
+
+  /**
+   * Bootstraps a new cluster on empty storage, as etcd does: the initial members become
+   * ConfChangeAddNode entries at indexes 1..n of term 1, committed and applied at once. Putting
+   * the initial configuration in the log (rather than only in a snapshot) lets a member that
+   * joins later with empty storage rebuild the configuration by replaying the log. The first
+   * Ready carries these entries and the HardState to persist.
+   */
+  bootstrap(peers: bigint[]): void {
+    const r = this.raft;
+    if (peers.length === 0) throw new InvalidArgumentError('bootstrap needs at least one peer');
+    if (r.raftLog.storage.lastIndex() !== 0 || r.raftLog.lastIndex() !== 0) {
+      throw new InvalidArgumentError('cannot bootstrap a non-empty storage');
+    }
+    r.becomeFollower(1, None);
+    const ents: Entry[] = peers.map((nodeId, i) => ({
+      term: 1,
+      index: i + 1,
+      type: EntryType.EntryConfChange,
+      data: encodeConfChange({ id: 0n, type: ConfChangeType.ConfChangeAddNode, nodeId, context: new Uint8Array(0) }),
+    }));
+    r.raftLog.append(ents);
+    r.raftLog.committed = ents.length;
+    // Applied here so that the node can campaign at once; the application applies the same
+    // entries again from the first Ready, which is idempotent.
+    for (const nodeId of peers) r.applyConfChange({ id: 0n, type: ConfChangeType.ConfChangeAddNode, nodeId, context: new Uint8Array(0) });
+    this.prevHard = { term: 0, vote: None, commit: 0 };
   }
 
   get id(): bigint {

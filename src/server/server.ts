@@ -314,8 +314,17 @@ export class EtcdServer implements TransportHost {
     this.readIndexer.onReadStates(rs);
   }
 
+  private campaignSoon = false;
+
   afterTurn(): void {
     this.term = this.node.raft.term;
+    if (this.campaignSoon) {
+      this.campaignSoon = false;
+      if (this.soft.lead === 0n) {
+        this.node.campaign();
+        this.loop.schedule();
+      }
+    }
     this.readIndexer.onApplied();
     if (!this.snapshotting && this.appliedIndex - this.snapshotIndex > this.cfg.snapshotCount) this.triggerSnapshot();
   }
@@ -482,11 +491,9 @@ export class EtcdServer implements TransportHost {
       return;
     }
     this.confState = this.node.applyConfChange(cc);
-    // The sole voter of a one-member cluster need not wait an election timeout to lead.
-    if (this.confState.voters.length === 1 && this.confState.voters[0] === this.id && this.soft.lead === 0n) {
-      this.node.campaign();
-      this.loop.schedule();
-    }
+    // The sole voter of a one-member cluster need not wait an election timeout to lead (Raft
+    // refuses to campaign until this entry counts as applied, so it happens after the turn).
+    this.campaignSoon = this.confState.voters.length === 1 && this.confState.voters[0] === this.id;
     const be = this.store.backend;
     switch (cc.type) {
       case ConfChangeType.ConfChangeAddNode:

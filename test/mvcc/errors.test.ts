@@ -3,6 +3,8 @@
  * stay as they were.
  */
 import { test } from 'node:test';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import assert from 'node:assert/strict';
 import { openStore, CompareResult, CompareTarget, type Store, type RequestOp } from '../../src/mvcc/index.js';
 import { tempDir, b } from './helpers.js';
@@ -76,6 +78,9 @@ test('txn limits: too many ops, duplicate keys (and the allowed cases)', () => {
     // etcd allows: one key in both branches of a nested txn, and in success and failure.
     st.txn({ success: [{ requestTxn: { success: [put('a')], failure: [put('a')] } }] });
     st.txn({ success: [put('a')], failure: [put('a')] });
+    // As in etcd (checked against 3.4): a from-key delete ("\0" end) is taken literally as the
+    // empty interval [key, "\0") and does not conflict with a put.
+    st.txn({ success: [{ requestDeleteRange: { key: b('a'), rangeEnd: new Uint8Array([0]) } }, put('b')] });
     // A delete and a put of different keys, and two deletes of one key, are fine.
     st.txn({ success: [{ requestDeleteRange: { key: b('a') } }, { requestDeleteRange: { key: b('a') } }, put('b')] });
   });
@@ -117,6 +122,18 @@ test('unknown lease, lease errors, ignoreValue and ignoreLease', () => {
     rejects(st, () => st.txn({ success: [{ requestPut: { key: b('nope'), ignoreLease: true } }] }), 'ERR_KEY_NOT_FOUND');
     assert.equal(st.leaseTimeToLive({ ID: 42n }).TTL, -1, 'etcd answers -1 for an unknown lease');
   });
+});
+
+test('a directory whose db is not a btree file: a typed error, the file untouched', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const junk = Buffer.alloc(64 * 1024, 0x5a);
+    fs.writeFileSync(path.join(dir, 'db'), junk);
+    assert.throws(() => openStore(dir), (err: { code?: string }) => typeof err.code === 'string' && err.code.startsWith('ERR_BTREE'));
+    assert.deepEqual(fs.readFileSync(path.join(dir, 'db')), junk);
+  } finally {
+    cleanup();
+  }
 });
 
 test('use after close', () => {

@@ -215,3 +215,46 @@ test('an event is encoded once for all watchers', () => {
   assert.equal(back.kv.modRevision, 2);
   st.close();
 });
+
+test('progressNotify: synced watchers that asked get periodic empty notifications', async () => {
+  const st = openMemoryStore({ watchProgressIntervalMs: 5 });
+  const notices: Array<[number, number, boolean]> = [];
+  st.put({ key: b('p'), value: b('1') });
+  st.watch({ key: b('p'), progressNotify: true }, (evs, rev, n) => void notices.push([evs.length, rev, n?.progress === true]));
+  let quietOnes = 0;
+  st.watch({ key: b('p') }, () => void quietOnes++);
+  for (let i = 0; i < 400 && notices.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(notices[0], [0, 2, true]);
+  assert.equal(quietOnes, 0, 'watchers that did not ask get no progress notifications');
+  st.close();
+});
+
+test('a throwing callback does not break the store or other watchers', () => {
+  const errors: unknown[] = [];
+  const st = openMemoryStore({ onWatchError: (e) => void errors.push(e) });
+  const got: number[] = [];
+  st.watch({ key: b('k') }, () => {
+    throw new Error('boom');
+  });
+  st.watch({ key: b('k') }, (evs) => void got.push(...evs.map((e) => e.kv.modRevision)));
+  st.put({ key: b('k'), value: b('1') });
+  st.put({ key: b('k'), value: b('2') });
+  assert.deepEqual(got, [2, 3]);
+  assert.equal(errors.length, 2);
+  assert.equal(st.range({ key: b('k') }).kvs[0]!.version, 2);
+  st.close();
+});
+
+test('a catching-up watcher whose callback cancels itself and writes: the others miss nothing', async () => {
+  const st = openMemoryStore();
+  for (let i = 0; i < 4; i++) st.put({ key: b('k'), value: b(`${i}`) });
+  const got: number[] = [];
+  const a = st.watch({ key: b('k'), startRevision: 2 }, () => {
+    a.cancel();
+    st.put({ key: b('k'), value: b('from a') });
+  });
+  st.watch({ key: b('k'), startRevision: 2 }, (evs) => void got.push(...evs.map((e) => e.kv.modRevision)));
+  await quiet(st);
+  assert.deepEqual(got, [2, 3, 4, 5, 6]);
+  st.close();
+});

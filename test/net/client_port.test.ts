@@ -11,6 +11,7 @@ import { MethodTable, type ServerStream } from '../../src/net/methods.js';
 import { HttpRouter, JsonObjectSplitter, JsonStreamWriter, JsonStreamError, writeJson, writeJsonError } from '../../src/net/http1.js';
 import { NativeClient } from '../../src/net/native_client.js';
 import { GrpcClient } from '../../src/net/grpc_client.js';
+import { GrpcH2Client } from '../../src/net/h2/grpc_h2_client.js';
 import { sniffProtocol, H2_PREFACE } from '../../src/net/sniff.js';
 import { Status, StatusError, httpStatusFromCode } from '../../src/net/status.js';
 import { encodePreface } from '../../src/net/frame.js';
@@ -202,6 +203,9 @@ test('TLS on the port: gRPC via ALPN h2, native and HTTP/1.1 sniffed inside TLS'
       const grpc = await GrpcClient.connect(port.url, { ca: cert });
       assert.equal(Buffer.from(await grpc.unary('/test.Echo/Unary', Buffer.from('g'))).toString(), 'grpc:g');
       grpc.destroy();
+      const own = await GrpcH2Client.connect(port.url, { ca: cert });
+      assert.equal(Buffer.from(await own.unary('/test.Echo/Unary', Buffer.from('h'))).toString(), 'grpc:h');
+      own.destroy();
       const tls = await import('node:tls');
       const sock = tls.connect({ host: '127.0.0.1', port: port.address.port, ca: cert, ALPNProtocols: ['etsd'] });
       await new Promise((r) => sock.once('secureConnect', r));
@@ -248,4 +252,33 @@ test('native streams through the port after sniffing', async () => {
   } finally {
     await port.destroy();
   }
+});
+
+test('idle gRPC sessions and native connections are closed after the idle timeout', async () => {
+  const port = await ClientPort.listen({ host: '127.0.0.1', port: 0, methods: makeMethods(), idleTimeoutMs: 100 });
+  try {
+    const grpc = await GrpcClient.connect(port.url);
+    assert.equal(Buffer.from(await grpc.unary('/test.Echo/Unary', Buffer.from('a'))).toString(), 'grpc:a');
+    await new Promise((r) => grpc.session.once('close', r));
+    const native = await NativeClient.connect('127.0.0.1', port.address.port);
+    const reason = await new Promise<StatusError>((r) => native.onClose(r));
+    assert.equal(reason.status, Status.UNAVAILABLE);
+  } finally {
+    await port.destroy();
+  }
+});
+
+test('close(): native clients get GOAWAY, gRPC sessions finish their calls, the listener stops', async () => {
+  const port = await ClientPort.listen({ host: '127.0.0.1', port: 0, methods: makeMethods() });
+  const native = await NativeClient.connect('127.0.0.1', port.address.port);
+  const grpc = await GrpcClient.connect(port.url);
+  await grpc.unary('/test.Echo/Unary', Buffer.from('x'));
+  const { port: number } = port.address;
+  const nativeClosed = new Promise<StatusError>((r) => native.onClose(r));
+  const closed = port.close();
+  assert.equal((await nativeClosed).details, 'server shutting down');
+  // The gRPC session got a GOAWAY: the listener closes once the client lets go.
+  grpc.close();
+  await closed;
+  await assert.rejects(NativeClient.connect('127.0.0.1', number, { connectTimeoutMs: 1000 }));
 });

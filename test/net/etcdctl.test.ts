@@ -48,7 +48,7 @@ const methods = new MethodTable()
     return rangeResponse();
   })
   .unary('/etcdserverpb.KV/Put', async (_m, payload) => {
-    putCalls.push(Buffer.from(payload).toString('hex'));
+    putCalls.push(payload.length > 1000 ? `${payload.length} bytes` : Buffer.from(payload).toString('hex'));
     return putResponse();
   });
 
@@ -64,6 +64,13 @@ methods.stream('/etcdserverpb.Watch/Watch', 'bidi', async (_m, stream) => {
   ev.fork(1).uintField(1, 1).uintField(2, 2).intField(3, 6).uintField(4, 3).ldelim();
   ev.fork(11).fork(2).bytesField(1, Buffer.from('foo')).intField(2, 2).intField(3, 6).intField(4, 3).bytesField(5, Buffer.from('bar')).ldelim().ldelim();
   await stream.send(ev.finish());
+  const flood = Buffer.from(create).includes(Buffer.from('flood'));
+  for (let i = 0; flood && i < 2000; i++) {
+    const w = new Writer();
+    w.fork(1).uintField(1, 1).uintField(2, 2).intField(3, 7 + i).uintField(4, 3).ldelim();
+    w.fork(11).fork(2).bytesField(1, Buffer.from('flood')).intField(2, 2).intField(3, 7 + i).intField(4, 3).bytesField(5, Buffer.alloc(1024, 0x61 + (i % 26))).ldelim().ldelim();
+    await stream.send(w.finish());
+  }
   try {
     // etcd keeps a Watch stream open until the client goes away.
     while ((await stream.recv()) !== undefined);
@@ -155,6 +162,36 @@ test('etcdctl watch: a bidi stream with a real grpc-go client, ended by the clie
   while (!out.includes('bar\n')) await new Promise((r) => setTimeout(r, 10));
   assert.equal(out, 'PUT\nfoo\nbar\n');
   assert.match(watchEvents[0] as string, /^create 0a..0a03666f6f/); // WatchRequest{create_request{key: "foo", ...}}
+  child.kill('SIGKILL');
+  while (watchEvents.length < 2) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(watchEvents[1], 'ended 1');
+});
+
+test('etcdctl: a 1 MiB put (many DATA frames in) and a watch delivering 2 MiB of events (many out)', { skip: !available && 'etcdctl not installed' }, async () => {
+  putCalls.length = 0;
+  const value = 'v'.repeat(1024 * 1024);
+  const put = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    const child = execFile('etcdctl', [`--endpoints=${endpoint}`, 'put', 'big'], { env: { ...process.env, ETCDCTL_API: '3' }, timeout: 20_000, maxBuffer: 1 << 20 },
+      (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }));
+    child.stdin?.end(value);
+  });
+  assert.equal(put.code, 0, put.stderr);
+  assert.equal(putCalls.length, 1);
+  assert.match(putCalls[0] as string, /^10485\d\d bytes$/);
+
+  watchEvents.length = 0;
+  const child = execFile('etcdctl', [`--endpoints=${endpoint}`, 'watch', 'flood'], { env: { ...process.env, ETCDCTL_API: '3' }, timeout: 30_000, maxBuffer: 64 << 20 });
+  let lines = 0;
+  let tail = '';
+  child.stdout?.on('data', (c: Buffer) => {
+    const text = tail + c.toString();
+    const parts = text.split('\n');
+    tail = parts.pop() ?? '';
+    lines += parts.length;
+  });
+  // 1 + 2000 events, three lines each (type, key, value).
+  while (lines < 3 * 2001) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(lines, 3 * 2001);
   child.kill('SIGKILL');
   while (watchEvents.length < 2) await new Promise((r) => setTimeout(r, 10));
   assert.equal(watchEvents[1], 'ended 1');

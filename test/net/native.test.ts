@@ -43,6 +43,13 @@ methods.stream('/test.Echo/Sink', 'client-stream', async () => {
   // Never reads: the client must be held back, not buffered without bound.
   await new Promise((r) => setTimeout(r, 1_000_000).unref());
 });
+methods.stream('/test.Echo/FireAndForget', 'bidi', async (_m, s: ServerStream) => {
+  // Sends without awaiting, long after the client is gone: must not crash the server.
+  await s.recv().catch(() => undefined);
+  for (let i = 0; i < 5; i++) void s.send(Uint8Array.of(i));
+  await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 5; i++) void s.send(Uint8Array.of(i));
+});
 methods.stream('/test.Echo/Cancel', 'bidi', async (_m, s: ServerStream) => {
   lastCancelledStream = s.recv().then(
     () => 'message',
@@ -324,4 +331,29 @@ test('native limits: a small server frame limit refuses big requests and big rep
   } finally {
     await new Promise((r) => s2.close(r));
   }
+});
+
+test('native: un-awaited sends after the client left do not crash the server', async () => {
+  const client = await NativeClient.connect('127.0.0.1', port);
+  const s = client.stream('/test.Echo/FireAndForget');
+  await client.ping();
+  s.cancel();
+  void s.send(Uint8Array.of(1)); // after cancel: rejected, and nobody awaits it
+  client.close();
+  await new Promise((r) => setTimeout(r, 100));
+  const again = await NativeClient.connect('127.0.0.1', port);
+  assert.deepEqual(u8(await again.call('/test.Echo/Unary', Uint8Array.of(3))), Uint8Array.of(3));
+  again.close();
+});
+
+test('native: closing the server sends GOAWAY; clients fail over with UNAVAILABLE', async () => {
+  const s3 = net.createServer((socket) => {
+    const conn = serveNative(socket, { methods });
+    setTimeout(() => conn.close('member is stopping'), 20);
+  });
+  await new Promise<void>((r) => s3.listen(0, '127.0.0.1', r));
+  const c = await NativeClient.connect('127.0.0.1', (s3.address() as net.AddressInfo).port);
+  await assert.rejects(c.call('/test.Echo/Hang', new Uint8Array(0)), (e: StatusError) =>
+    e.status === Status.UNAVAILABLE && e.details === 'member is stopping');
+  await new Promise((r) => s3.close(r));
 });

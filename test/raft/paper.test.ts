@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryStorage, MessageType, StateType, msg } from '../../src/raft/index.js';
+import { ConfChangeType, MemoryStorage, MessageType, StateType, decodeConfChange, msg } from '../../src/raft/index.js';
 import type { Message } from '../../src/raft/index.js';
 import { Network, drain, ent, ids, newNode, storageWithTerms } from './helpers.js';
 
@@ -296,4 +296,57 @@ test('check-quorum: a leader that hears from no quorum for an election timeout s
     net.send();
   }
   assert.equal(n.raft.state, StateType.Follower);
+});
+
+test('membership: bootstrap puts the initial members in the log; a member joining with empty storage learns the whole configuration', () => {
+  const storages = [new MemoryStorage(), new MemoryStorage(), new MemoryStorage()];
+  const net = new Network(3, {}, storages);
+  for (const id of ids(3)) net.raw(id).bootstrap(ids(3));
+  assert.throws(() => net.raw(1n).bootstrap(ids(3)), /non-empty/);
+  // The bootstrap entries are applied through the first Ready before anyone may campaign.
+  net.send();
+  net.campaign(1n);
+  assert.equal(net.raw(1n).raft.state, StateType.Leader);
+  // Member 4 starts empty, outside any configuration, and is added as a learner, then promoted.
+  const s4 = new MemoryStorage();
+  const n4 = newNode(4n, [], {}, s4);
+  net.nodes.set(4n, { raw: n4, storage: s4, applied: [] });
+  const apply = () => {
+    for (const n of net.nodes.values()) {
+      for (const e of n.applied.splice(0)) if (e.type === 1) n.raw.applyConfChange(decodeConfChange(e.data));
+    }
+  };
+  const cc = (type: ConfChangeType) => ({ id: 0n, type, nodeId: 4n, context: new Uint8Array(0) });
+  net.raw(1n).proposeConfChange(cc(ConfChangeType.ConfChangeAddLearnerNode));
+  for (let i = 0; i < 3; i++) { net.send(); apply(); net.raw(1n).tick(); }
+  assert.deepEqual(n4.raft.prs.confState(), { voters: [1n, 2n, 3n], learners: [4n] }, 'replaying the log rebuilt the configuration');
+  net.raw(1n).proposeConfChange(cc(ConfChangeType.ConfChangeAddNode));
+  for (let i = 0; i < 3; i++) { net.send(); apply(); net.raw(1n).tick(); }
+  assert.deepEqual(n4.raft.prs.confState(), { voters: [1n, 2n, 3n, 4n], learners: [] });
+  assert.equal(net.raw(1n).raft.prs.voters.size, 4);
+  // Removing the leader: it steps down.
+  net.raw(1n).proposeConfChange({ id: 0n, type: ConfChangeType.ConfChangeRemoveNode, nodeId: 1n, context: new Uint8Array(0) });
+  net.send();
+  apply();
+  assert.equal(net.raw(1n).raft.state, StateType.Follower, 'a removed leader steps down');
+  assert.ok(!net.raw(1n).raft.promotable(), 'and never campaigns again');
+});
+
+test('flow control: proposals beyond the uncommitted-bytes bound are dropped until entries commit', () => {
+  const net = new Network(3, { maxUncommittedBytes: 1000 });
+  net.campaign(1n);
+  net.isolate(1n);
+  const n = net.raw(1n);
+  const big = new Uint8Array(400);
+  n.propose(big);
+  n.propose(big);
+  assert.throws(() => n.propose(big), (e: { code?: string }) => e.code === 'ERR_RAFT_PROPOSAL_DROPPED');
+  net.recover();
+  n.tick();
+  net.send();
+  n.tick();
+  net.send();
+  assert.equal(n.raft.raftLog.committed, 3, 'the two proposals committed');
+  n.propose(big);
+  n.propose(big);
 });

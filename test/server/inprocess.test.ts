@@ -222,3 +222,28 @@ test('in-process: add a learner, it catches up and serves serializable reads; pr
     await c.stop();
   }
 });
+
+test('in-process: leases expire by the leader\'s revoke on every member; a new leader restarts remaining TTLs', async () => {
+  const c = await inCluster(3);
+  try {
+    const l = await c.leader();
+    const id = l.newLeaseId();
+    await l.propose({ leaseGrant: { ID: id, TTL: 2 } });
+    await l.propose({ put: { key: enc.encode('lk'), value: enc.encode('v'), lease: id, prevKv: false, ignoreValue: false, ignoreLease: false } });
+    for (const s of c.servers) await eventually(async () => assert.equal(await read(s, 'lk', true), 'v'));
+    // The leader crashes before the lease runs out: the new leader must not revoke it at once.
+    await l.crash();
+    c.net.detach(l.id);
+    const l2 = await c.leader();
+    assert.ok(l2.store.lessor.lookup(id) !== undefined, 'the lease survives the leader change');
+    assert.equal(await read(l2, 'lk'), 'v');
+    // ...and it still expires (no keep-alives), on every live member.
+    const live = c.servers.filter((s) => s !== l);
+    await eventually(async () => {
+      for (const s of live) assert.equal(await read(s, 'lk', true), undefined);
+    }, 8000);
+    for (const s of live) assert.equal(s.store.lessor.lookup(id), undefined);
+  } finally {
+    await c.stop();
+  }
+});

@@ -4,7 +4,9 @@
  *  - Election safety: at most one leader per term.
  *  - Log matching: an entry (index, term) has the same data and the same predecessor term in
  *    every log that holds it (by induction, equal logs up to it).
- *  - Leader completeness: a new leader holds every entry committed so far.
+ *  - Leader completeness: a new leader of term T holds every entry committed in a term before T.
+ *    (A leader of an older term may still be elected late, when a delayed vote arrives after a
+ *    newer term committed entries; it need not hold those.)
  *  - State machine safety: committed entries never change; every member applies the same
  *    sequence, contiguously; snapshots carry the same state as the applied prefix.
  *  - Commit monotonicity: a member's commit index never goes back, in memory within one life and
@@ -39,8 +41,12 @@ export function chainHash(h: number, e: Entry): number {
 export class Checker {
   private readonly leaders = new Map<number, bigint>();
   private readonly registry = new Map<string, Registered>();
-  /** committed[i] for index i (1-based; index 0 unused). */
-  readonly committed: { term: number; key: string }[] = [{ term: 0, key: '' }];
+  /**
+   * committed[i] for index i (1-based; index 0 unused), with `seenInTerm`: the term of the first
+   * member that applied it. The entry was committed in a term <= seenInTerm (a member learns of a
+   * commit only from a leader of that term or a later one).
+   */
+  readonly committed: { term: number; key: string; seenInTerm: number }[] = [{ term: 0, key: '', seenInTerm: 0 }];
   /** hashAfter[i]: the state after applying entries 1..i. */
   readonly hashAfter: number[] = [0];
   elections = 0;
@@ -77,7 +83,7 @@ export class Checker {
   }
 
   /** A member applied e (as the next entry after `applied`) with state `hash` before it. */
-  apply(id: bigint, applied: number, e: Entry, hash: number): number {
+  apply(id: bigint, applied: number, e: Entry, hash: number, memberTerm: number): number {
     if (e.index !== applied + 1) this.fail(`member ${id} applied index ${e.index} after ${applied}`);
     const key = entryKey(e);
     const next = chainHash(hash, e);
@@ -89,7 +95,7 @@ export class Checker {
       if (this.hashAfter[e.index] !== next) this.fail(`state machine safety: member ${id} diverged at ${e.index}`);
     } else {
       if (e.index !== this.committed.length) this.fail(`apply gap: member ${id} applied ${e.index}, committed known up to ${this.committed.length - 1}`);
-      this.committed.push({ term: e.term, key });
+      this.committed.push({ term: e.term, key, seenInTerm: memberTerm });
       this.hashAfter.push(next);
     }
     return next;

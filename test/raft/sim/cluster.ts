@@ -17,9 +17,10 @@
  */
 import { Prng } from '../../../src/util/prng.js';
 import {
-  MemoryStorage, MessageType, ProposalDroppedError, RawNode, StateType, describeMessage,
+  ConfChangeType, EntryType, MemoryStorage, MessageType, ProposalDroppedError, RawNode, StepPeerNotFoundError, StateType, decodeConfChange,
+  describeMessage,
 } from '../../../src/raft/index.js';
-import type { Entry, Message, Ready, TestingBugs } from '../../../src/raft/index.js';
+import type { ConfChange, Entry, Message, Ready, TestingBugs } from '../../../src/raft/index.js';
 import { Checker, Violation } from './checker.js';
 import { SimNetwork, noFaults } from './network.js';
 
@@ -33,6 +34,12 @@ export interface SimOptions {
   bugs?: TestingBugs;
   /** Collect a trace of every step (for reproducing a failure). */
   trace?: boolean;
+  /**
+   * Membership changes during the fault phase: add learners (new IDs, empty storage), promote
+   * them, remove voters (the leader included). A removed member is shut down, as etcd's server
+   * does when it applies its own removal.
+   */
+  membership?: boolean;
 }
 
 export interface SimStats {
@@ -45,6 +52,9 @@ export interface SimStats {
   reads: number;
   messages: number;
   dropped: number;
+  /** Conf changes proposed and conf change entries applied (summed over members). */
+  confChangesProposed: number;
+  confChangesApplied: number;
 }
 
 export interface SimResult {
@@ -68,10 +78,15 @@ class Member {
   hash = 0;
   lastCommit = 0;
   wasLeaderTerm = 0;
+  /** Removed from the configuration and shut down for good. */
+  removed = false;
 
-  constructor(id: bigint, voters: bigint[]) {
+  /** Initial members bootstrap through conf change entries in the log (membership mode). */
+  bootstrapPeers: bigint[] = [];
+
+  constructor(id: bigint, voters: bigint[], emptyStorage = false) {
     this.id = id;
-    this.storage = MemoryStorage.withConfState(voters);
+    this.storage = emptyStorage ? new MemoryStorage() : MemoryStorage.withConfState(voters);
   }
 }
 
@@ -94,6 +109,12 @@ export class SimCluster {
   readonly net: SimNetwork;
   readonly checker = new Checker();
   readonly members: Member[] = [];
+  private readonly byId = new Map<bigint, Member>();
+  private nextId: bigint;
+  confChanges = 0;
+  confApplied = 0;
+  /** Members whose removal was applied during the current step; shut down after it. */
+  private removals: bigint[] = [];
   readonly opts: SimOptions;
   now = 0;
   steps = 0;
@@ -160,7 +181,14 @@ export class SimCluster {
     });
     const voters: bigint[] = [];
     for (let i = 1; i <= opts.members; i++) voters.push(BigInt(i));
-    for (const id of voters) this.members.push(new Member(id, voters));
+    for (const id of voters) {
+      const m = new Member(id, voters, opts.membership === true);
+      // With membership changes the initial configuration must be in the log, so that a member
+      // that joins with empty storage learns it by replaying the log (etcd's bootstrap).
+      if (opts.membership === true) m.bootstrapPeers = voters;
+      this.addMember(m);
+    }
+    this.nextId = BigInt(opts.members + 1);
     for (const m of this.members) this.start(m);
   }
 
@@ -184,6 +212,7 @@ export class SimCluster {
       prng: new Prng((this.opts.seed * 7919 + Number(m.id) * 131 + m.incarnation) >>> 0),
       testingBugs: this.opts.bugs ?? {},
     });
+    if (m.bootstrapPeers.length > 0 && m.storage.lastIndex() === 0) m.raw.bootstrap(m.bootstrapPeers);
     // The state machine restarts from the snapshot; raft re-delivers the entries after it.
     const snap = m.storage.snapshot();
     if (snap.metadata.index > 0) {
@@ -210,8 +239,13 @@ export class SimCluster {
     return this.members.filter((m) => m.raw !== null);
   }
 
-  private member(id: bigint): Member {
-    return this.members[Number(id) - 1]!;
+  private member(id: bigint): Member | undefined {
+    return this.byId.get(id);
+  }
+
+  private addMember(m: Member): void {
+    this.members.push(m);
+    this.byId.set(m.id, m);
   }
 
   // ---- the Ready cycle ----
@@ -263,12 +297,60 @@ export class SimCluster {
       this.pendingReads.delete(key);
     }
     raw.advance();
+    this.shutDownRemoved();
   }
 
   private apply(m: Member, e: Entry): void {
     if (e.index <= m.applied) return; // covered by a snapshot restored in this Ready
-    m.hash = this.checker.apply(m.id, m.applied, e, m.hash);
+    m.hash = this.checker.apply(m.id, m.applied, e, m.hash, m.raw!.raft.term);
     m.applied = e.index;
+    if (e.type === EntryType.EntryConfChange) {
+      const cc = decodeConfChange(e.data);
+      m.raw!.applyConfChange(cc);
+      this.confApplied++;
+      if (cc.type === ConfChangeType.ConfChangeRemoveNode) this.removals.push(cc.nodeId);
+    }
+  }
+
+  private shutDownRemoved(): void {
+    for (const id of this.removals) {
+      const x = this.member(id);
+      if (x === undefined || x.removed) continue;
+      this.log(`member ${id} removed: shut down`);
+      if (x.raw !== null) this.crash(x);
+      x.removed = true;
+    }
+    this.removals = [];
+  }
+
+  private changeMembership(): void {
+    const p = this.prng;
+    const leader = this.members.find((m) => m.raw !== null && m.raw.raft.state === StateType.Leader);
+    if (leader === undefined) return;
+    const prs = leader.raw!.raft.prs;
+    let cc: ConfChange;
+    if (prs.learners.size > 0 && p.chance(0.7)) {
+      cc = { id: 0n, type: ConfChangeType.ConfChangeAddNode, nodeId: p.pick([...prs.learners]), context: new Uint8Array(0) };
+    } else if (prs.voters.size > Math.max(2, this.opts.members - 1) && p.chance(0.6)) {
+      cc = { id: 0n, type: ConfChangeType.ConfChangeRemoveNode, nodeId: p.pick([...prs.voters]), context: new Uint8Array(0) };
+    } else if (prs.voters.size + prs.learners.size <= this.opts.members) {
+      // A new member gets a new ID and empty storage (etcd never reuses a member ID: the old
+      // member's vote in some term could be forgotten).
+      const id = this.nextId++;
+      const m = new Member(id, [], true);
+      this.addMember(m);
+      this.start(m);
+      cc = { id: 0n, type: ConfChangeType.ConfChangeAddLearnerNode, nodeId: id, context: new Uint8Array(0) };
+    } else {
+      return;
+    }
+    this.confChanges++;
+    this.log(`propose conf change ${cc.type} ${cc.nodeId} on ${leader.id}`);
+    try {
+      leader.raw!.proposeConfChange(cc);
+    } catch (e) {
+      if (!(e instanceof ProposalDroppedError)) throw e;
+    }
   }
 
   private send(from: Member, msg: Message): void {
@@ -285,12 +367,14 @@ export class SimCluster {
 
   private deliver(msg: Message): Member | null {
     const to = this.member(msg.to);
-    if (to.raw === null) return null;
+    if (to === undefined || to.raw === null) return null;
     if (this.opts.trace) this.log(`deliver ${describeMessage(msg)}`);
     try {
       to.raw.step(msg);
     } catch (e) {
-      if (!(e instanceof ProposalDroppedError)) throw e;
+      // A dropped proposal, or a response from a member no longer in the configuration (the
+      // transport drops those), is an ordinary outcome.
+      if (!(e instanceof ProposalDroppedError) && !(e instanceof StepPeerNotFoundError)) throw e;
     }
     return to;
   }
@@ -309,9 +393,10 @@ export class SimCluster {
       m.wasLeaderTerm = r.term;
       this.checker.leader(r.term, m.id);
       this.log(`leader ${m.id} term ${r.term}`);
-      // Leader completeness: every committed entry is in the new leader's log.
+      // Leader completeness: every entry committed in an earlier term is in the new leader's log.
       const first = r.raftLog.firstIndex();
       for (let i = Math.max(first, 1); i <= this.checker.committedMax(); i++) {
+        if (this.checker.committed[i]!.seenInTerm >= r.term) continue;
         const t = r.raftLog.zeroTermOnErr(i);
         if (t !== this.checker.committed[i]!.term) {
           this.checker.fail(`leader completeness: leader ${m.id} of term ${r.term} has term ${t} at committed index ${i} (committed term ${this.checker.committed[i]!.term})`);
@@ -374,7 +459,11 @@ export class SimCluster {
       this.fsync(touched);
     }
     if (touched !== null) this.checkMember(touched);
-    if (allowFaults && p.chance(this.crashPerStep) && up.length > 0) this.crash(this.crashVictim(up));
+    if (allowFaults && p.chance(this.crashPerStep)) {
+      // Recomputed: the step may have shut down a removed member.
+      const live = this.up();
+      if (live.length > 0) this.crash(this.crashVictim(live));
+    }
     this.steps++;
     return true;
   }
@@ -399,7 +488,7 @@ export class SimCluster {
   private faults(): void {
     const p = this.prng;
     for (const m of this.members) {
-      if (m.raw === null && p.chance(this.restartPerTick)) {
+      if (m.raw === null && !m.removed && p.chance(this.restartPerTick)) {
         this.log(`restart ${m.id}`);
         this.start(m);
       }
@@ -450,10 +539,14 @@ export class SimCluster {
     }
   }
 
-  private clientOps(): void {
+  private clientOps(allowFaults: boolean): void {
     const p = this.prng;
     const up = this.up();
     if (up.length === 0) return;
+    // With membership changes a cluster may have grown to seven members replicating one entry
+    // per message; its liveness phase runs without background load so that the bound measures
+    // recovery, not throughput.
+    if (!allowFaults && this.opts.membership === true) return;
     if (p.chance(0.5)) {
       const m = p.pick(up);
       const n = p.range(1, 3);
@@ -474,6 +567,8 @@ export class SimCluster {
       }
     }
     if (p.chance(0.2)) this.compact(p.pick(up));
+    // Membership changes belong to the fault phase: the liveness bound is for a stable cluster.
+    if (this.opts.membership === true && allowFaults && p.chance(0.05)) this.changeMembership();
   }
 
   private tickAll(): void {
@@ -484,7 +579,7 @@ export class SimCluster {
 
   private runTick(allowFaults: boolean): void {
     if (allowFaults) this.faults();
-    this.clientOps();
+    this.clientOps(allowFaults);
     for (const m of this.members) this.checkMember(m);
     for (let k = 0; k < 400; k++) {
       if (!this.stepOnce(allowFaults)) break;
@@ -501,13 +596,13 @@ export class SimCluster {
     // Liveness: heal everything and require progress within a bound.
     this.net.heal();
     this.net.faults = noFaults;
-    for (const m of this.members) if (m.raw === null) this.start(m);
+    for (const m of this.members) if (m.raw === null && !m.removed) this.start(m);
     this.log('healed');
     const bound = this.opts.livenessTicks ?? 300;
     const token = `live${this.opts.seed}`;
     let proposedAt = -1;
     for (let t = 0; t < bound; t++) {
-      const leader = this.members.find((m) => m.raw!.raft.state === StateType.Leader);
+      const leader = this.members.find((m) => m.raw !== null && m.raw.raft.state === StateType.Leader);
       if (leader !== undefined && (proposedAt < 0 || t - proposedAt >= 20)) {
         try {
           leader.raw!.propose(enc.encode(token));
@@ -529,7 +624,12 @@ export class SimCluster {
       if (this.checker.committed[i]!.key === key) { idx = i; break; }
     }
     if (idx < 0) return false;
-    return this.members.every((m) => m.applied >= idx);
+    if (this.opts.membership !== true) return this.members.every((m) => m.applied >= idx);
+    // Every member of the leader's configuration has applied it.
+    const leader = this.members.find((m) => m.raw !== null && m.raw.raft.state === StateType.Leader);
+    if (leader === undefined) return false;
+    const prs = leader.raw!.raft.prs;
+    return this.members.every((m) => (!prs.voters.has(m.id) && !prs.learners.has(m.id)) || m.applied >= idx);
   }
 
   stats(): SimStats {
@@ -543,6 +643,8 @@ export class SimCluster {
       reads: this.reads,
       messages: this.net.sent,
       dropped: this.net.dropped,
+      confChangesProposed: this.confChanges,
+      confChangesApplied: this.confApplied,
     };
   }
 }
