@@ -1,0 +1,90 @@
+/**
+ * The calls etsdctl makes, as one interface over etcd's v3 messages (src/proto). The commands
+ * depend only on this, so they run against any transport: the TypeScript client (src/client)
+ * once it is wired in, or a fake in tests. Each method is one etcd RPC; streaming RPCs are async
+ * iterables (server streams) or small duplex objects (Watch, LeaseKeepAlive).
+ *
+ * Errors: a method rejects with an Error whose message is etcd's (the gRPC status message, e.g.
+ * `etcdserver: requested lease not found`); etsdctl prints it as etcdctl does (`Error: <msg>`).
+ * An unreachable endpoint rejects with ApiUnavailableError, which etsdctl maps to etcdctl's
+ * `context deadline exceeded` and exit code 1.
+ */
+import type {
+  AlarmRequest, AlarmResponse, CampaignRequest, CampaignResponse, CompactionRequest, CompactionResponse,
+  DefragmentResponse, DeleteRangeRequest, DeleteRangeResponse, HashKVRequest, HashKVResponse,
+  LeaderRequest, LeaderResponse, LeaseGrantRequest, LeaseGrantResponse, LeaseKeepAliveResponse,
+  LeaseLeasesResponse, LeaseRevokeRequest, LeaseRevokeResponse, LeaseTimeToLiveRequest,
+  LeaseTimeToLiveResponse, LockRequest, LockResponse, MemberAddRequest, MemberAddResponse,
+  MemberListResponse, MemberPromoteRequest, MemberPromoteResponse, MemberRemoveRequest,
+  MemberRemoveResponse, MemberUpdateRequest, MemberUpdateResponse, MoveLeaderRequest,
+  MoveLeaderResponse, ProclaimRequest, ProclaimResponse, PutRequest, PutResponse, RangeRequest,
+  RangeResponse, ResignRequest, ResignResponse, SnapshotResponse, StatusResponse, TxnRequest,
+  TxnResponse, UnlockRequest, UnlockResponse, WatchRequest, WatchResponse,
+} from '../../proto/index.js';
+import { EtsdError } from '../../util/errors.js';
+
+/** A bidirectional Watch stream: send create/cancel/progress requests, read responses. */
+export interface WatchStream extends AsyncIterable<WatchResponse> {
+  send(req: WatchRequest): void;
+  close(): void;
+}
+
+/** A bidirectional LeaseKeepAlive stream. */
+export interface KeepAliveStream extends AsyncIterable<LeaseKeepAliveResponse> {
+  send(id: bigint): void;
+  close(): void;
+}
+
+/** One connection to one endpoint (etcdctl dials each endpoint separately for endpoint cmds). */
+export interface EtcdApi {
+  /** The endpoint this connection talks to, as given on the command line. */
+  readonly endpoint: string;
+
+  range(req: RangeRequest): Promise<RangeResponse>;
+  put(req: PutRequest): Promise<PutResponse>;
+  deleteRange(req: DeleteRangeRequest): Promise<DeleteRangeResponse>;
+  txn(req: TxnRequest): Promise<TxnResponse>;
+  compact(req: CompactionRequest): Promise<CompactionResponse>;
+  watch(): WatchStream;
+
+  leaseGrant(req: LeaseGrantRequest): Promise<LeaseGrantResponse>;
+  leaseRevoke(req: LeaseRevokeRequest): Promise<LeaseRevokeResponse>;
+  leaseTimeToLive(req: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse>;
+  leaseLeases(): Promise<LeaseLeasesResponse>;
+  leaseKeepAlive(): KeepAliveStream;
+
+  memberList(): Promise<MemberListResponse>;
+  memberAdd(req: MemberAddRequest): Promise<MemberAddResponse>;
+  memberRemove(req: MemberRemoveRequest): Promise<MemberRemoveResponse>;
+  memberUpdate(req: MemberUpdateRequest): Promise<MemberUpdateResponse>;
+  memberPromote(req: MemberPromoteRequest): Promise<MemberPromoteResponse>;
+
+  status(): Promise<StatusResponse>;
+  hashKV(req: HashKVRequest): Promise<HashKVResponse>;
+  alarm(req: AlarmRequest): Promise<AlarmResponse>;
+  defragment(): Promise<DefragmentResponse>;
+  snapshot(): AsyncIterable<SnapshotResponse>;
+  moveLeader(req: MoveLeaderRequest): Promise<MoveLeaderResponse>;
+
+  lock(req: LockRequest): Promise<LockResponse>;
+  unlock(req: UnlockRequest): Promise<UnlockResponse>;
+  campaign(req: CampaignRequest): Promise<CampaignResponse>;
+  proclaim(req: ProclaimRequest): Promise<ProclaimResponse>;
+  leader(req: LeaderRequest): Promise<LeaderResponse>;
+  observe(req: LeaderRequest): AsyncIterable<LeaderResponse>;
+  resign(req: ResignRequest): Promise<ResignResponse>;
+
+  close(): void;
+}
+
+/** Opens connections; the CLI gets one from its wiring (the real client, or a test fake). */
+export interface EtcdApiFactory {
+  connect(endpoints: string[], opts: { dialTimeoutMs: number }): Promise<EtcdApi>;
+}
+
+/** No endpoint answered within the dial timeout. */
+export class ApiUnavailableError extends EtsdError {
+  constructor(message = 'context deadline exceeded') {
+    super('ERR_ETSDCTL_UNAVAILABLE', message);
+  }
+}
