@@ -280,7 +280,8 @@ export const GLOBAL_MASKS: readonly Mask[] = [
   [/client-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, 'client-<uuid>'],
   [/\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?/g, '<time>'],
   [/"raft_term":"?\d+"?/g, '"raft_term":<term>'],
-  [/"version":"[^"]*"/g, '"version":"<version>"'],
+  // Server versions only ("3.4.23"); a key's "version" ("1" in the gateway) is data and is kept.
+  [/"version":"\d+\.\d+\.\d+[^"]*"/g, '"version":"<version>"'],
   [/"dbSize":"?\d+"?/g, '"dbSize":<size>'],
   [/"dbSizeInUse":"?\d+"?/g, '"dbSizeInUse":<size>'],
   [/"db_size":"?\d+"?/g, '"db_size":<size>'],
