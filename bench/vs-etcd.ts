@@ -5,7 +5,11 @@
  * put, range and watch fan-out against each, and prints a table with the ratios.
  *
  *   npm run bench -- vs-etcd [--total 20000] [--clients 100] [--conns 10]
- *                            [--watchers 100] [--watch-puts 1000] [--val-size 256]
+ *                            [--watchers 100] [--watch-puts 1000] [--val-size 256] [--node-http2]
+ *
+ * The load is sent with src/net's own HTTP/2 client (GrpcH2Client), the cheaper one, because
+ * the load generator shares the machine with the server it measures; --node-http2 uses the
+ * node:http2-based GrpcClient instead.
  *
  * - put: --total puts of unique 8-byte keys with --val-size values, --clients in flight over
  *   --conns HTTP/2 connections; requests/s and p50/p99 latency.
@@ -14,11 +18,24 @@
  *   --watch-puts puts through one connection, one at a time; events delivered per second and
  *   the put-to-event p50/p99.
  *
- * Requests are encoded with src/proto and sent with src/net's GrpcClient, the same bytes an
+ * Requests are encoded with src/proto and sent with src/net's gRPC clients, the same bytes an
  * etcd client sends. When etsd is not built or does not serve gRPC, its rows say why.
  */
 import { PutRequest, PutResponse, RangeRequest, WatchRequest, WatchResponse } from '../src/proto/index.js';
-import { GrpcClient, type GrpcClientStream } from '../src/net/index.js';
+import { GrpcClient, GrpcH2Client } from '../src/net/index.js';
+
+/** What the load needs from a gRPC client; both src/net clients have it. */
+interface LoadStream {
+  send(message: Uint8Array): boolean;
+  recv(): Promise<Uint8Array | undefined>;
+  cancel(): void;
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array>;
+}
+interface LoadClient {
+  unary(path: string, message: Uint8Array): Promise<Uint8Array>;
+  stream(path: string): LoadStream;
+  close(): void;
+}
 import { commandAvailable, etsdAvailable, startMember, type Member, type ServerKind } from '../test/conformance/harness.js';
 
 function arg(name: string, dflt: number): number {
@@ -37,6 +54,11 @@ const watchers = arg('watchers', 100);
 const watchPuts = arg('watch-puts', 1000);
 const valSize = arg('val-size', 256);
 const rangeKeys = 1000;
+const useNodeHttp2 = process.argv.includes('--node-http2');
+
+async function connect(url: string): Promise<LoadClient> {
+  return useNodeHttp2 ? GrpcClient.connect(url) : GrpcH2Client.connect(url);
+}
 
 interface Row {
   readonly name: string;
@@ -79,19 +101,19 @@ async function closedLoop(name: string, n: number, call: (i: number) => Promise<
 }
 
 async function measure(m: Member): Promise<Row[]> {
-  const cs = await Promise.all(Array.from({ length: conns }, () => GrpcClient.connect(m.clientUrl)));
+  const cs = await Promise.all(Array.from({ length: conns }, () => connect(m.clientUrl)));
   try {
     const value = Buffer.alloc(valSize, 0x61);
     const rows: Row[] = [];
     rows.push(
       await closedLoop('put', total, (i) =>
-        (cs[i % conns] as GrpcClient).unary('/etcdserverpb.KV/Put', PutRequest.encode(PutRequest.create({ key: key(i), value }))),
+        (cs[i % conns] as LoadClient).unary('/etcdserverpb.KV/Put', PutRequest.encode(PutRequest.create({ key: key(i), value }))),
       ),
     );
     // The range keys are the first rangeKeys put keys, written above.
     rows.push(
       await closedLoop('range', total, (i) =>
-        (cs[i % conns] as GrpcClient).unary('/etcdserverpb.KV/Range', RangeRequest.encode(RangeRequest.create({ key: key(i % rangeKeys) }))),
+        (cs[i % conns] as LoadClient).unary('/etcdserverpb.KV/Range', RangeRequest.encode(RangeRequest.create({ key: key(i % rangeKeys) }))),
       ),
     );
     rows.push(await watchFanOut(cs, value));
@@ -101,11 +123,11 @@ async function measure(m: Member): Promise<Row[]> {
   }
 }
 
-async function watchFanOut(cs: GrpcClient[], value: Buffer): Promise<Row> {
+async function watchFanOut(cs: LoadClient[], value: Buffer): Promise<Row> {
   const prefix = Buffer.from('w/');
-  const streams: GrpcClientStream[] = [];
+  const streams: LoadStream[] = [];
   for (let i = 0; i < watchers; i++) {
-    const s = (cs[i % conns] as GrpcClient).stream('/etcdserverpb.Watch/Watch');
+    const s = (cs[i % conns] as LoadClient).stream('/etcdserverpb.Watch/Watch');
     s.send(
       WatchRequest.encode(
         WatchRequest.create({ createRequest: { key: prefix, rangeEnd: Buffer.from('w0'), startRevision: 0, progressNotify: false, filters: [], prevKv: false, watchId: 0, fragment: false } }),
@@ -140,7 +162,7 @@ async function watchFanOut(cs: GrpcClient[], value: Buffer): Promise<Row> {
       })();
     }
   });
-  const putter = cs[0] as GrpcClient;
+  const putter = cs[0] as LoadClient;
   for (let i = 0; i < watchPuts; i++) {
     const before = performance.now();
     const resp = await putter.unary('/etcdserverpb.KV/Put', PutRequest.encode(PutRequest.create({ key: Buffer.concat([prefix, key(i)]), value })));
@@ -181,7 +203,7 @@ async function main(): Promise<void> {
     console.error('vs-etcd: `etcd` and `etcdctl` (etcd 3.4) must be on PATH; install etcd-server and etcd-client.');
     process.exit(1);
   }
-  console.log(`vs-etcd: total=${total} clients=${clients} conns=${conns} watchers=${watchers} watch-puts=${watchPuts} val-size=${valSize}`);
+  console.log(`vs-etcd: client=${useNodeHttp2 ? 'node:http2 GrpcClient' : 'GrpcH2Client'} total=${total} clients=${clients} conns=${conns} watchers=${watchers} watch-puts=${watchPuts} val-size=${valSize}`);
   const etcd = await run('etcd');
   const etsd = await run('etsd');
   if (!etcd.ok) {
