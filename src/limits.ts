@@ -199,3 +199,6 @@ export const snapshotCatchUpEntriesDefault = 5000;
 
 assert(clientRetryBackoffMsMin <= clientRetryBackoffMsMax && clientRetryBackoffMsMax < clientCommandTimeoutMsDefault);
 assert(clientKeepAliveTickMs * 3 < leaseTtlMinSeconds * 1000, 'the keep-alive loop must renew a minimal lease in time');
+
+/** Label sets one metric family may hold (/metrics): a runaway label (a key, a client address) fails loudly instead of growing memory. */
+export const metricsLabelSetsMax = 10_000;

@@ -1,0 +1,66 @@
+/**
+ * Differential conformance: a real etcd 3.4 and an etsd, each a fresh single-member cluster
+ * with the same --name and --initial-cluster-token, run the same etcdctl scripts and JSON
+ * gateway requests (scripts.ts); after the masks documented in harness.ts, stdout, stderr and
+ * exit code must be equal step by step. A mismatch fails and prints both outputs side by side.
+ *
+ * Runs when etcd and etcdctl are on PATH and the etsd binary (dist/src/cli/etsd.js) is built.
+ * Scripts etsd does not pass yet are marked `todo` with the reason (they still run and print
+ * their diff, but do not fail the suite); remove an entry from KNOWN_GAPS once it passes.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { commandAvailable, compareScript, etsdAvailable, startMember, type Member } from './harness.js';
+import { ctlScripts, gatewayScripts, perfScript } from './scripts.js';
+
+const haveEtcd = (await commandAvailable('etcd')) && (await commandAvailable('etcdctl', 'version'));
+const skip = !haveEtcd
+  ? 'etcd and etcdctl are not on PATH (CI installs etcd-server and etcd-client)'
+  : !etsdAvailable()
+    ? 'dist/src/cli/etsd.js is not built'
+    : false;
+
+/** Scripts etsd fails today, with what differs (seen on the last run of this suite). */
+const KNOWN_GAPS: Readonly<Record<string, string>> = {
+  'lease: grant, keep-alive --once, timetolive --keys, list, revoke':
+    'timetolive of a revoked lease: etcd answers TTL -1 ("lease ... already expired", exit 0), etsd answers NotFound (exit 2)',
+  'member list, endpoint status and health, alarm list':
+    'member list header carries revision (etcd leaves it out of Cluster responses); endpoint status: raft index 3 on a ' +
+    'fresh etsd vs 4 on etcd (one start-up entry fewer)',
+  'snapshot save, defrag': "snapshot status: totalKey 7 in etsd's snapshot vs 9 in etcd's (keys of the meta/cluster/members buckets)",
+  'gateway: kv': 'etsd serves no JSON gateway yet: /v3/... answers 404 Not Found',
+  'gateway: watch stream': 'etsd serves no JSON gateway yet: /v3/watch answers 404 Not Found',
+  'gateway: lease, cluster, maintenance, health, version': 'etsd serves no JSON gateway, /health or /version yet (404 Not Found)',
+};
+
+async function pair<T>(fn: (a: Member, b: Member) => Promise<T>): Promise<T> {
+  const [a, b] = await Promise.allSettled([startMember('etcd'), startMember('etsd')]);
+  try {
+    if (a.status === 'rejected') throw a.reason;
+    if (b.status === 'rejected') throw b.reason;
+    return await fn(a.value, b.value);
+  } finally {
+    await Promise.all([a, b].map((r) => (r.status === 'fulfilled' ? r.value.stop() : undefined)));
+  }
+}
+
+for (const script of [...ctlScripts, ...gatewayScripts]) {
+  const todo = KNOWN_GAPS[script.name];
+  test(`etcd vs etsd: ${script.name}`, { skip, ...(todo === undefined ? {} : { todo }) }, async () => {
+    await pair(async (etcd, etsd) => {
+      const { diff } = await compareScript(etcd, etsd, script);
+      assert.equal(diff, '', `outputs differ:\n${diff}`);
+    });
+  });
+}
+
+test(
+  'etcd vs etsd: check perf --load=s',
+  { skip: skip || (process.env['CONFORM_PERF'] === '1' ? false : 'runs a minute; set CONFORM_PERF=1') },
+  async () => {
+    await pair(async (etcd, etsd) => {
+      const { diff } = await compareScript(etcd, etsd, perfScript);
+      assert.equal(diff, '', `outputs differ:\n${diff}`);
+    });
+  },
+);
