@@ -54,6 +54,8 @@ async function freePort(): Promise<number> {
 
 interface Started {
   endpoints: string[];
+  /** CPU seconds (user + system) each member has used so far (Linux /proc; NaN elsewhere). */
+  cpuSeconds(): number[];
   stop(): Promise<void>;
 }
 
@@ -93,7 +95,17 @@ async function startMembers(n: number): Promise<Started> {
     fs.rmSync(root, { recursive: true, force: true });
   };
   process.on('SIGINT', () => void stop().then(() => process.exit(130)));
-  return { endpoints: specs.map((s) => `127.0.0.1:${s.client}`), stop };
+  const cpuSeconds = (): number[] =>
+    children.map((c) => {
+      try {
+        // /proc/<pid>/stat fields 14 and 15 (utime, stime) in clock ticks (100 per second).
+        const f = fs.readFileSync(`/proc/${c.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        return (Number(f[11]) + Number(f[12])) / 100;
+      } catch {
+        return NaN;
+      }
+    });
+  return { endpoints: specs.map((s) => `127.0.0.1:${s.client}`), stop, cpuSeconds };
 }
 
 async function waitLeader(c: NativeClient): Promise<void> {
@@ -149,6 +161,7 @@ async function main(): Promise<void> {
   let errors = 0;
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
+  const memberCpu0 = started?.cpuSeconds() ?? [];
   const progress = setInterval(() => {
     const s = (performance.now() - t0) / 1000;
     process.stderr.write(`  ${done}/${total} (${Math.round(done / s)}/s, ${errors} errors)\n`);
@@ -244,6 +257,10 @@ async function main(): Promise<void> {
     );
     // The load generator shares the cores with the members: show what it cost.
     const cpu = process.cpuUsage(cpu0);
+    const memberCpu = started?.cpuSeconds().map((c, i) => c - (memberCpu0[i] ?? 0)) ?? [];
+    if (memberCpu.length > 0) {
+      console.log(`  member CPU ${memberCpu.map((c) => `${c.toFixed(2)} s`).join(', ')}; ${memberCpu.map((c) => `${((c * 1e6) / done).toFixed(1)} us`).join(', ')} per request`);
+    }
     console.log(`  load generator CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s (${(((cpu.user + cpu.system) / 1e6 / secs) * 100).toFixed(0)}% of one core)`);
   }
   for (const c of cs) c.close();
