@@ -63,8 +63,6 @@ export class Backend {
   private readonly buckets = new Map<string, EngineBucket>();
   private pending = 0;
   private timer: NodeJS.Timeout | undefined;
-  /** performance.now() when the open batch's commit timer was armed (its first write). */
-  private armedAt = 0;
   private closed = false;
   readonly batchIntervalMs: number;
   readonly batchOpsMax: number;
@@ -155,26 +153,12 @@ export class Backend {
       return;
     }
     if (this.timer === undefined && this.pending > 0) {
-      this.armedAt = performance.now();
       this.timer = setTimeout(() => {
         this.timer = undefined;
         if (!this.closed) this.commit();
       }, this.batchIntervalMs);
       this.timer.unref();
     }
-  }
-
-  /**
-   * Commits now when the open batch has waited at least `minAgeMs` for its timer. The server
-   * calls this while its event loop would sit idle anyway (its WAL fdatasync is running on the
-   * thread pool), so the batch's blocking fdatasyncs overlap that wait instead of stalling
-   * the loop at a random moment when the timer fires. Returns true when it committed.
-   */
-  commitIfOlderThan(minAgeMs: number): boolean {
-    if (this.timer === undefined || this.tx === undefined || this.closed) return false;
-    if (performance.now() - this.armedAt < minAgeMs) return false;
-    this.commit();
-    return true;
   }
 
   /** Writes not yet committed. */

@@ -4,12 +4,10 @@
  * in src/raft/rawnode.ts:
  *
  *   1. send rd.messages (appends and heartbeats may leave before our own fsync, thesis 10.2.1)
- *   2. append entries + hard state to the WAL and start one fdatasync for the whole turn (group
- *      commit: proposals that arrive while it runs form the next turn's batch, because they
- *      wait in Raft's unstable log)
- *   3. while it runs: apply the committed entries that are already durable here (a leader's
- *      always are: it only counts itself once its entries are durable), and blocking
- *      housekeeping (host.whileSyncing: the backend batch commit)
+ *   2. append entries + hard state to the WAL; apply the committed entries that are already
+ *      durable here (a leader's always are: it only counts itself once its entries are durable)
+ *   3. one fdatasync for the whole turn (group commit: proposals that arrive while it runs form
+ *      the next turn's batch, because they wait in Raft's unstable log)
  *   4. append to the MemoryStorage, send rd.messagesAfterPersist (acks and votes), apply the
  *      remaining committed entries, serve read states, advance
  *
@@ -33,11 +31,6 @@ export interface LoopHost {
   send(msgs: Message[]): void;
   onSoftState(s: SoftState): void;
   onReadStates(rs: ReadState[]): void;
-  /**
-   * Called right after the turn's WAL fdatasync was started on the thread pool, while the loop
-   * would otherwise wait idle (blocking housekeeping such as the backend batch commit goes here).
-   */
-  whileSyncing(): void;
   /** Called at the end of every turn (snapshot trigger, waiting reads). */
   afterTurn(): void;
   onFatal(err: unknown): void;
@@ -120,26 +113,16 @@ export class RaftLoop {
     const ents = rd.entries;
     if (ents.length > 0) this.durableIndex = Math.min(this.durableIndex, ents[0]!.index - 1);
     if (ents.length > 0 || rd.hardState !== null) this.wal.append(ents, rd.hardState ?? undefined);
-    // Committed entries already durable here need not wait for this turn's fsync: they are
-    // applied (and their clients answered) while it runs on the thread pool, so the fsync
-    // starts as early as possible and apply overlaps it instead of delaying it.
+    // Committed entries already durable here need not wait for this turn's fsync.
     const committed = rd.committedEntries;
     let done = 0;
     while (done < committed.length && committed[done]!.index <= this.durableIndex && rd.snapshot === null) done++;
-    let synced: Promise<void> | undefined;
+    if (done > 0) h.apply(done === committed.length ? committed : committed.slice(0, done));
     if (rd.mustSync) {
       this.syncs++;
       this.syncedEntries += ents.length;
-      synced = this.wal.sync();
+      await this.wal.sync();
     }
-    try {
-      if (done > 0) h.apply(done === committed.length ? committed : committed.slice(0, done));
-      if (synced !== undefined) h.whileSyncing();
-    } catch (err) {
-      synced?.catch(() => {});
-      throw err;
-    }
-    if (synced !== undefined) await synced;
     if (this.stopped) return;
     if (rd.snapshot !== null) {
       this.storage.applySnapshot(rd.snapshot);

@@ -316,13 +316,6 @@ export class EtcdServer implements TransportHost {
 
   private campaignSoon = false;
 
-  whileSyncing(): void {
-    // Commit the backend batch once it is half way to its timer: its two blocking fdatasyncs
-    // then run while this loop waits for the WAL's anyway (under load the timer never fires).
-    const b = this.store.backend;
-    b.commitIfOlderThan(b.batchIntervalMs / 2);
-  }
-
   afterTurn(): void {
     this.term = this.node.raft.term;
     if (this.campaignSoon) {
