@@ -36,6 +36,8 @@ const valSize = Number(arg('val-size', '256'));
 const members = Number(arg('members', '1'));
 const watchers = Number(arg('watchers', '100'));
 const endpointsArg = arg('endpoints', '');
+/** --prof-dir DIR: the started members write V8 CPU profiles there (node --cpu-prof). */
+const profDir = arg('prof-dir', '');
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const etsdBin = path.join(here, '..', 'src', 'cli', 'etsd.js');
@@ -52,6 +54,8 @@ async function freePort(): Promise<number> {
 
 interface Started {
   endpoints: string[];
+  /** CPU seconds (user + system) each member has used so far (Linux /proc; NaN elsewhere). */
+  cpuSeconds(): number[];
   stop(): Promise<void>;
 }
 
@@ -62,18 +66,46 @@ async function startMembers(n: number): Promise<Started> {
   const initial = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peer}`).join(',');
   const children: ChildProcess[] = specs.map((s) =>
     spawn(process.execPath, [
+      ...(profDir === '' ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir]),
       etsdBin, '--name', s.name, '--data-dir', path.join(root, s.name),
       '--listen-client-urls', `http://127.0.0.1:${s.client}`, '--advertise-client-urls', `http://127.0.0.1:${s.client}`,
       '--listen-peer-urls', `http://127.0.0.1:${s.peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${s.peer}`,
-      '--initial-cluster', initial, '--log-level', 'warn',
-    ], { stdio: ['ignore', 'ignore', 'inherit'] }),
+      '--initial-cluster', initial, '--log-level', 'info',
+    ], { stdio: ['ignore', 'pipe', 'pipe'] }),
   );
+  // Members log at info so their Raft loop stats (entries per fsync) show at stop; only
+  // warnings, errors and those stats are passed through.
+  for (const c of children) {
+    for (const st of [c.stdout, c.stderr]) {
+      let buf = '';
+      st?.setEncoding('utf8');
+      st?.on('data', (d: string) => {
+        buf += d;
+        let nl;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          if (/raft loop stats|"level":"(warn|error)"|\b(WARN|ERROR)\b/.test(line)) process.stderr.write(line + '\n');
+        }
+      });
+    }
+  }
   const stop = async (): Promise<void> => {
     await Promise.all(children.map((c) => (c.exitCode !== null ? null : new Promise((r) => { c.once('exit', r); c.kill('SIGTERM'); }))));
     fs.rmSync(root, { recursive: true, force: true });
   };
   process.on('SIGINT', () => void stop().then(() => process.exit(130)));
-  return { endpoints: specs.map((s) => `127.0.0.1:${s.client}`), stop };
+  const cpuSeconds = (): number[] =>
+    children.map((c) => {
+      try {
+        // /proc/<pid>/stat fields 14 and 15 (utime, stime) in clock ticks (100 per second).
+        const f = fs.readFileSync(`/proc/${c.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        return (Number(f[11]) + Number(f[12])) / 100;
+      } catch {
+        return NaN;
+      }
+    });
+  return { endpoints: specs.map((s) => `127.0.0.1:${s.client}`), stop, cpuSeconds };
 }
 
 async function waitLeader(c: NativeClient): Promise<void> {
@@ -128,6 +160,8 @@ async function main(): Promise<void> {
   let done = 0;
   let errors = 0;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const memberCpu0 = started?.cpuSeconds() ?? [];
   const progress = setInterval(() => {
     const s = (performance.now() - t0) / 1000;
     process.stderr.write(`  ${done}/${total} (${Math.round(done / s)}/s, ${errors} errors)\n`);
@@ -221,6 +255,13 @@ async function main(): Promise<void> {
       `mode ${mode}, members ${started ? members : endpoints.length}, clients ${clients}, conns ${conns}, total ${total}, key ${keySize} B, value ${valSize} B\n` +
         `  ${Math.round(done / secs)} requests/s   p50 ${percentile(sorted, 50).toFixed(3)} ms   p99 ${percentile(sorted, 99).toFixed(3)} ms   errors ${errors}   (${secs.toFixed(2)} s)`,
     );
+    // The load generator shares the cores with the members: show what it cost.
+    const cpu = process.cpuUsage(cpu0);
+    const memberCpu = started?.cpuSeconds().map((c, i) => c - (memberCpu0[i] ?? 0)) ?? [];
+    if (memberCpu.length > 0) {
+      console.log(`  member CPU ${memberCpu.map((c) => `${c.toFixed(2)} s`).join(', ')}; ${memberCpu.map((c) => `${((c * 1e6) / done).toFixed(1)} us`).join(', ')} per request`);
+    }
+    console.log(`  load generator CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s (${(((cpu.user + cpu.system) / 1e6 / secs) * 100).toFixed(0)}% of one core)`);
   }
   for (const c of cs) c.close();
   await started?.stop();

@@ -45,6 +45,9 @@ export class RaftLoop {
   private durableIndex: number;
   /** Ready turns taken (stats). */
   turns = 0;
+  /** WAL fdatasyncs awaited, and the entries they made durable (stats: entries per fsync). */
+  syncs = 0;
+  syncedEntries = 0;
 
   constructor(
     readonly node: RawNode,
@@ -115,7 +118,11 @@ export class RaftLoop {
     let done = 0;
     while (done < committed.length && committed[done]!.index <= this.durableIndex && rd.snapshot === null) done++;
     if (done > 0) h.apply(done === committed.length ? committed : committed.slice(0, done));
-    if (rd.mustSync) await this.wal.sync();
+    if (rd.mustSync) {
+      this.syncs++;
+      this.syncedEntries += ents.length;
+      await this.wal.sync();
+    }
     if (this.stopped) return;
     if (rd.snapshot !== null) {
       this.storage.applySnapshot(rd.snapshot);

@@ -848,6 +848,8 @@ export class EtcdServer implements TransportHost {
     this.stopping = true;
     this.stoppedWith = reason;
     this.loop.stop();
+    const l = this.loop;
+    this.log.info('raft loop stats', { turns: l.turns, syncs: l.syncs, entries: l.syncedEntries, entriesPerSync: l.syncs === 0 ? 0 : Math.round((l.syncedEntries / l.syncs) * 10) / 10 });
     this.timers.clearInterval(this.sweeper);
     this.timers.clearInterval(this.leaseTimer);
     this.timers.clearInterval(this.publishTimer);
