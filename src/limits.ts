@@ -173,6 +173,18 @@ export const clientStmAttemptsMax = 1_000;
 /** Service changes queued for a discovery reader that it has not taken; more pauses its watch. */
 export const clientDiscoveryQueueMax = 1_024;
 
+// ---- server ----
+/** Snap files kept after a new snapshot (etcd's --max-snapshots). */
+export const snapFilesKeep = 5;
+/** Committed-but-unapplied entries past which proposals are refused (etcd's maxGapBetweenApplyAndCommitIndex). */
+export const applyGapEntriesMax = 5000;
+/** Raft log entries kept after a snapshot so slow followers catch up without one (etcd: 5000). */
+export const snapshotCatchUpEntriesDefault = 5000;
+
+/** Label sets one metric family may hold (/metrics): a runaway label (a key, a client address) fails loudly instead of growing memory. */
+export const metricsLabelSetsMax = 10_000;
+
+// ---- relations between limits ----
 assert(btreePageSizeDefault >= btreePageSizeMin && btreePageSizeDefault <= btreePageSizeMax);
 assert(btreeCopyInSlabBytesMax * 16 <= btreeCopySlabBytes, 'a slab must hold many copies');
 assert(requestBytesMax < frameBytesMax, 'a maximal request must fit in a frame');
@@ -185,20 +197,7 @@ assert(raftHeartbeatTicksDefault < raftElectionTicksDefault);
 assert(walRecordBytesMax < 2 ** 32, 'a WAL record length must fit the low 32 bits of its length word');
 assert(walSegmentBytesMin <= walSegmentBytesDefault && walSegmentBytesMin % 512 === 0);
 assert(raftMsgBytesMax < walRecordBytesMax, 'a raft entry must fit in a WAL record');
-
 assert(leaseTtlMinSecondsDefault >= leaseTtlMinSeconds && leaseTtlMinSecondsDefault < leaseTtlMaxSeconds);
 assert(watchSyncBatchMax >= watchBufferEventsMax, 'a sync pass must be able to deliver what a buffer holds');
-
-// ---- server ----
-/** Snap files kept after a new snapshot (etcd's --max-snapshots). */
-export const snapFilesKeep = 5;
-/** Committed-but-unapplied entries past which proposals are refused (etcd's maxGapBetweenApplyAndCommitIndex). */
-export const applyGapEntriesMax = 5000;
-/** Raft log entries kept after a snapshot so slow followers catch up without one (etcd: 5000). */
-export const snapshotCatchUpEntriesDefault = 5000;
-
 assert(clientRetryBackoffMsMin <= clientRetryBackoffMsMax && clientRetryBackoffMsMax < clientCommandTimeoutMsDefault);
 assert(clientKeepAliveTickMs * 3 < leaseTtlMinSeconds * 1000, 'the keep-alive loop must renew a minimal lease in time');
-
-/** Label sets one metric family may hold (/metrics): a runaway label (a key, a client address) fails loudly instead of growing memory. */
-export const metricsLabelSetsMax = 10_000;
