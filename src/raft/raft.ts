@@ -13,23 +13,30 @@
  * are such messages addressed to itself: RawNode steps them back in at advance(), so a leader
  * counts itself towards a commit only for entries it has fsynced, and a candidate counts its own
  * vote only once the vote is durable (otherwise a crash could let it vote twice in one term).
+ *
+ * This file holds the node's state, sending, commit, role changes, time and the top of step();
+ * the rest lives beside it as functions of a Raft: raft_election.ts (campaigns, votes, the
+ * candidate), raft_leader.ts and raft_read_index.ts (the leader), raft_follower.ts (the
+ * follower) and raft_membership.ts (configurations).
  */
 import { assert } from '../util/assert.js';
 import type { Prng } from '../util/prng.js';
 import {
   raftCommittedBytesPerReadyMax, raftInflightBytesMax, raftInflightMsgsMax, raftMsgBytesMax, raftReadIndexPendingMax, raftUncommittedBytesMax,
 } from '../limits.js';
-import { CompactedError, ProposalDroppedError, SnapshotTemporarilyUnavailableError, UnavailableError } from './errors.js';
+import { CompactedError, SnapshotTemporarilyUnavailableError, UnavailableError } from './errors.js';
 import { ProgressState } from './progress.js';
 import type { Progress } from './progress.js';
-import { VoteResult, voteResult } from './quorum.js';
+import { CampaignType, campaign, campaignTransfer, hup, stepCandidate, stepVoteRequest } from './raft_election.js';
+import { handleAppendEntries, stepFollower } from './raft_follower.js';
+import { stepLeader } from './raft_leader.js';
 import { RaftLog } from './raft_log.js';
+import { applyConfChange, applyConfState } from './raft_membership.js';
 import { ReadOnly } from './read_only.js';
 import type { Storage } from './storage.js';
 import { ProgressTracker } from './tracker.js';
 import {
-  ConfChangeType, EntryType, MessageType, None, StateType, emptyBytes, entryPayloadBytes, isEmptySnapshot, msg,
-  voteRespMsgType,
+  EntryType, MessageType, None, StateType, emptyBytes, entryPayloadBytes, isEmptySnapshot, msg,
 } from './types.js';
 import type { ConfChange, ConfState, Entry, HardState, Message, ReadState, Snapshot, SoftState } from './types.js';
 
@@ -77,12 +84,7 @@ export interface RaftConfig {
   testingBugs?: TestingBugs;
 }
 
-export const campaignTransfer = new TextEncoder().encode('CampaignTransfer');
-const enum CampaignType {
-  PreElection = 0,
-  Election = 1,
-  Transfer = 2,
-}
+export { campaignTransfer };
 
 export class Raft {
   readonly id: bigint;
@@ -137,7 +139,7 @@ export class Raft {
     this.bugs = c.testingBugs ?? {};
 
     const { hardState, confState } = c.storage.initialState();
-    this.applyConfState(confState);
+    applyConfState(this, confState);
     if (hardState.term !== 0 || hardState.vote !== None || hardState.commit !== 0) this.loadState(hardState);
     if (c.applied !== undefined && c.applied > 0) this.raftLog.appliedTo(c.applied);
     this.becomeFollower(this.term, None);
@@ -270,7 +272,7 @@ export class Raft {
     this.bcastHeartbeatWithCtx(ctx ?? emptyBytes);
   }
 
-  private bcastHeartbeatWithCtx(ctx: Uint8Array): void {
+  bcastHeartbeatWithCtx(ctx: Uint8Array): void {
     for (const id of this.prs.progress.keys()) {
       if (id !== this.id) this.sendHeartbeat(id, ctx);
     }
@@ -442,70 +444,11 @@ export class Raft {
     return this.electionElapsed >= this.randomizedElectionTimeout;
   }
 
-  // ---- elections ----
-
-  private hup(t: CampaignType): void {
-    if (this.state === StateType.Leader) return;
-    if (!this.promotable()) return;
-    // A conf change that is committed but not applied may change who may campaign.
-    if (this.hasUnappliedConfChanges()) return;
-    this.campaign(t);
-  }
-
-  private hasUnappliedConfChanges(): boolean {
-    const lo = this.raftLog.applied + 1;
-    const hi = this.raftLog.committed + 1;
-    if (lo >= hi) return false;
-    let ents: Entry[];
-    try {
-      ents = this.raftLog.slice(Math.max(lo, this.raftLog.firstIndex()), hi, Number.MAX_SAFE_INTEGER);
-    } catch (e) {
-      if (e instanceof CompactedError) return false;
-      throw e;
-    }
-    for (const e of ents) if (e.type === EntryType.EntryConfChange) return true;
-    return false;
-  }
+  // ---- elections (raft_election.ts) ----
 
   /** Section 5.2 (and thesis 9.6 for pre-vote): ask every voter for its vote. */
   campaign(t: CampaignType): void {
-    let term: number;
-    let voteMsg: MessageType;
-    if (t === CampaignType.PreElection) {
-      this.becomePreCandidate();
-      voteMsg = MessageType.MsgPreVote;
-      // Pre-vote asks with the term we would campaign at, without incrementing ours.
-      term = this.term + 1;
-    } else {
-      this.becomeCandidate();
-      voteMsg = MessageType.MsgVote;
-      term = this.term;
-    }
-    if (t === CampaignType.PreElection) {
-      // A pre-vote persists nothing, so it counts at once.
-      const r = this.poll(this.id, MessageType.MsgPreVoteResp, true);
-      if (r === VoteResult.VoteWon) {
-        this.campaign(CampaignType.Election);
-        return;
-      }
-    } else {
-      // Our own vote counts only once it is durable: RawNode steps this back in after the fsync.
-      this.msgsAfterAppend.push(msg({ type: MessageType.MsgVoteResp, to: this.id, from: this.id, term }));
-    }
-    const ctx = t === CampaignType.Transfer ? campaignTransfer : emptyBytes;
-    const ids = [...this.prs.voters].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    for (const id of ids) {
-      if (id === this.id) continue;
-      this.send(msg({
-        type: voteMsg, to: id, term, index: this.raftLog.lastIndex(), logTerm: this.raftLog.lastTerm(), context: ctx,
-      }));
-    }
-  }
-
-  private poll(id: bigint, t: MessageType, granted: boolean): VoteResult {
-    void t;
-    this.prs.recordVote(id, granted);
-    return this.prs.tallyVotes().result;
+    campaign(this, t);
   }
 
   // ---- step ----
@@ -547,343 +490,30 @@ export class Raft {
 
     switch (m.type) {
       case MessageType.MsgHup:
-        this.hup(this.preVote ? CampaignType.PreElection : CampaignType.Election);
+        hup(this, this.preVote ? CampaignType.PreElection : CampaignType.Election);
         return;
       case MessageType.MsgVote:
       case MessageType.MsgPreVote:
-        this.stepVoteRequest(m);
+        stepVoteRequest(this, m);
         return;
       default:
         break;
     }
     switch (this.state) {
-      case StateType.Leader: this.stepLeader(m); break;
+      case StateType.Leader: stepLeader(this, m); break;
       case StateType.Candidate:
-      case StateType.PreCandidate: this.stepCandidate(m); break;
-      case StateType.Follower: this.stepFollower(m); break;
+      case StateType.PreCandidate: stepCandidate(this, m); break;
+      case StateType.Follower: stepFollower(this, m); break;
     }
   }
 
-  /** Section 5.2 and 5.4.1: one vote per term, only for a candidate at least as up to date. */
-  private stepVoteRequest(m: Message): void {
-    let canVote = this.vote === m.from ||
-      (this.vote === None && this.lead === None) ||
-      (m.type === MessageType.MsgPreVote && m.term > this.term);
-    if (this.bugs.doubleVote && m.type === MessageType.MsgVote && this.lead === None) canVote = true;
-    if (canVote && this.raftLog.isUpToDate(m.index, m.logTerm)) {
-      // The response carries the candidate's term so that it is not dropped as stale.
-      this.send(msg({ type: voteRespMsgType(m.type), to: m.from, term: m.term }));
-      if (m.type === MessageType.MsgVote) {
-        this.electionElapsed = 0;
-        this.vote = m.from;
-      }
-    } else {
-      this.send(msg({ type: voteRespMsgType(m.type), to: m.from, term: this.term, reject: true }));
-    }
-  }
-
-  private stepLeader(m: Message): void {
-    switch (m.type) {
-      case MessageType.MsgBeat:
-        this.bcastHeartbeat();
-        return;
-      case MessageType.MsgCheckQuorum:
-        if (!this.prs.quorumActive(this.id)) {
-          this.becomeFollower(this.term, None);
-        }
-        for (const [id, pr] of this.prs.progress) if (id !== this.id) pr.recentActive = false;
-        return;
-      case MessageType.MsgProp:
-        this.stepLeaderProp(m);
-        return;
-      case MessageType.MsgReadIndex:
-        this.stepLeaderReadIndex(m);
-        return;
-      default:
-        break;
-    }
-    const pr = this.prs.progress.get(m.from);
-    if (pr === undefined) return;
-    switch (m.type) {
-      case MessageType.MsgAppResp:
-        this.handleAppendResponse(m, pr);
-        return;
-      case MessageType.MsgHeartbeatResp:
-        this.handleHeartbeatResponse(m, pr);
-        return;
-      case MessageType.MsgSnapStatus:
-        if (pr.state !== ProgressState.Snapshot) return;
-        if (m.reject) pr.pendingSnapshot = 0;
-        pr.becomeProbe();
-        // Wait for the follower's ack (or a heartbeat interval after a failure) before probing.
-        pr.probeSent = true;
-        return;
-      case MessageType.MsgUnreachable:
-        // The transport could not deliver: stop streaming optimistically.
-        if (pr.state === ProgressState.Replicate) pr.becomeProbe();
-        return;
-      case MessageType.MsgTransferLeader:
-        this.handleTransferLeader(m, pr);
-        return;
-      default:
-        return;
-    }
-  }
-
-  private stepLeaderProp(m: Message): void {
-    assert(m.entries.length > 0, 'stepped empty MsgProp');
-    if (!this.prs.progress.has(this.id)) throw new ProposalDroppedError('this member was removed from the configuration');
-    if (this.leadTransferee !== None) throw new ProposalDroppedError('leadership transfer in progress');
-    let ents = m.entries;
-    for (let i = 0; i < ents.length; i++) {
-      const e = ents[i]!;
-      if (e.type !== EntryType.EntryConfChange) continue;
-      // One membership change at a time (thesis 4.1): a second one while the first is not
-      // applied becomes an empty entry, and the proposer learns of it by never seeing it applied.
-      if (this.pendingConfIndex > this.raftLog.applied) {
-        if (ents === m.entries) ents = ents.slice();
-        ents[i] = { term: 0, index: 0, type: EntryType.EntryNormal, data: emptyBytes };
-      } else {
-        this.pendingConfIndex = this.raftLog.lastIndex() + i + 1;
-      }
-    }
-    if (!this.appendEntry(ents)) throw new ProposalDroppedError('too many uncommitted bytes');
-    this.bcastAppend();
-  }
-
-  private stepLeaderReadIndex(m: Message): void {
-    if (this.prs.isSingleton()) {
-      this.respondReadIndex(m, this.raftLog.committed);
-      return;
-    }
-    // Section 8: until it commits an entry of its own term, a new leader does not know its commit
-    // index is current; hold reads until then.
-    if (!this.committedEntryInCurrentTerm()) {
-      this.pendingReadIndexMessages.push(m);
-      return;
-    }
-    this.sendReadIndexBarrier(m);
-  }
-
-  private sendReadIndexBarrier(m: Message): void {
-    const ctx = m.entries[0]!.data;
-    if (!this.readOnly.addRequest(this.raftLog.committed, m)) return;
-    this.readOnly.recvAck(this.id, ctx);
-    this.bcastHeartbeatWithCtx(ctx);
-  }
-
-  private respondReadIndex(req: Message, index: number): void {
-    if (req.from === None || req.from === this.id) {
-      this.readStates.push({ index, requestCtx: req.entries[0]!.data });
-      return;
-    }
-    this.send(msg({ type: MessageType.MsgReadIndexResp, to: req.from, index, entries: req.entries }));
-  }
-
-  private releasePendingReadIndexMessages(): void {
-    if (this.pendingReadIndexMessages.length === 0 || !this.committedEntryInCurrentTerm()) return;
-    const pending = this.pendingReadIndexMessages;
-    this.pendingReadIndexMessages = [];
-    for (const m of pending) this.sendReadIndexBarrier(m);
-  }
-
-  private handleAppendResponse(m: Message, pr: Progress): void {
-    pr.recentActive = true;
-    if (m.from === this.id) {
-      // Our own entries up to m.index are durable (stepped in by RawNode after the fsync).
-      if (pr.maybeUpdate(m.index) && this.maybeCommit()) {
-        this.releasePendingReadIndexMessages();
-        this.bcastAppend();
-      }
-      return;
-    }
-    if (m.reject) {
-      // Fast backtracking: the follower's hint names the last index where its log could match
-      // ours; skip whole terms of mismatching entries at once (section 5.3, last paragraphs).
-      let nextProbeIdx = m.rejectHint;
-      if (m.logTerm > 0) nextProbeIdx = this.raftLog.findConflictByTerm(m.rejectHint, m.logTerm)[0];
-      if (pr.maybeDecrTo(m.index, nextProbeIdx)) {
-        if (pr.state === ProgressState.Replicate) pr.becomeProbe();
-        this.sendAppend(m.from);
-      }
-      return;
-    }
-    const oldPaused = pr.isPaused();
-    if (!pr.maybeUpdate(m.index)) return;
-    if (pr.state === ProgressState.Probe) {
-      pr.becomeReplicate();
-    } else if (pr.state === ProgressState.Snapshot && pr.match >= pr.pendingSnapshot) {
-      // The follower has the snapshot: resume replication after it.
-      pr.becomeProbe();
-      pr.becomeReplicate();
-    } else if (pr.state === ProgressState.Replicate) {
-      pr.inflights.freeLE(m.index);
-    }
-    if (this.maybeCommit()) {
-      this.releasePendingReadIndexMessages();
-      this.bcastAppend();
-    } else if (oldPaused) {
-      this.sendAppend(m.from);
-    }
-    // Fill the pipeline: keep sending while the window has room and there are entries.
-    while (this.maybeSendAppend(m.from, false)) { /* continue */ }
-    if (m.from === this.leadTransferee && pr.match === this.raftLog.lastIndex()) {
-      // Thesis 3.10: the transferee is caught up; tell it to campaign now.
-      this.sendTimeoutNow(m.from);
-    }
-  }
-
-  private handleHeartbeatResponse(m: Message, pr: Progress): void {
-    pr.recentActive = true;
-    pr.probeSent = false;
-    if (pr.state === ProgressState.Replicate && pr.inflights.full()) pr.inflights.freeFirstOne();
-    if (pr.match < this.raftLog.lastIndex()) this.sendAppend(m.from);
-    if (m.context.length === 0) return;
-    const acks = this.readOnly.recvAck(m.from, m.context);
-    if (acks === null) return;
-    let granted = 0;
-    for (const id of this.prs.voters) if (acks.has(id)) granted++;
-    if (voteResult(this.prs.voters.size, granted, 0) !== VoteResult.VoteWon) return;
-    for (const rs of this.readOnly.advance(m.context)) this.respondReadIndex(rs.req, rs.index);
-  }
-
-  private handleTransferLeader(m: Message, pr: Progress): void {
-    if (pr.isLearner) return;
-    const transferee = m.from;
-    if (this.leadTransferee !== None) {
-      if (this.leadTransferee === transferee) return;
-      this.abortLeaderTransfer();
-    }
-    if (transferee === this.id) return;
-    // The transfer must finish within an election timeout (thesis 3.10).
-    this.electionElapsed = 0;
-    this.leadTransferee = transferee;
-    if (pr.match === this.raftLog.lastIndex()) this.sendTimeoutNow(transferee);
-    else this.sendAppend(transferee);
-  }
-
-  private sendTimeoutNow(to: bigint): void {
-    this.send(msg({ type: MessageType.MsgTimeoutNow, to }));
+  /** Section 5.3: the AppendEntries consistency check, then append and advance commit (raft_follower.ts). */
+  handleAppendEntries(m: Message): void {
+    handleAppendEntries(this, m);
   }
 
   abortLeaderTransfer(): void {
     this.leadTransferee = None;
-  }
-
-  private stepCandidate(m: Message): void {
-    const myVoteRespType = this.state === StateType.PreCandidate ? MessageType.MsgPreVoteResp : MessageType.MsgVoteResp;
-    switch (m.type) {
-      case MessageType.MsgProp:
-        throw new ProposalDroppedError('no leader');
-      case MessageType.MsgApp:
-        // Section 5.2: a leader of our term exists; step down.
-        this.becomeFollower(m.term, m.from);
-        this.handleAppendEntries(m);
-        return;
-      case MessageType.MsgHeartbeat:
-        this.becomeFollower(m.term, m.from);
-        this.handleHeartbeat(m);
-        return;
-      case MessageType.MsgSnap:
-        this.becomeFollower(m.term, m.from);
-        this.handleSnapshot(m);
-        return;
-      case MessageType.MsgTimeoutNow:
-        return;
-      default:
-        break;
-    }
-    if (m.type !== myVoteRespType) return;
-    const r = this.poll(m.from, m.type, !m.reject);
-    if (r === VoteResult.VoteWon) {
-      if (this.state === StateType.PreCandidate) {
-        this.campaign(CampaignType.Election);
-      } else {
-        this.becomeLeader();
-        this.bcastAppend();
-      }
-    } else if (r === VoteResult.VoteLost) {
-      // A lost pre-vote or vote: back to follower in the current term (a pre-candidate's term
-      // never moved).
-      this.becomeFollower(this.term, None);
-    }
-  }
-
-  private stepFollower(m: Message): void {
-    switch (m.type) {
-      case MessageType.MsgProp:
-        if (this.lead === None) throw new ProposalDroppedError('no leader');
-        if (this.disableProposalForwarding) throw new ProposalDroppedError('proposal forwarding disabled');
-        this.send(msg({ type: MessageType.MsgProp, to: this.lead, entries: m.entries }));
-        return;
-      case MessageType.MsgApp:
-        this.electionElapsed = 0;
-        this.lead = m.from;
-        this.handleAppendEntries(m);
-        return;
-      case MessageType.MsgHeartbeat:
-        this.electionElapsed = 0;
-        this.lead = m.from;
-        this.handleHeartbeat(m);
-        return;
-      case MessageType.MsgSnap:
-        this.electionElapsed = 0;
-        this.lead = m.from;
-        this.handleSnapshot(m);
-        return;
-      case MessageType.MsgTransferLeader:
-        if (this.lead === None) return;
-        this.send(msg({ type: MessageType.MsgTransferLeader, to: this.lead, from: m.from }));
-        return;
-      case MessageType.MsgTimeoutNow:
-        // Thesis 3.10: campaign at once, without pre-vote, even within a leader lease.
-        this.hup(CampaignType.Transfer);
-        return;
-      case MessageType.MsgReadIndex:
-        if (this.lead === None) return;
-        // A local read keeps our ID as its origin so the leader answers us.
-        this.send(msg({ type: MessageType.MsgReadIndex, to: this.lead, from: m.from === None ? this.id : m.from, entries: m.entries }));
-        return;
-      case MessageType.MsgReadIndexResp:
-        if (m.entries.length !== 1) return;
-        this.readStates.push({ index: m.index, requestCtx: m.entries[0]!.data });
-        return;
-      default:
-        return;
-    }
-  }
-
-  /** Section 5.3: the AppendEntries consistency check, then append and advance commit. */
-  handleAppendEntries(m: Message): void {
-    if (m.index < this.raftLog.committed) {
-      // Already committed here: acknowledge our commit so the leader moves on.
-      this.send(msg({ type: MessageType.MsgAppResp, to: m.from, index: this.raftLog.committed }));
-      return;
-    }
-    const lastNew = this.raftLog.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
-    if (lastNew >= 0) {
-      this.send(msg({ type: MessageType.MsgAppResp, to: m.from, index: lastNew }));
-      return;
-    }
-    // Reject with a hint: the largest index <= m.index whose term is <= m.logTerm. The leader
-    // then skips every entry between that index and m.index in one round trip.
-    const hintIndex = Math.min(m.index, this.raftLog.lastIndex());
-    const [hint, hintTerm] = this.raftLog.findConflictByTerm(hintIndex, m.logTerm);
-    this.send(msg({ type: MessageType.MsgAppResp, to: m.from, index: m.index, reject: true, rejectHint: hint, logTerm: hintTerm }));
-  }
-
-  private handleHeartbeat(m: Message): void {
-    this.raftLog.commitTo(m.commit);
-    this.send(msg({ type: MessageType.MsgHeartbeatResp, to: m.from, context: m.context }));
-  }
-
-  private handleSnapshot(m: Message): void {
-    const s = m.snapshot!;
-    if (this.restore(s)) {
-      this.send(msg({ type: MessageType.MsgAppResp, to: m.from, index: this.raftLog.lastIndex() }));
-    } else {
-      this.send(msg({ type: MessageType.MsgAppResp, to: m.from, index: this.raftLog.committed }));
-    }
   }
 
   /** Section 7: replaces the log with a snapshot; false if it is old or already covered. */
@@ -902,62 +532,15 @@ export class Raft {
       return false;
     }
     this.raftLog.restore(s);
-    this.applyConfState(confState);
+    applyConfState(this, confState);
     return true;
   }
 
-  // ---- membership ----
+  // ---- membership (raft_membership.ts) ----
 
-  /** Replaces the configuration with cs (on start and on snapshot restore). */
-  private applyConfState(cs: ConfState): void {
-    const next = this.raftLog.lastIndex() + 1;
-    for (const id of [...this.prs.progress.keys()]) this.prs.remove(id);
-    for (const id of cs.voters) this.prs.addVoter(id, next);
-    for (const id of cs.learners) this.prs.addLearner(id, next);
-    const self = this.prs.progress.get(this.id);
-    this.isLearner = self !== undefined && self.isLearner;
-    if (self !== undefined) self.match = this.raftLog.stableLastIndex();
-    this.prs.check();
-  }
-
-  /**
-   * Applies a committed conf change (called by the application when it applies the entry).
-   * Single-step changes only: add a voter, add a learner, promote a learner (AddNode on a
-   * learner), remove a member. Joint consensus is left out. Returns the new ConfState.
-   */
+  /** Applies a committed conf change; see raft_membership.ts. Returns the new ConfState. */
   applyConfChange(cc: ConfChange): ConfState {
-    const next = this.raftLog.lastIndex() + 1;
-    switch (cc.type) {
-      case ConfChangeType.ConfChangeAddNode:
-        this.prs.addVoter(cc.nodeId, next);
-        break;
-      case ConfChangeType.ConfChangeAddLearnerNode:
-        // Demoting a voter needs joint consensus; it is ignored.
-        this.prs.addLearner(cc.nodeId, next);
-        break;
-      case ConfChangeType.ConfChangeRemoveNode:
-        this.prs.remove(cc.nodeId);
-        break;
-      case ConfChangeType.ConfChangeUpdateNode:
-        break;
-    }
-    this.prs.check();
-    const self = this.prs.progress.get(this.id);
-    this.isLearner = self !== undefined && self.isLearner;
-    if (this.state === StateType.Leader) {
-      if (self === undefined || self.isLearner) {
-        // A removed leader tells the others the new commit index, then steps down; a remaining
-        // member times out and takes over.
-        this.bcastAppend();
-        this.becomeFollower(this.term, None);
-      } else {
-        if (this.leadTransferee !== None && !this.prs.voters.has(this.leadTransferee)) this.abortLeaderTransfer();
-        // The quorum may have shrunk: entries may be committed now.
-        if (this.maybeCommit()) this.bcastAppend();
-        else for (const id of this.prs.progress.keys()) if (id !== this.id) this.maybeSendAppend(id, false);
-      }
-    }
-    return this.prs.confState();
+    return applyConfChange(this, cc);
   }
 
   /** Checks the invariants that tie the pieces together. */
