@@ -19,7 +19,6 @@ import { assert } from '../util/assert.js';
 import { Prng } from '../util/prng.js';
 import {
   RawNode,
-  ConfChangeType,
   ProposalDroppedError,
   StateType,
   type ConfChange,
@@ -37,31 +36,28 @@ import { openDb } from '../btree/index.js';
 import { compactDb } from '../btree/compact.js';
 import * as limits from '../limits.js';
 import type { ServerConfig } from './config.js';
-import { initialMembers, memberId, urlString } from './config.js';
+import { initialMembers, urlString } from './config.js';
 import type { Logger } from './logger.js';
 import { createDataDir, dataDirPaths, hasData, openDataDir, type Opened } from './bootstrap.js';
 import { RaftLoop } from './raft_loop.js';
 import { ReadIndexer } from './read_index.js';
 import { RequestIds, WaitMap } from './wait.js';
-import { Membership, memberToJson, type Member } from './members.js';
+import { Membership, type Member } from './members.js';
 import { applyEntries } from './apply.js';
+import { memberAdd, memberPromote, memberRemove, memberUpdate } from './member_requests.js';
 import { loadAlarms, NOSPACE } from './alarms.js';
 import type { Transport, TransportHost } from './transport.js';
 import { realTimers, type Timers } from './timers.js';
 import {
   errLeaderChanged,
-  errMemberNotFound,
-  errMemberNotLearner,
   errNoLeader,
   errNoSpace,
-  errPeerUrlExist,
   errRequestTooLarge,
   errStopped,
   errTimeout,
   errTooManyRequests,
   errNotLeader,
   errBadTransferee,
-  errLearnerNotReady,
 } from './errors.js';
 import type { Snapshotter } from './snap.js';
 
@@ -436,7 +432,8 @@ export class EtcdServer implements TransportHost {
     }
   }
 
-  private async proposeConfChange(cc: Omit<ConfChange, 'id'>): Promise<void> {
+  /** Internal (member_requests.ts): proposes a conf change and waits for it to apply. */
+  async proposeConfChange(cc: Omit<ConfChange, 'id'>): Promise<void> {
     this.checkRunning();
     if (this.soft.lead === 0n && !(await this.waitLeader(this.cfg.electionMs * 2))) throw errNoLeader();
     const id = this.reqIds.take();
@@ -512,47 +509,22 @@ export class EtcdServer implements TransportHost {
     return this.store.lessor.newId();
   }
 
-  // ---- membership ----
+  // ---- membership (requests in member_requests.ts) ----
 
   async memberAdd(peerUrls: string[], isLearner: boolean): Promise<Member> {
-    if (this.membership.peerUrlInUse(peerUrls)) throw errPeerUrlExist();
-    const id = memberId(peerUrls, '', Math.floor(Date.now() / 1000));
-    const m: Member = { id, name: '', peerUrls, clientUrls: [], isLearner };
-    await this.proposeConfChange({
-      type: isLearner ? ConfChangeType.ConfChangeAddLearnerNode : ConfChangeType.ConfChangeAddNode,
-      nodeId: id,
-      context: new TextEncoder().encode(memberToJson(m)),
-    });
-    return this.membership.get(id) ?? m;
+    return memberAdd(this, peerUrls, isLearner);
   }
 
   async memberRemove(id: bigint): Promise<void> {
-    if (this.membership.get(id) === undefined) throw errMemberNotFound();
-    await this.proposeConfChange({ type: ConfChangeType.ConfChangeRemoveNode, nodeId: id, context: new Uint8Array(0) });
+    return memberRemove(this, id);
   }
 
   async memberUpdate(id: bigint, peerUrls: string[]): Promise<void> {
-    const cur = this.membership.get(id);
-    if (cur === undefined) throw errMemberNotFound();
-    if (this.membership.peerUrlInUse(peerUrls, id)) throw errPeerUrlExist();
-    await this.proposeConfChange({
-      type: ConfChangeType.ConfChangeUpdateNode,
-      nodeId: id,
-      context: new TextEncoder().encode(memberToJson({ ...cur, peerUrls })),
-    });
+    return memberUpdate(this, id, peerUrls);
   }
 
   async memberPromote(id: bigint): Promise<void> {
-    const cur = this.membership.get(id);
-    if (cur === undefined) throw errMemberNotFound();
-    if (!cur.isLearner) throw errMemberNotLearner();
-    if (this.isLeader) {
-      // etcd: a learner may be promoted once its log is within 90% of the leader's.
-      const pr = this.node.status().progress.get(id);
-      const last = this.node.raft.raftLog.lastIndex();
-      if (pr === undefined || pr.match < last * 0.9) throw errLearnerNotReady();
-    }
-    await this.proposeConfChange({ type: ConfChangeType.ConfChangeAddNode, nodeId: id, context: new TextEncoder().encode(memberToJson({ ...cur, isLearner: false })) });
+    return memberPromote(this, id);
   }
 
   /** Publishes this member's name and client URLs once (etcd's publish), retried until applied. */
