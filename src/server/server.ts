@@ -13,9 +13,7 @@
  * changes are always re-applied to Raft (its configuration is rebuilt from the log), their
  * backend writes skipped likewise.
  */
-import { join } from 'node:path';
 import { type FileLayer, nodeFileLayer } from '../util/file_layer.js';
-import { assert } from '../util/assert.js';
 import { Prng } from '../util/prng.js';
 import {
   RawNode,
@@ -46,6 +44,7 @@ import { Membership, type Member } from './members.js';
 import { applyEntries } from './apply.js';
 import { memberAdd, memberPromote, memberRemove, memberUpdate } from './member_requests.js';
 import { loadAlarms, NOSPACE } from './alarms.js';
+import { applySnapshot, receiveSnapshot, snapshotDb, triggerSnapshot } from './snapshots.js';
 import type { Transport, TransportHost } from './transport.js';
 import { realTimers, type Timers } from './timers.js';
 import {
@@ -94,14 +93,18 @@ export class EtcdServer implements TransportHost {
   readonly readIndexer: ReadIndexer;
   readonly requestTimeoutMs: number;
   private readonly dbPath: string;
-  private readonly snapshotter: Snapshotter;
+  /** Internal (snapshots.ts). */
+  readonly snapshotter: Snapshotter;
   /** Internal (apply.ts): proposers waiting for their entry to apply. */
   readonly waits = new WaitMap();
   private readonly reqIds: RequestIds;
-  private readonly storeOpts: StoreOptions;
-  private readonly catchUpEntries: number;
+  /** Internal (snapshots.ts). */
+  readonly storeOpts: StoreOptions;
+  /** Internal (snapshots.ts). */
+  readonly catchUpEntries: number;
   appliedIndex: number;
-  private snapshotIndex: number;
+  /** Internal (snapshots.ts). */
+  snapshotIndex: number;
   /** Internal (apply.ts sets it on conf changes). */
   confState: ConfState;
   private soft: SoftState = { lead: 0n, raftState: StateType.Follower };
@@ -113,12 +116,14 @@ export class EtcdServer implements TransportHost {
   /** Internal (apply.ts): lease revocations proposed and not yet applied. */
   readonly revoking = new Set<bigint>();
   private stoppedWith: Error | undefined;
-  private stopping = false;
+  /** Internal (snapshots.ts). */
+  stopping = false;
   /** Active alarms: member ID hex + ':' + alarm type. */
   readonly alarms = new Map<string, { memberID: bigint; alarm: number }>();
   /** A db file received with a MsgSnap, waiting for Raft to hand the snapshot over. */
-  private incomingDb: { index: number; path: string } | undefined;
-  private snapshotting = false;
+  incomingDb: { index: number; path: string } | undefined;
+  /** Internal (snapshots.ts). */
+  snapshotting = false;
   /** Resolves when the member stops (fatal error, removal or stop()). */
   readonly done: Promise<Error | undefined>;
   private resolveDone!: (e: Error | undefined) => void;
@@ -239,33 +244,11 @@ export class EtcdServer implements TransportHost {
   }
 
   async receiveSnapshot(m: Message, db: Uint8Array): Promise<void> {
-    assert(m.snapshot !== null, 'MsgSnap without snapshot');
-    const p = dataDirPaths(this.cfg.dataDir);
-    const path = join(p.snapDir, `${m.snapshot.metadata.index.toString(16).padStart(16, '0')}.snap.db`);
-    const fd = this.fl.open(path, 'w+');
-    try {
-      this.fl.write(fd, db, 0, db.length, 0);
-      this.fl.fsync(fd);
-    } finally {
-      this.fl.close(fd);
-    }
-    this.incomingDb = { index: m.snapshot.metadata.index, path };
-    this.log.info('received snapshot db', { index: m.snapshot.metadata.index, bytes: db.length, from: m.from });
-    this.receive(m);
+    return receiveSnapshot(this, m, db);
   }
 
   snapshotDb(): Uint8Array {
-    this.store.sync();
-    const path = dataDirPaths(this.cfg.dataDir).dbPath;
-    const size = this.fl.fileSize(path);
-    const buf = new Uint8Array(size);
-    const fd = this.fl.open(path, 'r');
-    try {
-      this.fl.read(fd, buf, 0, size, 0);
-    } finally {
-      this.fl.close(fd);
-    }
-    return buf;
+    return snapshotDb(this);
   }
 
   snapshotDone(to: bigint, ok: boolean): void {
@@ -318,7 +301,7 @@ export class EtcdServer implements TransportHost {
       }
     }
     this.readIndexer.onApplied();
-    if (!this.snapshotting && this.appliedIndex - this.snapshotIndex > this.cfg.snapshotCount) this.triggerSnapshot();
+    if (!this.snapshotting && this.appliedIndex - this.snapshotIndex > this.cfg.snapshotCount) triggerSnapshot(this);
   }
 
   onFatal(err: unknown): void {
@@ -331,22 +314,7 @@ export class EtcdServer implements TransportHost {
   }
 
   applySnapshot(s: Snapshot): void {
-    const inc = this.incomingDb;
-    if (inc === undefined || inc.index !== s.metadata.index) throw new Error(`snapshot ${s.metadata.index} arrived without its db`);
-    this.incomingDb = undefined;
-    const p = dataDirPaths(this.cfg.dataDir);
-    this.store.close();
-    this.fl.rename(inc.path, p.dbPath);
-    this.fl.fsyncDir(p.snapDir);
-    this.store = openStore(p.snapDir, this.storeOpts);
-    this.membership.load(this.store.backend);
-    loadAlarms(this);
-    for (const m of this.membership.list()) if (m.id !== this.id) this.transport.addPeer(m.id, m.peerUrls);
-    this.confState = s.metadata.confState;
-    this.appliedIndex = s.metadata.index;
-    this.snapshotIndex = s.metadata.index;
-    this.onStoreReplaced?.();
-    this.log.info('restored from snapshot', { index: s.metadata.index, revision: this.store.revision });
+    applySnapshot(this, s);
   }
 
   /** Set by the client-facing side: watch streams must re-attach after the store is replaced. */
@@ -596,34 +564,6 @@ export class EtcdServer implements TransportHost {
     }
     this.dbSizeCache.at = -Infinity;
     this.log.info('defragmented', { dbSize: this.dbSize() });
-  }
-
-  // ---- snapshots ----
-
-  private triggerSnapshot(): void {
-    this.snapshotting = true;
-    const index = this.appliedIndex;
-    try {
-      this.store.sync();
-      const storage = this.loop.storage;
-      const snap = storage.createSnapshot(index, this.confState, new Uint8Array(0));
-      this.snapshotter.save(snap);
-      this.snapshotIndex = index;
-      const compactTo = index - this.catchUpEntries;
-      if (compactTo > storage.firstIndex()) storage.compact(compactTo);
-      this.loop.wal.saveSnapshot({ term: snap.metadata.term, index }).then(
-        () => {
-          this.snapshotting = false;
-          if (!this.stopping) this.loop.wal.releaseTo(Math.max(0, compactTo));
-          this.snapshotter.purge(limits.snapFilesKeep);
-        },
-        (err) => this.onFatal(err),
-      );
-      this.log.info('saved snapshot', { index, term: snap.metadata.term, compactedTo: Math.max(0, compactTo) });
-    } catch (err) {
-      this.snapshotting = false;
-      this.onFatal(err);
-    }
   }
 
   // ---- stopping ----
