@@ -12,6 +12,10 @@
  * WAL from the snapshot and skips normal entries at or below the consistent index; conf
  * changes are always re-applied to Raft (its configuration is rebuilt from the log), their
  * backend writes skipped likewise.
+ *
+ * The parts that are their own concept live beside this file: the apply step (apply.ts),
+ * alarms (alarms.ts), snapshots (snapshots.ts), clients' membership requests
+ * (member_requests.ts). Their state stays on EtcdServer; members marked "Internal" are for them.
  */
 import { type FileLayer, nodeFileLayer } from '../util/file_layer.js';
 import { Prng } from '../util/prng.js';
