@@ -12,18 +12,17 @@
  * WAL from the snapshot and skips normal entries at or below the consistent index; conf
  * changes are always re-applied to Raft (its configuration is rebuilt from the log), their
  * backend writes skipped likewise.
+ *
+ * The parts that are their own concept live beside this file: the apply step (apply.ts),
+ * alarms (alarms.ts), snapshots (snapshots.ts), clients' membership requests
+ * (member_requests.ts). Their state stays on EtcdServer; members marked "Internal" are for them.
  */
-import { join } from 'node:path';
 import { type FileLayer, nodeFileLayer } from '../util/file_layer.js';
-import { assert } from '../util/assert.js';
 import { Prng } from '../util/prng.js';
 import {
   RawNode,
-  ConfChangeType,
-  EntryType,
   ProposalDroppedError,
   StateType,
-  decodeConfChange,
   type ConfChange,
   type ConfState,
   type Entry,
@@ -37,33 +36,31 @@ import type { Store } from '../mvcc/index.js';
 import { openStore, type StoreOptions } from '../mvcc/index.js';
 import { openDb } from '../btree/index.js';
 import { compactDb } from '../btree/compact.js';
-import { BUCKET_ALARM, BUCKET_META } from '../mvcc/buckets.js';
 import * as limits from '../limits.js';
 import type { ServerConfig } from './config.js';
-import { initialMembers, memberId, urlString } from './config.js';
+import { initialMembers, urlString } from './config.js';
 import type { Logger } from './logger.js';
 import { createDataDir, dataDirPaths, hasData, openDataDir, type Opened } from './bootstrap.js';
 import { RaftLoop } from './raft_loop.js';
 import { ReadIndexer } from './read_index.js';
 import { RequestIds, WaitMap } from './wait.js';
-import { Membership, memberFromJson, memberToJson, type Member } from './members.js';
+import { Membership, type Member } from './members.js';
+import { applyEntries } from './apply.js';
+import { memberAdd, memberPromote, memberRemove, memberUpdate } from './member_requests.js';
+import { loadAlarms, NOSPACE } from './alarms.js';
+import { applySnapshot, receiveSnapshot, snapshotDb, triggerSnapshot } from './snapshots.js';
 import type { Transport, TransportHost } from './transport.js';
 import { realTimers, type Timers } from './timers.js';
 import {
   errLeaderChanged,
-  errMemberExist,
-  errMemberNotFound,
-  errMemberNotLearner,
   errNoLeader,
   errNoSpace,
-  errPeerUrlExist,
   errRequestTooLarge,
   errStopped,
   errTimeout,
   errTooManyRequests,
   errNotLeader,
   errBadTransferee,
-  errLearnerNotReady,
 } from './errors.js';
 import type { Snapshotter } from './snap.js';
 
@@ -85,12 +82,6 @@ export interface ServerDeps {
   seed?: number;
 }
 
-interface ApplyWaiter {
-  req: InternalRaftRequest | ConfChange;
-}
-
-const NOSPACE = 1;
-
 export class EtcdServer implements TransportHost {
   readonly id: bigint;
   readonly clusterId: bigint;
@@ -106,28 +97,37 @@ export class EtcdServer implements TransportHost {
   readonly readIndexer: ReadIndexer;
   readonly requestTimeoutMs: number;
   private readonly dbPath: string;
-  private readonly snapshotter: Snapshotter;
-  private readonly waits = new WaitMap();
+  /** Internal (snapshots.ts). */
+  readonly snapshotter: Snapshotter;
+  /** Internal (apply.ts): proposers waiting for their entry to apply. */
+  readonly waits = new WaitMap();
   private readonly reqIds: RequestIds;
-  private readonly storeOpts: StoreOptions;
-  private readonly catchUpEntries: number;
+  /** Internal (snapshots.ts). */
+  readonly storeOpts: StoreOptions;
+  /** Internal (snapshots.ts). */
+  readonly catchUpEntries: number;
   appliedIndex: number;
-  private snapshotIndex: number;
-  private confState: ConfState;
+  /** Internal (snapshots.ts). */
+  snapshotIndex: number;
+  /** Internal (apply.ts sets it on conf changes). */
+  confState: ConfState;
   private soft: SoftState = { lead: 0n, raftState: StateType.Follower };
   term = 0;
   private leaderWaiters: Array<() => void> = [];
   private sweeper: unknown;
   private leaseTimer: unknown;
   private publishTimer: unknown;
-  private readonly revoking = new Set<bigint>();
+  /** Internal (apply.ts): lease revocations proposed and not yet applied. */
+  readonly revoking = new Set<bigint>();
   private stoppedWith: Error | undefined;
-  private stopping = false;
+  /** Internal (snapshots.ts). */
+  stopping = false;
   /** Active alarms: member ID hex + ':' + alarm type. */
   readonly alarms = new Map<string, { memberID: bigint; alarm: number }>();
   /** A db file received with a MsgSnap, waiting for Raft to hand the snapshot over. */
-  private incomingDb: { index: number; path: string } | undefined;
-  private snapshotting = false;
+  incomingDb: { index: number; path: string } | undefined;
+  /** Internal (snapshots.ts). */
+  snapshotting = false;
   /** Resolves when the member stops (fatal error, removal or stop()). */
   readonly done: Promise<Error | undefined>;
   private resolveDone!: (e: Error | undefined) => void;
@@ -148,7 +148,7 @@ export class EtcdServer implements TransportHost {
     this.done = new Promise((r) => (this.resolveDone = r));
     this.membership = new Membership(this.clusterId);
     this.membership.load(this.store.backend);
-    this.loadAlarms();
+    loadAlarms(this);
     this.snapshotIndex = opened.snapshot?.metadata.index ?? 0;
     this.appliedIndex = this.snapshotIndex;
     this.confState = opened.storage.initialState().confState;
@@ -248,33 +248,11 @@ export class EtcdServer implements TransportHost {
   }
 
   async receiveSnapshot(m: Message, db: Uint8Array): Promise<void> {
-    assert(m.snapshot !== null, 'MsgSnap without snapshot');
-    const p = dataDirPaths(this.cfg.dataDir);
-    const path = join(p.snapDir, `${m.snapshot.metadata.index.toString(16).padStart(16, '0')}.snap.db`);
-    const fd = this.fl.open(path, 'w+');
-    try {
-      this.fl.write(fd, db, 0, db.length, 0);
-      this.fl.fsync(fd);
-    } finally {
-      this.fl.close(fd);
-    }
-    this.incomingDb = { index: m.snapshot.metadata.index, path };
-    this.log.info('received snapshot db', { index: m.snapshot.metadata.index, bytes: db.length, from: m.from });
-    this.receive(m);
+    return receiveSnapshot(this, m, db);
   }
 
   snapshotDb(): Uint8Array {
-    this.store.sync();
-    const path = dataDirPaths(this.cfg.dataDir).dbPath;
-    const size = this.fl.fileSize(path);
-    const buf = new Uint8Array(size);
-    const fd = this.fl.open(path, 'r');
-    try {
-      this.fl.read(fd, buf, 0, size, 0);
-    } finally {
-      this.fl.close(fd);
-    }
-    return buf;
+    return snapshotDb(this);
   }
 
   snapshotDone(to: bigint, ok: boolean): void {
@@ -314,7 +292,8 @@ export class EtcdServer implements TransportHost {
     this.readIndexer.onReadStates(rs);
   }
 
-  private campaignSoon = false;
+  /** Internal (apply.ts): campaign after this turn (sole voter of a one-member cluster). */
+  campaignSoon = false;
 
   afterTurn(): void {
     this.term = this.node.raft.term;
@@ -326,7 +305,7 @@ export class EtcdServer implements TransportHost {
       }
     }
     this.readIndexer.onApplied();
-    if (!this.snapshotting && this.appliedIndex - this.snapshotIndex > this.cfg.snapshotCount) this.triggerSnapshot();
+    if (!this.snapshotting && this.appliedIndex - this.snapshotIndex > this.cfg.snapshotCount) triggerSnapshot(this);
   }
 
   onFatal(err: unknown): void {
@@ -339,218 +318,21 @@ export class EtcdServer implements TransportHost {
   }
 
   applySnapshot(s: Snapshot): void {
-    const inc = this.incomingDb;
-    if (inc === undefined || inc.index !== s.metadata.index) throw new Error(`snapshot ${s.metadata.index} arrived without its db`);
-    this.incomingDb = undefined;
-    const p = dataDirPaths(this.cfg.dataDir);
-    this.store.close();
-    this.fl.rename(inc.path, p.dbPath);
-    this.fl.fsyncDir(p.snapDir);
-    this.store = openStore(p.snapDir, this.storeOpts);
-    this.membership.load(this.store.backend);
-    this.loadAlarms();
-    for (const m of this.membership.list()) if (m.id !== this.id) this.transport.addPeer(m.id, m.peerUrls);
-    this.confState = s.metadata.confState;
-    this.appliedIndex = s.metadata.index;
-    this.snapshotIndex = s.metadata.index;
-    this.onStoreReplaced?.();
-    this.log.info('restored from snapshot', { index: s.metadata.index, revision: this.store.revision });
+    applySnapshot(this, s);
   }
 
   /** Set by the client-facing side: watch streams must re-attach after the store is replaced. */
   onStoreReplaced: (() => void) | undefined;
 
-  // ---- apply ----
+  // ---- apply (apply.ts) ----
 
   apply(entries: Entry[]): void {
-    const ci = Number(this.store.consistentIndex);
-    for (const e of entries) {
-      if (e.index <= this.appliedIndex) continue;
-      if (e.type === EntryType.EntryConfChange) this.applyConfChange(e, e.index <= ci);
-      else if (e.index > ci) this.applyNormal(e);
-      this.appliedIndex = e.index;
-    }
-  }
-
-  private applyNormal(e: Entry): void {
-    this.store.setConsistentIndex(BigInt(e.index));
-    if (e.data.length === 0) return;
-    const id = readRequestId(e.data);
-    const w = id === undefined ? undefined : this.waits.take(id);
-    let r: InternalRaftRequest;
-    try {
-      r = (w?.req as ApplyWaiter['req'] | undefined) !== undefined ? (w!.req as InternalRaftRequest) : InternalRaftRequest.decode(e.data);
-    } catch (err) {
-      this.log.error('undecodable entry skipped', { index: e.index, err });
-      return;
-    }
-    try {
-      const resp = this.applyRequest(r);
-      w?.resolve(resp);
-    } catch (err) {
-      w?.reject(err);
-    }
-  }
-
-  private applyRequest(r: InternalRaftRequest): unknown {
-    const s = this.store;
-    const capped = this.alarms.size > 0 && [...this.alarms.values()].some((a) => a.alarm === NOSPACE);
-    if (r.put !== undefined) {
-      if (capped) throw errNoSpace();
-      return s.put(r.put);
-    }
-    if (r.deleteRange !== undefined) return s.deleteRange(r.deleteRange);
-    if (r.txn !== undefined) {
-      if (capped && !isReadOnlyTxn(r.txn)) throw errNoSpace();
-      return s.txn(r.txn);
-    }
-    if (r.compaction !== undefined) return s.compact(r.compaction);
-    if (r.leaseGrant !== undefined) {
-      if (capped) throw errNoSpace();
-      return s.leaseGrant(r.leaseGrant);
-    }
-    if (r.leaseRevoke !== undefined) {
-      this.revoking.delete(r.leaseRevoke.ID);
-      return s.leaseRevoke(r.leaseRevoke);
-    }
-    if (r.alarm !== undefined) return this.applyAlarm(r.alarm);
-    if (r.v2 !== undefined) return this.applyV2(r.v2);
-    if (r.range !== undefined) return s.range(r.range);
-    return undefined;
-  }
-
-  private applyAlarm(a: { action: number; memberID: bigint; alarm: number }): unknown {
-    const key = `${a.memberID.toString(16)}:${a.alarm}`;
-    const k = new TextEncoder().encode(key);
-    if (a.action === 1) {
-      if (!this.alarms.has(key)) {
-        this.alarms.set(key, { memberID: a.memberID, alarm: a.alarm });
-        this.store.backend.put(BUCKET_ALARM, k, new Uint8Array([a.alarm]));
-        this.store.backend.writeDone();
-        this.log.warn('alarm raised', { member: a.memberID, alarm: a.alarm });
-      }
-    } else if (a.action === 2) {
-      const had = this.alarms.get(key);
-      if (had !== undefined) {
-        this.alarms.delete(key);
-        this.store.backend.delete(BUCKET_ALARM, k);
-        this.store.backend.writeDone();
-        this.log.info('alarm disarmed', { member: a.memberID, alarm: a.alarm });
-      }
-      // etcd answers a deactivation with the alarms it removed.
-      return { alarms: had === undefined ? [] : [{ memberID: had.memberID, alarm: had.alarm }] };
-    }
-    return { alarms: this.alarmList() };
+    applyEntries(this, entries);
   }
 
   alarmList(): Array<{ memberID: bigint; alarm: 0 | 1 | 2 }> {
     return [...this.alarms.values()].map((a) => ({ memberID: a.memberID, alarm: a.alarm as 0 | 1 | 2 }));
   }
-
-  private loadAlarms(): void {
-    this.alarms.clear();
-    this.store.backend.forEach(BUCKET_ALARM, new Uint8Array(0), undefined, (k) => {
-      const key = new TextDecoder().decode(k);
-      const [hex, t] = key.split(':');
-      this.alarms.set(key, { memberID: BigInt('0x' + (hex ?? '0')), alarm: Number(t) });
-    });
-  }
-
-  /** etcd 3.4 publishes a member's name and client URLs as a v2 PUT on /0/members/<id>/attributes. */
-  private applyV2(r: { Method: string; Path: string; Val: string }): unknown {
-    const m = /^\/0\/members\/([0-9a-f]+)\/attributes$/.exec(r.Path);
-    if (r.Method !== 'PUT' || m === null) return undefined;
-    const id = BigInt('0x' + m[1]!);
-    const cur = this.membership.get(id);
-    if (cur === undefined) return undefined;
-    const attrs = JSON.parse(r.Val) as { name?: string; clientURLs?: string[] };
-    this.membership.put(this.store.backend, { ...cur, name: attrs.name ?? cur.name, clientUrls: attrs.clientURLs ?? [] }, true);
-    return undefined;
-  }
-
-  private applyConfChange(e: Entry, replay: boolean): void {
-    if (!replay) this.store.setConsistentIndex(BigInt(e.index));
-    let cc = decodeConfChange(e.data);
-    const w = cc.id === 0n ? undefined : this.waits.take(cc.id);
-    // A replayed change is judged as it was the first time: the membership loaded from the db
-    // is the state after it, so validating again would reject every replayed add. Rejections
-    // are recorded (in the batch of their consistent index) instead.
-    const rejectedKey = new TextEncoder().encode(`etsd_confchange_rejected_${e.index.toString(16).padStart(16, '0')}`);
-    const invalid = replay
-      ? this.store.backend.get(BUCKET_META, rejectedKey) !== undefined ? errMemberExist() : undefined
-      : this.validateConfChange(cc);
-    if (invalid !== undefined) {
-      if (!replay) {
-        this.store.backend.put(BUCKET_META, rejectedKey, new Uint8Array([1]));
-        this.store.backend.writeDone();
-      }
-      // As etcd: an invalid change is applied to Raft as a no-op (node 0) and fails its caller.
-      cc = { ...cc, nodeId: 0n };
-      this.confState = this.node.applyConfChange(cc);
-      w?.reject(invalid);
-      return;
-    }
-    this.confState = this.node.applyConfChange(cc);
-    // The sole voter of a one-member cluster need not wait an election timeout to lead (Raft
-    // refuses to campaign until this entry counts as applied, so it happens after the turn).
-    this.campaignSoon = this.confState.voters.length === 1 && this.confState.voters[0] === this.id;
-    const be = this.store.backend;
-    switch (cc.type) {
-      case ConfChangeType.ConfChangeAddNode:
-      case ConfChangeType.ConfChangeAddLearnerNode: {
-        const m = memberFromJson(new TextDecoder().decode(cc.context));
-        const existing = this.membership.get(cc.nodeId);
-        const member: Member = existing !== undefined && cc.type === ConfChangeType.ConfChangeAddNode
-          ? { ...existing, isLearner: false }
-          : { ...m, id: cc.nodeId, isLearner: cc.type === ConfChangeType.ConfChangeAddLearnerNode };
-        this.membership.put(be, member, !replay);
-        if (member.id !== this.id) this.transport.addPeer(member.id, member.peerUrls);
-        this.log.info('member added', { added: member.id, learner: member.isLearner, index: e.index });
-        break;
-      }
-      case ConfChangeType.ConfChangeRemoveNode:
-        this.membership.remove(be, cc.nodeId, !replay);
-        this.log.info('member removed', { removed: cc.nodeId, index: e.index });
-        if (cc.nodeId === this.id) {
-          w?.resolve(undefined);
-          this.timers.setTimeout(() => void this.stop(new Error('the member has been permanently removed from the cluster')), 0);
-          return;
-        }
-        this.transport.removePeer(cc.nodeId);
-        break;
-      case ConfChangeType.ConfChangeUpdateNode: {
-        const m = memberFromJson(new TextDecoder().decode(cc.context));
-        const cur = this.membership.get(cc.nodeId);
-        if (cur !== undefined) {
-          this.membership.put(be, { ...cur, peerUrls: m.peerUrls }, !replay);
-          if (cc.nodeId !== this.id) {
-            this.transport.removePeer(cc.nodeId);
-            this.transport.addPeer(cc.nodeId, m.peerUrls);
-          }
-        }
-        break;
-      }
-    }
-    w?.resolve(undefined);
-  }
-
-  private validateConfChange(cc: ConfChange): Error | undefined {
-    const cur = this.membership.get(cc.nodeId);
-    switch (cc.type) {
-      case ConfChangeType.ConfChangeAddNode:
-        if (cur !== undefined && !cur.isLearner) return errMemberExist();
-        if (this.membership.removed.has(cc.nodeId)) return errMemberExist();
-        return undefined;
-      case ConfChangeType.ConfChangeAddLearnerNode:
-        if (cur !== undefined || this.membership.removed.has(cc.nodeId)) return errMemberExist();
-        return undefined;
-      case ConfChangeType.ConfChangeRemoveNode:
-      case ConfChangeType.ConfChangeUpdateNode:
-        return cur === undefined ? errMemberNotFound() : undefined;
-    }
-    return undefined;
-  }
-
   // ---- proposing ----
 
   /** The current leader (0n when none is known). */
@@ -622,7 +404,8 @@ export class EtcdServer implements TransportHost {
     }
   }
 
-  private async proposeConfChange(cc: Omit<ConfChange, 'id'>): Promise<void> {
+  /** Internal (member_requests.ts): proposes a conf change and waits for it to apply. */
+  async proposeConfChange(cc: Omit<ConfChange, 'id'>): Promise<void> {
     this.checkRunning();
     if (this.soft.lead === 0n && !(await this.waitLeader(this.cfg.electionMs * 2))) throw errNoLeader();
     const id = this.reqIds.take();
@@ -698,47 +481,22 @@ export class EtcdServer implements TransportHost {
     return this.store.lessor.newId();
   }
 
-  // ---- membership ----
+  // ---- membership (requests in member_requests.ts) ----
 
   async memberAdd(peerUrls: string[], isLearner: boolean): Promise<Member> {
-    if (this.membership.peerUrlInUse(peerUrls)) throw errPeerUrlExist();
-    const id = memberId(peerUrls, '', Math.floor(Date.now() / 1000));
-    const m: Member = { id, name: '', peerUrls, clientUrls: [], isLearner };
-    await this.proposeConfChange({
-      type: isLearner ? ConfChangeType.ConfChangeAddLearnerNode : ConfChangeType.ConfChangeAddNode,
-      nodeId: id,
-      context: new TextEncoder().encode(memberToJson(m)),
-    });
-    return this.membership.get(id) ?? m;
+    return memberAdd(this, peerUrls, isLearner);
   }
 
   async memberRemove(id: bigint): Promise<void> {
-    if (this.membership.get(id) === undefined) throw errMemberNotFound();
-    await this.proposeConfChange({ type: ConfChangeType.ConfChangeRemoveNode, nodeId: id, context: new Uint8Array(0) });
+    return memberRemove(this, id);
   }
 
   async memberUpdate(id: bigint, peerUrls: string[]): Promise<void> {
-    const cur = this.membership.get(id);
-    if (cur === undefined) throw errMemberNotFound();
-    if (this.membership.peerUrlInUse(peerUrls, id)) throw errPeerUrlExist();
-    await this.proposeConfChange({
-      type: ConfChangeType.ConfChangeUpdateNode,
-      nodeId: id,
-      context: new TextEncoder().encode(memberToJson({ ...cur, peerUrls })),
-    });
+    return memberUpdate(this, id, peerUrls);
   }
 
   async memberPromote(id: bigint): Promise<void> {
-    const cur = this.membership.get(id);
-    if (cur === undefined) throw errMemberNotFound();
-    if (!cur.isLearner) throw errMemberNotLearner();
-    if (this.isLeader) {
-      // etcd: a learner may be promoted once its log is within 90% of the leader's.
-      const pr = this.node.status().progress.get(id);
-      const last = this.node.raft.raftLog.lastIndex();
-      if (pr === undefined || pr.match < last * 0.9) throw errLearnerNotReady();
-    }
-    await this.proposeConfChange({ type: ConfChangeType.ConfChangeAddNode, nodeId: id, context: new TextEncoder().encode(memberToJson({ ...cur, isLearner: false })) });
+    return memberPromote(this, id);
   }
 
   /** Publishes this member's name and client URLs once (etcd's publish), retried until applied. */
@@ -812,34 +570,6 @@ export class EtcdServer implements TransportHost {
     this.log.info('defragmented', { dbSize: this.dbSize() });
   }
 
-  // ---- snapshots ----
-
-  private triggerSnapshot(): void {
-    this.snapshotting = true;
-    const index = this.appliedIndex;
-    try {
-      this.store.sync();
-      const storage = this.loop.storage;
-      const snap = storage.createSnapshot(index, this.confState, new Uint8Array(0));
-      this.snapshotter.save(snap);
-      this.snapshotIndex = index;
-      const compactTo = index - this.catchUpEntries;
-      if (compactTo > storage.firstIndex()) storage.compact(compactTo);
-      this.loop.wal.saveSnapshot({ term: snap.metadata.term, index }).then(
-        () => {
-          this.snapshotting = false;
-          if (!this.stopping) this.loop.wal.releaseTo(Math.max(0, compactTo));
-          this.snapshotter.purge(limits.snapFilesKeep);
-        },
-        (err) => this.onFatal(err),
-      );
-      this.log.info('saved snapshot', { index, term: snap.metadata.term, compactedTo: Math.max(0, compactTo) });
-    } catch (err) {
-      this.snapshotting = false;
-      this.onFatal(err);
-    }
-  }
-
   // ---- stopping ----
 
   /** Stops the member: pending requests fail, the WAL and the store are closed. */
@@ -888,24 +618,5 @@ export class EtcdServer implements TransportHost {
   }
 }
 
-function isReadOnlyTxn(t: { success?: Array<{ requestRange?: unknown }>; failure?: Array<{ requestRange?: unknown }> }): boolean {
-  for (const op of [...(t.success ?? []), ...(t.failure ?? [])]) if (op.requestRange === undefined) return false;
-  return true;
-}
-
-/**
- * The request ID of an InternalRaftRequest without decoding it: field 1 (ID) is written first,
- * as Go writes fields in number order (tag 0x08, then a varint).
- */
-export function readRequestId(data: Uint8Array): bigint | undefined {
-  if (data.length < 2 || data[0] !== 0x08) return undefined;
-  let v = 0n;
-  let shift = 0n;
-  for (let i = 1; i < data.length && i < 11; i++) {
-    const b = data[i]!;
-    v |= BigInt(b & 0x7f) << shift;
-    if ((b & 0x80) === 0) return v;
-    shift += 7n;
-  }
-  return undefined;
-}
+// The request ID reader moved to apply.ts with the apply step; still exported from here.
+export { readRequestId } from './apply.js';

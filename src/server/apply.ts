@@ -1,0 +1,198 @@
+/**
+ * The apply step: each committed entry runs exactly once against the store, inside the backend
+ * batch that also records its index (the consistent index), and resolves the proposer's waiter.
+ * Normal entries carry an InternalRaftRequest; conf change entries change the membership (and
+ * are always re-applied to Raft on replay, their backend writes skipped). See server.ts for the
+ * exactly-once argument across restarts.
+ */
+import {
+  ConfChangeType,
+  EntryType,
+  decodeConfChange,
+  type ConfChange,
+  type Entry,
+} from '../raft/index.js';
+import { InternalRaftRequest } from '../proto/index.js';
+import { BUCKET_META } from '../mvcc/buckets.js';
+import { memberFromJson, type Member } from './members.js';
+import { applyAlarm, NOSPACE } from './alarms.js';
+import { errMemberExist, errMemberNotFound, errNoSpace } from './errors.js';
+import type { EtcdServer } from './server.js';
+
+interface ApplyWaiter {
+  req: InternalRaftRequest | ConfChange;
+}
+
+export function applyEntries(s: EtcdServer, entries: Entry[]): void {
+  const ci = Number(s.store.consistentIndex);
+  for (const e of entries) {
+    if (e.index <= s.appliedIndex) continue;
+    if (e.type === EntryType.EntryConfChange) applyConfChange(s, e, e.index <= ci);
+    else if (e.index > ci) applyNormal(s, e);
+    s.appliedIndex = e.index;
+  }
+}
+
+function applyNormal(s: EtcdServer, e: Entry): void {
+  s.store.setConsistentIndex(BigInt(e.index));
+  if (e.data.length === 0) return;
+  const id = readRequestId(e.data);
+  const w = id === undefined ? undefined : s.waits.take(id);
+  let r: InternalRaftRequest;
+  try {
+    r = (w?.req as ApplyWaiter['req'] | undefined) !== undefined ? (w!.req as InternalRaftRequest) : InternalRaftRequest.decode(e.data);
+  } catch (err) {
+    s.log.error('undecodable entry skipped', { index: e.index, err });
+    return;
+  }
+  try {
+    const resp = applyRequest(s, r);
+    w?.resolve(resp);
+  } catch (err) {
+    w?.reject(err);
+  }
+}
+
+function applyRequest(srv: EtcdServer, r: InternalRaftRequest): unknown {
+  const s = srv.store;
+  const capped = srv.alarms.size > 0 && [...srv.alarms.values()].some((a) => a.alarm === NOSPACE);
+  if (r.put !== undefined) {
+    if (capped) throw errNoSpace();
+    return s.put(r.put);
+  }
+  if (r.deleteRange !== undefined) return s.deleteRange(r.deleteRange);
+  if (r.txn !== undefined) {
+    if (capped && !isReadOnlyTxn(r.txn)) throw errNoSpace();
+    return s.txn(r.txn);
+  }
+  if (r.compaction !== undefined) return s.compact(r.compaction);
+  if (r.leaseGrant !== undefined) {
+    if (capped) throw errNoSpace();
+    return s.leaseGrant(r.leaseGrant);
+  }
+  if (r.leaseRevoke !== undefined) {
+    srv.revoking.delete(r.leaseRevoke.ID);
+    return s.leaseRevoke(r.leaseRevoke);
+  }
+  if (r.alarm !== undefined) return applyAlarm(srv, r.alarm);
+  if (r.v2 !== undefined) return applyV2(srv, r.v2);
+  if (r.range !== undefined) return s.range(r.range);
+  return undefined;
+}
+
+/** etcd 3.4 publishes a member's name and client URLs as a v2 PUT on /0/members/<id>/attributes. */
+function applyV2(s: EtcdServer, r: { Method: string; Path: string; Val: string }): unknown {
+  const m = /^\/0\/members\/([0-9a-f]+)\/attributes$/.exec(r.Path);
+  if (r.Method !== 'PUT' || m === null) return undefined;
+  const id = BigInt('0x' + m[1]!);
+  const cur = s.membership.get(id);
+  if (cur === undefined) return undefined;
+  const attrs = JSON.parse(r.Val) as { name?: string; clientURLs?: string[] };
+  s.membership.put(s.store.backend, { ...cur, name: attrs.name ?? cur.name, clientUrls: attrs.clientURLs ?? [] }, true);
+  return undefined;
+}
+
+function applyConfChange(s: EtcdServer, e: Entry, replay: boolean): void {
+  if (!replay) s.store.setConsistentIndex(BigInt(e.index));
+  let cc = decodeConfChange(e.data);
+  const w = cc.id === 0n ? undefined : s.waits.take(cc.id);
+  // A replayed change is judged as it was the first time: the membership loaded from the db
+  // is the state after it, so validating again would reject every replayed add. Rejections
+  // are recorded (in the batch of their consistent index) instead.
+  const rejectedKey = new TextEncoder().encode(`etsd_confchange_rejected_${e.index.toString(16).padStart(16, '0')}`);
+  const invalid = replay
+    ? s.store.backend.get(BUCKET_META, rejectedKey) !== undefined ? errMemberExist() : undefined
+    : validateConfChange(s, cc);
+  if (invalid !== undefined) {
+    if (!replay) {
+      s.store.backend.put(BUCKET_META, rejectedKey, new Uint8Array([1]));
+      s.store.backend.writeDone();
+    }
+    // As etcd: an invalid change is applied to Raft as a no-op (node 0) and fails its caller.
+    cc = { ...cc, nodeId: 0n };
+    s.confState = s.node.applyConfChange(cc);
+    w?.reject(invalid);
+    return;
+  }
+  s.confState = s.node.applyConfChange(cc);
+  // The sole voter of a one-member cluster need not wait an election timeout to lead (Raft
+  // refuses to campaign until this entry counts as applied, so it happens after the turn).
+  s.campaignSoon = s.confState.voters.length === 1 && s.confState.voters[0] === s.id;
+  const be = s.store.backend;
+  switch (cc.type) {
+    case ConfChangeType.ConfChangeAddNode:
+    case ConfChangeType.ConfChangeAddLearnerNode: {
+      const m = memberFromJson(new TextDecoder().decode(cc.context));
+      const existing = s.membership.get(cc.nodeId);
+      const member: Member = existing !== undefined && cc.type === ConfChangeType.ConfChangeAddNode
+        ? { ...existing, isLearner: false }
+        : { ...m, id: cc.nodeId, isLearner: cc.type === ConfChangeType.ConfChangeAddLearnerNode };
+      s.membership.put(be, member, !replay);
+      if (member.id !== s.id) s.transport.addPeer(member.id, member.peerUrls);
+      s.log.info('member added', { added: member.id, learner: member.isLearner, index: e.index });
+      break;
+    }
+    case ConfChangeType.ConfChangeRemoveNode:
+      s.membership.remove(be, cc.nodeId, !replay);
+      s.log.info('member removed', { removed: cc.nodeId, index: e.index });
+      if (cc.nodeId === s.id) {
+        w?.resolve(undefined);
+        s.timers.setTimeout(() => void s.stop(new Error('the member has been permanently removed from the cluster')), 0);
+        return;
+      }
+      s.transport.removePeer(cc.nodeId);
+      break;
+    case ConfChangeType.ConfChangeUpdateNode: {
+      const m = memberFromJson(new TextDecoder().decode(cc.context));
+      const cur = s.membership.get(cc.nodeId);
+      if (cur !== undefined) {
+        s.membership.put(be, { ...cur, peerUrls: m.peerUrls }, !replay);
+        if (cc.nodeId !== s.id) {
+          s.transport.removePeer(cc.nodeId);
+          s.transport.addPeer(cc.nodeId, m.peerUrls);
+        }
+      }
+      break;
+    }
+  }
+  w?.resolve(undefined);
+}
+
+function validateConfChange(s: EtcdServer, cc: ConfChange): Error | undefined {
+  const cur = s.membership.get(cc.nodeId);
+  switch (cc.type) {
+    case ConfChangeType.ConfChangeAddNode:
+      if (cur !== undefined && !cur.isLearner) return errMemberExist();
+      if (s.membership.removed.has(cc.nodeId)) return errMemberExist();
+      return undefined;
+    case ConfChangeType.ConfChangeAddLearnerNode:
+      if (cur !== undefined || s.membership.removed.has(cc.nodeId)) return errMemberExist();
+      return undefined;
+    case ConfChangeType.ConfChangeRemoveNode:
+    case ConfChangeType.ConfChangeUpdateNode:
+      return cur === undefined ? errMemberNotFound() : undefined;
+  }
+  return undefined;
+}
+
+function isReadOnlyTxn(t: { success?: Array<{ requestRange?: unknown }>; failure?: Array<{ requestRange?: unknown }> }): boolean {
+  for (const op of [...(t.success ?? []), ...(t.failure ?? [])]) if (op.requestRange === undefined) return false;
+  return true;
+}
+
+/**
+ * The request ID of an InternalRaftRequest without decoding it: field 1 (ID) is written first,
+ * as Go writes fields in number order (tag 0x08, then a varint).
+ */
+export function readRequestId(data: Uint8Array): bigint | undefined {
+  if (data.length < 2 || data[0] !== 0x08) return undefined;
+  let v = 0n;
+  let shift = 0n;
+  for (let i = 1; i < data.length && i < 11; i++) {
+    const b = data[i]!;
+    v |= BigInt(b & 0x7f) << shift;
+    if ((b & 0x80) === 0) return v;
+    shift += 7n;
+  }
+  return undefined;
+}
