@@ -241,8 +241,9 @@ async function leaseKeepAlive(s: EtcdServer, msg: Uint8Array): Promise<Uint8Arra
 
 async function leaseTimeToLive(s: EtcdServer, msg: Uint8Array): Promise<Uint8Array> {
   if (s.isLeader) {
+    // An unknown (revoked or expired) lease comes back with TTL -1 and no error, as etcd's
+    // LeaseServer answers it; etcdctl prints "lease ... already expired".
     const resp = s.store.leaseTimeToLive(LeaseTimeToLiveRequest.decode(msg));
-    if (resp.TTL === -1) throw Object.assign(new (await import('../mvcc/errors.js')).LeaseNotFoundError());
     resp.header = s.header();
     return LeaseTimeToLiveResponse.encode(resp);
   }

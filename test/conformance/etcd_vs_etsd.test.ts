@@ -22,8 +22,6 @@ const skip = !haveEtcd
 
 /** Scripts etsd fails today, with what differs (seen on the last run of this suite). */
 const KNOWN_GAPS: Readonly<Record<string, string>> = {
-  'lease: grant, keep-alive --once, timetolive --keys, list, revoke':
-    'timetolive of a revoked lease: etcd answers TTL -1 ("lease ... already expired", exit 0), etsd answers NotFound (exit 2)',
   'member list, endpoint status and health, alarm list':
     'member list header carries revision (etcd leaves it out of Cluster responses); endpoint status: raft index 3 on a ' +
     'fresh etsd vs 4 on etcd (one start-up entry fewer)',
