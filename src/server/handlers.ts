@@ -145,25 +145,27 @@ export function buildMethodTable(s: EtcdServer): MethodTable {
   }));
 
   // ---- Cluster ----
+  // etcd's ClusterServer fills cluster id, member id and raft term but no revision.
+  const clusterHdr = () => s.header(0);
   const members = () => s.membership.list().map(toPbMember);
   t.unary('/etcdserverpb.Cluster/MemberAdd', wrap(async (p) => {
     const req = MemberAddRequest.decode(p);
     const m = await s.memberAdd(req.peerURLs, req.isLearner);
-    return MemberAddResponse.encode({ header: hdr(), member: toPbMember(m), members: members() });
+    return MemberAddResponse.encode({ header: clusterHdr(), member: toPbMember(m), members: members() });
   }));
   t.unary('/etcdserverpb.Cluster/MemberRemove', wrap(async (p) => {
     await s.memberRemove(MemberRemoveRequest.decode(p).ID);
-    return MemberRemoveResponse.encode({ header: hdr(), members: members() });
+    return MemberRemoveResponse.encode({ header: clusterHdr(), members: members() });
   }));
   t.unary('/etcdserverpb.Cluster/MemberUpdate', wrap(async (p) => {
     const req = MemberUpdateRequest.decode(p);
     await s.memberUpdate(req.ID, req.peerURLs);
-    return MemberUpdateResponse.encode({ header: hdr(), members: members() });
+    return MemberUpdateResponse.encode({ header: clusterHdr(), members: members() });
   }));
-  t.unary('/etcdserverpb.Cluster/MemberList', wrap(async () => MemberListResponse.encode({ header: hdr(), members: members() })));
+  t.unary('/etcdserverpb.Cluster/MemberList', wrap(async () => MemberListResponse.encode({ header: clusterHdr(), members: members() })));
   t.unary('/etcdserverpb.Cluster/MemberPromote', wrap(async (p) => {
     await s.memberPromote(MemberPromoteRequest.decode(p).ID);
-    return MemberPromoteResponse.encode({ header: hdr(), members: members() });
+    return MemberPromoteResponse.encode({ header: clusterHdr(), members: members() });
   }));
 
   // ---- Maintenance ----
