@@ -16,6 +16,7 @@ import { gatewayErrorBody, gatewayRoutes, fromJson, toJson, type MethodDef } fro
 import { HttpRouter, JsonObjectSplitter, JsonStreamWriter, writeJson, type HttpRequest, GATEWAY_HEADERS } from '../net/http1.js';
 import { CallContextImpl, type MethodTable, type ServerStream } from '../net/methods.js';
 import { Status, StatusError, httpStatusFromCode, statusFromError, type StatusCode } from '../net/status.js';
+import { netStreamInboundMessagesMax } from '../limits.js';
 import type { EtcdServer } from './server.js';
 import { serverVersion } from './handlers.js';
 
@@ -94,7 +95,8 @@ function writeGatewayError(res: http.ServerResponse, err: unknown): void {
 
 /** A JSON body that does not decode is the client's fault: INVALID_ARGUMENT, as the gateway answers. */
 function errorStatus(err: unknown): { code: StatusCode; message: string } {
-  if (err instanceof Error && (err as { code?: string }).code === 'ERR_PROTO_JSON') return { code: Status.INVALID_ARGUMENT, message: err.message };
+  const code = err instanceof Error ? (err as { code?: string }).code : undefined;
+  if (err instanceof Error && (code === 'ERR_PROTO_JSON' || code === 'ERR_JSON_STREAM')) return { code: Status.INVALID_ARGUMENT, message: err.message };
   return statusFromError(err);
 }
 
@@ -122,14 +124,19 @@ async function serveStream(req: HttpRequest, res: http.ServerResponse, def: Meth
     push(cancelled);
   });
   const splitter = new JsonObjectSplitter((json) => push(def.requestType.encode(fromJson(def.requestType, json))));
+  let bodyFailed = false;
   req.raw.on('data', (chunk: Buffer) => {
+    if (bodyFailed) return; // the rest of a bad body is read and dropped, so the error answer still gets out
     try {
       splitter.push(chunk);
     } catch (err) {
+      bodyFailed = true;
       const st = errorStatus(err);
       push(new StatusError(st.code, st.message));
-      req.raw.destroy();
+      return;
     }
+    // Backpressure: a handler slower than its client stops the body being read.
+    if (inbound.length >= netStreamInboundMessagesMax) req.raw.pause();
   });
   // etcd's watch server ignores the client's half-close (its recvLoop returns on EOF and the
   // stream lives until the context ends), so through the gateway a watch keeps sending events
@@ -137,12 +144,14 @@ async function serveStream(req: HttpRequest, res: http.ServerResponse, def: Meth
   // on half-close, so for Watch the end of the body is not passed on.
   const holdHalfClose = def.path === WATCH_PATH;
   req.raw.on('end', () => {
+    if (bodyFailed) return;
     if (!splitter.idle) push(new StatusError(Status.INVALID_ARGUMENT, 'unexpected EOF'));
     else if (!holdHalfClose) push(undefined);
   });
   const stream: ServerStream = {
     ctx,
     recv: async () => {
+      if (req.raw.isPaused() && inbound.length < netStreamInboundMessagesMax) req.raw.resume();
       const v = inbound.length > 0 ? inbound.shift() : await new Promise<Uint8Array | undefined | Error>((r) => (waiter = r));
       if (v instanceof Error) {
         inbound.unshift(v); // every later recv fails the same way

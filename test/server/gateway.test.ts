@@ -161,3 +161,18 @@ test('/health and /version', async () => {
   const st = await post('/v3/maintenance/status', {});
   assert.equal(st.version, '3.4.0');
 });
+
+test('gateway: /v3/lease/keepalive answers one result per request object, then ends with the body', async () => {
+  await post('/v3/lease/grant', { TTL: '30', ID: '777' });
+  const r = await request(port, 'POST', '/v3/lease/keepalive', '{"ID":"777"}\n{"ID":"777"}');
+  assert.equal(r.status, 200);
+  const lines = r.body.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.length, 2);
+  for (const l of lines) {
+    assert.equal(l.result.ID, '777');
+    assert.equal(l.result.TTL, '30');
+  }
+  // A body that is not a sequence of JSON objects ends the stream without a result.
+  const bad = await request(port, 'POST', '/v3/lease/keepalive', 'nope');
+  assert.ok(!bad.body.includes('"result"'), bad.body);
+});
