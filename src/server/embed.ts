@@ -1,11 +1,14 @@
 /**
  * A whole member on real sockets (etcd's embed): the peer listener, the server, and one client
- * port per --listen-client-urls serving the native protocol and gRPC through the same handlers.
+ * port per --listen-client-urls serving the native protocol, gRPC and the JSON gateway (with
+ * /health and /version) through the same handlers.
  */
 import { ClientPort } from '../net/client_port.js';
 import type { ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { buildMethodTable, peerMethods } from './handlers.js';
+import { registerGateway } from './gateway.js';
+import { HttpRouter } from '../net/http1.js';
 import { PeerServer, PeerTransport, fetchClusterFromPeers } from './peer_transport.js';
 import { EtcdServer, type ServerDeps } from './server.js';
 
@@ -46,6 +49,8 @@ export async function startMember(cfg: ServerConfig, log: Logger, extra: Partial
           host: hostOf(u),
           port: Number(u.port),
           methods,
+          // One router per port: HttpRouter refuses a route registered twice.
+          router: registerGateway(new HttpRouter(), methods, server),
           onError: (what, err, peer) => log.debug('client connection error', { what, err, peer }),
         }),
       );
