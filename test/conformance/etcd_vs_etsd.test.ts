@@ -26,9 +26,8 @@ const KNOWN_GAPS: Readonly<Record<string, string>> = {
     'endpoint status: raft index 3 on a fresh etsd vs 4 on etcd (etsd does not propose the cluster version at start-up)',
   'snapshot save, defrag': "snapshot status: totalKey 7 in etsd's snapshot vs 9 in etcd's (keys of the meta/cluster/members buckets)",
   'gateway: lease, cluster, maintenance, health, version':
-    'server differences, not the gateway: timetolive of a revoked lease (etcd TTL -1, etsd NotFound 404); member list ' +
-    'header carries revision; status raftIndex 7 vs 8; alarm GET answers a header where etcd answers {}; ' +
-    '/v3/auth/user/list is 404 (no Auth service in the MethodTable)',
+    'server differences, not the gateway: status raftIndex 7 vs 8 (no cluster version entry at start-up); alarm GET ' +
+    "answers a header where etcd answers {}; /v3/auth/user/list is 404 (no Auth service in the MethodTable)",
 };
 
 async function pair<T>(fn: (a: Member, b: Member) => Promise<T>): Promise<T> {
