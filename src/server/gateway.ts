@@ -1,5 +1,5 @@
 /**
- * etcd's JSON gateway, /health and /version on the client port (HTTP/1.1).
+ * etcd's JSON gateway, /health, /version and /metrics on the client port (HTTP/1.1).
  *
  * Every gateway route goes through the same MethodTable handler that gRPC and the native
  * protocol call: JSON body -> request message (fromJson) -> protobuf bytes -> handler ->
@@ -19,13 +19,15 @@ import { Status, StatusError, httpStatusFromCode, statusFromError, type StatusCo
 import { netStreamInboundMessagesMax } from '../limits.js';
 import type { EtcdServer } from './server.js';
 import { serverVersion } from './handlers.js';
+import { METRICS_CONTENT_TYPE } from './metrics.js';
+import { scrapeServerMetrics } from './server_metrics.js';
 
 /** What /version reports as the cluster version (etsd speaks the 3.4 API only). */
 export const clusterVersion = '3.4.0';
 
 const WATCH_PATH = '/etcdserverpb.Watch/Watch';
 
-/** Registers the gateway's routes plus /health and /version on router. */
+/** Registers the gateway's routes plus /health, /version and /metrics on router. */
 export function registerGateway(router: HttpRouter, methods: MethodTable, server: EtcdServer): HttpRouter {
   for (const [path, def] of gatewayRoutes) {
     const entry = methods.get(def.path);
@@ -55,6 +57,11 @@ export function registerGateway(router: HttpRouter, methods: MethodTable, server
   router.route('GET', '/version', (_req, res) => {
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify({ etcdserver: serverVersion, etcdcluster: clusterVersion }));
+  });
+  router.route('GET', '/metrics', (_req, res) => {
+    const body = scrapeServerMetrics(server);
+    res.writeHead(200, { 'Content-Type': METRICS_CONTENT_TYPE });
+    res.end(body);
   });
   return router;
 }

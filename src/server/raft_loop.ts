@@ -18,6 +18,7 @@ import type { RawNode, Ready } from '../raft/index.js';
 import type { Entry, MemoryStorage, Message, ReadState, Snapshot, SoftState } from '../raft/index.js';
 import type { Wal } from '../wal/index.js';
 import type { Timers } from './timers.js';
+import type { Histogram } from './metrics.js';
 
 export interface LoopHost {
   /** Steps the proposals gathered since the last turn into Raft as one batch (one MsgApp per peer). */
@@ -48,6 +49,8 @@ export class RaftLoop {
   /** WAL fdatasyncs awaited, and the entries they made durable (stats: entries per fsync). */
   syncs = 0;
   syncedEntries = 0;
+  /** Where each WAL fdatasync's duration goes (etcd_disk_wal_fsync_duration_seconds), if set. */
+  fsyncSeconds: Histogram | undefined;
 
   constructor(
     readonly node: RawNode,
@@ -121,7 +124,9 @@ export class RaftLoop {
     if (rd.mustSync) {
       this.syncs++;
       this.syncedEntries += ents.length;
+      const t0 = performance.now();
       await this.wal.sync();
+      this.fsyncSeconds?.observe((performance.now() - t0) / 1000);
     }
     if (this.stopped) return;
     if (rd.snapshot !== null) {

@@ -42,6 +42,7 @@ import { initialMembers, urlString } from './config.js';
 import type { Logger } from './logger.js';
 import { createDataDir, dataDirPaths, hasData, openDataDir, type Opened } from './bootstrap.js';
 import { RaftLoop } from './raft_loop.js';
+import { createEtcdMetrics, type EtcdMetrics } from './metrics.js';
 import { ReadIndexer } from './read_index.js';
 import { RequestIds, WaitMap } from './wait.js';
 import { Membership, type Member } from './members.js';
@@ -92,6 +93,8 @@ export class EtcdServer implements TransportHost {
   store: Store;
   readonly node: RawNode;
   readonly loop: RaftLoop;
+  /** etcd's Prometheus metrics; counters move where events happen, gauges are read at scrape (server_metrics.ts). */
+  readonly metrics: EtcdMetrics = createEtcdMetrics();
   readonly membership: Membership;
   readonly transport: Transport;
   readonly readIndexer: ReadIndexer;
@@ -170,6 +173,7 @@ export class EtcdServer implements TransportHost {
       prng: new Prng(deps.seed ?? Number((this.id ^ BigInt(Date.now())) & 0xffffffffn)),
     });
     this.loop = new RaftLoop(this.node, opened.storage, opened.wal, this, this.timers, cfg.heartbeatMs);
+    this.loop.fsyncSeconds = this.metrics.walFsyncDuration;
     this.readIndexer = new ReadIndexer(
       { now: () => this.timers.now(), appliedIndex: () => this.appliedIndex, readIndex: (ctx) => this.rawReadIndex(ctx) },
       Math.max(cfg.heartbeatMs * 5, 100),
@@ -222,7 +226,7 @@ export class EtcdServer implements TransportHost {
     this.loop.start();
     this.sweeper = this.timers.setInterval(() => {
       const now = this.timers.now();
-      this.waits.sweep(now, errTimeout);
+      this.waits.sweep(now, this.proposalTimedOut);
       this.readIndexer.sweep();
     }, Math.max(50, this.cfg.heartbeatMs));
     this.leaseTimer = this.timers.setInterval(() => this.revokeExpiredLeases(), limits.leaseCheckIntervalMsDefault);
@@ -263,6 +267,12 @@ export class EtcdServer implements TransportHost {
 
   peerCall: (method: string, payload: Uint8Array) => Promise<Uint8Array> = () => Promise.reject(new Error('no peer methods'));
 
+  /** A proposal whose waiter passed its deadline: counted as failed, as etcd counts timeouts. */
+  private readonly proposalTimedOut = (): unknown => {
+    this.metrics.proposalsFailed.inc();
+    return errTimeout();
+  };
+
   // ---- LoopHost ----
 
   send(msgs: Message[]): void {
@@ -274,6 +284,8 @@ export class EtcdServer implements TransportHost {
     const leaderChanged = s.lead !== this.soft.lead;
     this.soft = s;
     if (leaderChanged) {
+      // etcd counts a change to a known leader, not the loss of one.
+      if (s.lead !== 0n) this.metrics.leaderChangesSeen.inc();
       this.log.info(s.lead === 0n ? 'lost leader' : 'leader elected', { leader: s.lead, term: this.node.raft.term });
       if (s.lead !== 0n) {
         const ws = this.leaderWaiters;
@@ -370,7 +382,10 @@ export class EtcdServer implements TransportHost {
    */
   async propose(r: Omit<InternalRaftRequest, 'ID'>): Promise<unknown> {
     this.checkRunning();
-    if (this.soft.lead === 0n && !(await this.waitLeader(this.cfg.electionMs * 2))) throw errNoLeader();
+    if (this.soft.lead === 0n && !(await this.waitLeader(this.cfg.electionMs * 2))) {
+      this.metrics.proposalsFailed.inc();
+      throw errNoLeader();
+    }
     if (this.node.raft.raftLog.committed - this.appliedIndex > limits.applyGapEntriesMax) throw errTooManyRequests();
     const id = this.reqIds.take();
     const req = r as InternalRaftRequest;
@@ -399,6 +414,7 @@ export class EtcdServer implements TransportHost {
     try {
       this.node.proposeMany(datas);
     } catch (err) {
+      this.metrics.proposalsFailed.inc(ids.length);
       const e = err instanceof ProposalDroppedError ? () => (this.soft.lead === 0n ? errNoLeader() : errLeaderChanged()) : () => err;
       for (const id of ids) this.waits.take(id)?.reject(e());
     }

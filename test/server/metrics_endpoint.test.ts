@@ -1,0 +1,76 @@
+/**
+ * GET /metrics on a real one-member cluster: etcd's Prometheus text with live values.
+ */
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as http from 'node:http';
+import { Cluster, startCluster } from './helpers.js';
+
+function get(port: number, path: string): Promise<{ status: number; type: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method: 'GET', path }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (c: Buffer) => parts.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body: Buffer.concat(parts).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Sample lines `name{labels} value` keyed by everything before the value. */
+function samples(body: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of body.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const sp = line.lastIndexOf(' ');
+    out.set(line.slice(0, sp), Number(line.slice(sp + 1)));
+  }
+  return out;
+}
+
+function value(m: Map<string, number>, key: string): number {
+  const v = m.get(key);
+  assert.notEqual(v, undefined, `no sample '${key}'`);
+  return v as number;
+}
+
+let cl: Cluster;
+before(async () => {
+  cl = await startCluster(1);
+});
+after(async () => {
+  await cl?.destroy();
+});
+
+test('metrics: live leader, proposal, WAL fsync and db values after puts', async () => {
+  const p = cl.procs[0]!;
+  const c = await cl.client(p);
+  const before = samples((await get(p.spec.clientPort, '/metrics')).body);
+  const puts = 5;
+  for (let i = 0; i < puts; i++) await c.put(`m/${i}`, `v${i}`);
+  const st = await c.status();
+
+  const r = await get(p.spec.clientPort, '/metrics');
+  assert.equal(r.status, 200);
+  assert.equal(r.type, 'text/plain; version=0.0.4; charset=utf-8');
+  assert.ok(r.body.includes('# TYPE etcd_disk_wal_fsync_duration_seconds histogram\n'));
+  const m = samples(r.body);
+  assert.equal(value(m, 'etcd_server_has_leader'), 1);
+  assert.equal(value(m, 'etcd_server_is_leader'), 1);
+  assert.ok(value(m, 'etcd_server_leader_changes_seen_total') >= 1);
+  const committed = value(m, 'etcd_server_proposals_committed_total');
+  assert.ok(committed - value(before, 'etcd_server_proposals_committed_total') >= puts, `committed ${committed}`);
+  assert.ok(value(m, 'etcd_server_proposals_applied_total') >= value(before, 'etcd_server_proposals_applied_total') + puts);
+  assert.equal(value(m, 'etcd_server_proposals_pending'), 0);
+  assert.equal(value(m, 'etcd_server_proposals_failed_total'), 0);
+  const fsyncs = value(m, 'etcd_disk_wal_fsync_duration_seconds_count');
+  assert.ok(fsyncs > 0, `fsync count ${fsyncs}`);
+  assert.ok(fsyncs > value(before, 'etcd_disk_wal_fsync_duration_seconds_count'), 'each put syncs the WAL');
+  assert.equal(value(m, 'etcd_disk_wal_fsync_duration_seconds_bucket{le="+Inf"}'), fsyncs);
+  assert.ok(value(m, 'etcd_mvcc_db_total_size_in_bytes') > 0);
+  assert.ok(value(m, 'etcd_debugging_mvcc_keys_total') >= puts);
+  assert.equal(value(m, 'etcd_debugging_mvcc_current_revision'), Number(st.header!.revision));
+  assert.equal(value(m, `etcd_server_id{server_id="${st.header!.memberId.toString(16)}"}`), 1);
+});
