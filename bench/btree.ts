@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { openDb, type Db } from '../src/btree/index.js';
 import { Prng } from '../src/util/prng.js';
+import { median } from './_shared.js';
 
 const quick = process.argv.includes('--quick');
 /** `--only <substring>` runs only the cases whose name contains it. */
@@ -41,10 +42,6 @@ function timed(fn: () => number): [number, number] {
   return [ops / wall, ops / ((c.user + c.system) / 1e6)];
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 function withDb<T>(fn: (db: Db, file: string) => T, opts: { noSync: boolean }): T {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'etsd-bench-'));

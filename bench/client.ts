@@ -10,6 +10,7 @@
 import { fork } from 'node:child_process';
 import { connect, type Client } from '../src/client/index.js';
 import { TestMember, tempStore } from '../test/client/test_server.js';
+import { median } from './_shared.js';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -67,10 +68,6 @@ async function measure(total: number, workers: number, op: (i: number) => Promis
   return { opsPerSec: total / secs, p50Ms: pct(lat, 0.5), p99Ms: pct(lat, 0.99) };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
 
 async function watchDelivery(client: Client, writer: Client, total: number): Promise<Result> {
   const w = await client.watch.watch('bench/w/', { prefix: true });

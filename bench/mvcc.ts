@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { openStore, CompareResult, CompareTarget, type Store } from '../src/mvcc/index.js';
 import { Prng } from '../src/util/prng.js';
+import { median, withTempStore } from './_shared.js';
 
 const quick = process.argv.includes('--quick');
 const RUNS = quick ? 1 : 5;
@@ -21,21 +22,8 @@ function key(i: number): Buffer {
   return Buffer.from(`key-${i.toString().padStart(12, '0')}`, 'latin1');
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
-function withStore<T>(fn: (st: Store) => T): T {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'etsd-bench-mvcc-'));
-  const st = openStore(dir, { leaseExpiry: 'caller' });
-  try {
-    return fn(st);
-  } finally {
-    st.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
+const withStore = <T>(fn: (st: Store) => T): T => withTempStore('etsd-bench-mvcc-', fn);
 
 /** CPU seconds of the last timed() body: on a shared machine, wall time also counts waiting. */
 let lastCpuS = 0;

@@ -16,6 +16,7 @@ import { MethodTable } from '../src/net/methods.js';
 import { NativeClient } from '../src/net/native_client.js';
 import { GrpcClient } from '../src/net/grpc_client.js';
 import { GrpcH2Client } from '../src/net/h2/grpc_h2_client.js';
+import { median } from './_shared.js';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -47,10 +48,6 @@ async function drive(callers: Caller[]): Promise<number> {
   return done / ((performance.now() - start) / 1000);
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
 
 /** Child mode: serve echo; on each stdin line print calls and CPU µs since the last line. */
 async function serve(): Promise<void> {

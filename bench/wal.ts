@@ -16,6 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { NodeFileLayer } from '../src/util/file_layer.js';
 import { Wal, type PreallocateMode, type WalEntry } from '../src/wal/index.js';
+import { median } from './_shared.js';
 
 const quick = process.argv.includes('--quick');
 const RUNS = quick ? 1 : 5;
@@ -150,10 +151,6 @@ async function readBack(): Promise<Result> {
   }
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
 
 type Case = [string, PreallocateMode, ((w: Wal) => Promise<number>) | 'raw' | 'read'];
 

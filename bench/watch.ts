@@ -5,31 +5,16 @@
  * fetch the event's protobuf bytes (encoded once per event, shared by all watchers), as a
  * server sending to W streams would. Median of RUNS runs.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { openStore, eventBytes, type Event, type Store } from '../src/mvcc/index.js';
+import { eventBytes, type Event, type Store } from '../src/mvcc/index.js';
+import { median, withTempStore } from './_shared.js';
 
 const quick = process.argv.includes('--quick');
 const RUNS = quick ? 1 : 5;
 const VALUE = Buffer.alloc(64, 0x61);
 const KEY = Buffer.from('watched/key', 'latin1');
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
-function withStore<T>(fn: (st: Store) => T): T {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'etsd-bench-watch-'));
-  const st = openStore(dir, { leaseExpiry: 'caller' });
-  try {
-    return fn(st);
-  } finally {
-    st.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
+const withStore = <T>(fn: (st: Store) => T): T => withTempStore('etsd-bench-watch-', fn);
 
 let lastCpuRate = 0;
 
