@@ -34,7 +34,6 @@ export class Registration {
   private closed = false;
   /** How many times the registration was written (1 + re-registrations after a lost lease). */
   epochs = 0;
-  private loop: Promise<void> | undefined;
 
   constructor(
     private readonly client: Client,
@@ -51,7 +50,7 @@ export class Registration {
   /** @internal */
   async start(): Promise<void> {
     await this.once();
-    this.loop = this.keep();
+    void this.keep(); // never rejects: every failure inside is retried or ends the loop
   }
 
   private async once(): Promise<void> {

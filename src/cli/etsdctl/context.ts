@@ -6,7 +6,7 @@
 import type { EtcdApi, EtcdApiFactory } from './api.js';
 import { ApiUnavailableError } from './api.js';
 import { CtlExitError, ExitBadConnection, ExitError } from './exit.js';
-import { Sink, type Printer } from './printer.js';
+import { Sink } from './printer.js';
 
 export interface CtlIo {
   stdout(b: Uint8Array | string): void;
