@@ -593,15 +593,9 @@ export class EtcdServer implements TransportHost {
     if (this.stopping) return;
     this.stopping = true;
     this.stoppedWith = reason;
-    this.loop.stop();
     const l = this.loop;
     this.log.info('raft loop stats', { turns: l.turns, syncs: l.syncs, entries: l.syncedEntries, entriesPerSync: l.syncs === 0 ? 0 : Math.round((l.syncedEntries / l.syncs) * 10) / 10 });
-    this.timers.clearInterval(this.sweeper);
-    this.timers.clearInterval(this.leaseTimer);
-    this.timers.clearInterval(this.publishTimer);
-    this.waits.rejectAll(errStopped);
-    this.readIndexer.rejectAll(errStopped);
-    await this.transport.close();
+    await this.halt();
     try {
       await this.loop.wal.close();
     } catch (err) {
@@ -617,10 +611,8 @@ export class EtcdServer implements TransportHost {
     this.resolveDone(reason);
   }
 
-  /** For tests: drops everything as a crash would (no final sync or commit). */
-  async crash(): Promise<void> {
-    if (this.stopping) return;
-    this.stopping = true;
+  /** What stop() and crash() share: no more turns or timers, every waiter failed, peers closed. */
+  private async halt(): Promise<void> {
     this.loop.stop();
     this.timers.clearInterval(this.sweeper);
     this.timers.clearInterval(this.leaseTimer);
@@ -628,6 +620,13 @@ export class EtcdServer implements TransportHost {
     this.waits.rejectAll(errStopped);
     this.readIndexer.rejectAll(errStopped);
     await this.transport.close();
+  }
+
+  /** For tests: drops everything as a crash would (no final sync or commit). */
+  async crash(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    await this.halt();
     this.loop.wal.abort();
     this.store.abandon();
     this.resolveDone(new Error('crashed'));

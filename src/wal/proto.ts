@@ -1,19 +1,13 @@
 /**
- * The few protobuf primitives the WAL needs (varints, length-delimited bytes, fixed32), kept
- * here so the WAL has no dependency on the project-wide codec. Readers are strict where the
- * bytes are the WAL's own framing: a varint must be canonical (no redundant 0x80 bytes), so one
- * value has exactly one encoding and any damaged byte changes what is read.
+ * The few protobuf primitives the WAL needs (varints, length-delimited bytes, fixed32). The
+ * reader is kept here rather than taken from src/proto because it is stricter where the bytes
+ * are the WAL's own framing: a varint must be canonical (no redundant 0x80 bytes), so one value
+ * has exactly one encoding and any damaged byte changes what is read; and it returns undefined
+ * instead of throwing, so the segment reader can tell a torn tail from corruption.
  */
 
-/** Bytes a varint of n takes. n must be a non-negative safe integer. */
-export function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    size++;
-  }
-  return size;
-}
+/** Bytes a varint of n takes (the project codec's; the WAL's reader below is stricter). */
+export { varintSize } from '../proto/wire.js';
 
 /** Bytes a varint of a 64-bit unsigned bigint takes. */
 export function varintSizeBig(n: bigint): number {
