@@ -24,6 +24,10 @@ import { crc32c } from '../util/crc32c.js';
 import { errLearnerRpc, errNoLeader, errTimeout, toStatusError } from './errors.js';
 import type { EtcdServer } from './server.js';
 import type { Member } from './members.js';
+import { ServerKv } from './server_kv.js';
+import { registerLockService } from './lock_service.js';
+import { registerElectionService } from './election_service.js';
+import { registerAuthService } from './auth_service.js';
 
 /** etcd's version string this member reports (the API level it implements). */
 export const serverVersion = '3.4.0';
@@ -223,6 +227,12 @@ export function buildMethodTable(s: EtcdServer): MethodTable {
       throw toStatusError(err);
     }
   });
+
+  // ---- Lock, Election (on the member's own KV, as etcd runs them) and Auth ----
+  const kv = new ServerKv(s);
+  registerLockService(t, kv);
+  registerElectionService(t, kv);
+  registerAuthService(t, s);
   return t;
 }
 
