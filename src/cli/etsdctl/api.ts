@@ -79,7 +79,22 @@ export interface EtcdApi {
 
 /** Opens connections; the CLI gets one from its wiring (the real client, or a test fake). */
 export interface EtcdApiFactory {
-  connect(endpoints: string[], opts: { dialTimeoutMs: number }): Promise<EtcdApi>;
+  /**
+   * commandTimeoutMs, when given, bounds the retries and failover of one call (a call made
+   * outside Ctx.call's own timer still ends); dialTimeoutMs bounds the first connection.
+   */
+  connect(endpoints: string[], opts: { dialTimeoutMs: number; commandTimeoutMs?: number }): Promise<EtcdApi>;
+}
+
+/**
+ * A call that failed: the message is etcd's (the gRPC status details), `status` the gRPC code
+ * (src/net/status.ts), and `unsent` says the request surely never left this process (no live
+ * connection when it was made), so even a write may be sent again elsewhere.
+ */
+export class ApiCallError extends EtsdError {
+  constructor(message: string, readonly status: number, readonly unsent = false) {
+    super('ERR_ETSDCTL_CALL', message);
+  }
 }
 
 /** No endpoint answered within the dial timeout. */
