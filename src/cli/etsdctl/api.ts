@@ -6,8 +6,9 @@
  *
  * Errors: a method rejects with an Error whose message is etcd's (the gRPC status message, e.g.
  * `etcdserver: requested lease not found`); etsdctl prints it as etcdctl does (`Error: <msg>`).
- * An unreachable endpoint rejects with ApiUnavailableError, which etsdctl maps to etcdctl's
- * `context deadline exceeded` and exit code 1.
+ * Failed calls reject with ApiCallError (the gRPC status kept, for failover.ts). When no
+ * endpoint answers, a call keeps trying until the command timeout and then fails with
+ * etcdctl's `context deadline exceeded`, exit code 1.
  */
 import type {
   AlarmRequest, AlarmResponse, CampaignRequest, CampaignResponse, CompactionRequest, CompactionResponse,

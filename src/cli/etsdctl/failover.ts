@@ -24,7 +24,7 @@
  */
 import { Status } from '../../net/index.js';
 import type * as P from '../../proto/index.js';
-import { ctlRetryAttemptsMax, ctlRetryBackoffMs } from '../../limits.js';
+import { clientRetryBackoffMsMax, ctlRetryAttemptsMax, ctlRetryBackoffMs } from '../../limits.js';
 import { ApiCallError, type EtcdApi, type KeepAliveStream, type WatchStream } from './api.js';
 
 export type RetryPolicy = 'repeatable' | 'nonRepeatable';
@@ -119,11 +119,16 @@ export class FailoverApi implements EtcdApi {
     this.retired.add(c);
   }
 
-  /** One unary call under the retry rules above. */
+  /**
+   * One unary call under the retry rules above. Calls that reached a member count against
+   * ctlRetryAttemptsMax; failed dials do not when a command timeout bounds the call, so a
+   * list of dead members ends in `context deadline exceeded`, as etcdctl's does.
+   */
   private async unary<R>(policy: RetryPolicy, f: (api: EtcdApi) => Promise<R>): Promise<R> {
     const deadline = this.opts.commandTimeoutMs === undefined ? Infinity : Date.now() + this.opts.commandTimeoutMs;
     let last: unknown;
-    for (let attempt = 0; attempt < ctlRetryAttemptsMax; attempt++) {
+    let calls = 0;
+    for (let attempt = 0; calls < ctlRetryAttemptsMax && (deadline !== Infinity || attempt < ctlRetryAttemptsMax); attempt++) {
       if (attempt > 0) {
         if (Date.now() + ctlRetryBackoffMs >= deadline) throw new ApiCallError('context deadline exceeded', Status.DEADLINE_EXCEEDED);
         await sleep(ctlRetryBackoffMs);
@@ -136,6 +141,7 @@ export class FailoverApi implements EtcdApi {
         last = e;
         continue;
       }
+      calls++;
       try {
         return await f(c);
       } catch (e) {
@@ -180,10 +186,24 @@ export class FailoverApi implements EtcdApi {
   leader = (r: P.LeaderRequest) => this.read((a) => a.leader(r));
   resign = (r: P.ResignRequest) => this.write((a) => a.resign(r));
 
-  /** Waits before a stream reopens; false once closed. */
-  async beforeReopen(): Promise<boolean> {
-    await sleep(ctlRetryBackoffMs);
+  /** Waits before a stream reopens (longer after each failed open in a row); false once closed. */
+  async beforeReopen(failures = 0): Promise<boolean> {
+    await sleep(Math.min(ctlRetryBackoffMs * 2 ** failures, clientRetryBackoffMsMax));
     return !this.closed;
+  }
+
+  /**
+   * The connection for a stream, waiting for one as grpc-go does when no member answers: a
+   * stream has no deadline (watch and keep-alive run until stopped); undefined once closed.
+   */
+  async streamConnection(): Promise<EtcdApi | undefined> {
+    for (let failures = 0; ; failures++) {
+      try {
+        return await this.connection();
+      } catch {
+        if (!(await this.beforeReopen(failures))) return undefined;
+      }
+    }
   }
 
   snapshot(): AsyncIterable<P.SnapshotResponse> {
@@ -215,7 +235,8 @@ export class FailoverApi implements EtcdApi {
       async *[Symbol.asyncIterator]() {
         let last: { key: string; rev: number } | undefined;
         for (;;) {
-          const c = await self.connection();
+          const c = await self.streamConnection();
+          if (!c) return;
           try {
             for await (const r of c.observe(req)) {
               const kv = r.kv;
@@ -302,7 +323,8 @@ class ResumingWatch implements WatchStream {
   async *[Symbol.asyncIterator](): AsyncIterator<P.WatchResponse> {
     for (;;) {
       if (this.closed) return;
-      const c = await this.fo.connection();
+      const c = await this.fo.streamConnection();
+      if (!c || this.closed) return;
       const s = c.watch();
       this.inner = s;
       this.pending = [];
@@ -373,7 +395,8 @@ class ResumingKeepAlive implements KeepAliveStream {
   async *[Symbol.asyncIterator](): AsyncIterator<P.LeaseKeepAliveResponse> {
     for (;;) {
       if (this.closed) return;
-      const c = await this.fo.connection();
+      const c = await this.fo.streamConnection();
+      if (!c || this.closed) return;
       const s = c.leaseKeepAlive();
       this.inner = s;
       for (const id of this.unanswered) s.send(id);

@@ -30,12 +30,13 @@ class GrpcApi implements EtcdApi {
 
   /**
    * clientv3 prints a gRPC error as its description. A call that ends because its session died
-   * is UNAVAILABLE whatever the stream saw (grpc-go reports a lost transport so), and a call
+   * is UNAVAILABLE whatever the stream saw (a reset may read as RST_STREAM CANCEL) (grpc-go reports a lost transport so), and a call
    * that could not even be opened was never sent.
    */
   private callError(e: unknown, opened: boolean): ApiCallError {
     if (e instanceof StatusError) {
-      const lost = this.dead() && e.status !== Status.CANCELLED;
+      // etsdctl never cancels a unary call, and closes streams only when it is done with them.
+      const lost = this.dead();
       return new ApiCallError(e.details, lost ? Status.UNAVAILABLE : e.status, false);
     }
     const msg = e instanceof Error ? e.message : String(e);
@@ -177,15 +178,18 @@ async function dialOne(ep: string, timeoutMs: number): Promise<EtcdApi> {
 export const grpcApiFactory: EtcdApiFactory = {
   async connect(endpoints, { dialTimeoutMs, commandTimeoutMs }) {
     const deadline = Date.now() + dialTimeoutMs;
+    const opts = { dial: dialOne, dialTimeoutMs, commandTimeoutMs };
     for (const [i, ep] of endpoints.entries()) {
       try {
         const first = await dialOne(ep, Math.max(1, deadline - Date.now()));
         // Later calls move along the list when this member dies or is unavailable.
-        return new FailoverApi(endpoints, { dial: dialOne, dialTimeoutMs, commandTimeoutMs }, { index: i, api: first });
+        return new FailoverApi(endpoints, opts, { index: i, api: first });
       } catch {
-        // Try the next endpoint; etcdctl fails only when none answers in time.
+        // Try the next endpoint.
       }
     }
-    throw new ApiUnavailableError();
+    // None answered: etcdctl 3.4's dial does not block either; each call keeps dialing until
+    // the command timeout and then fails with `context deadline exceeded`, exit code 1.
+    return new FailoverApi(endpoints, opts);
   },
 };
