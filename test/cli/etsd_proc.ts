@@ -107,13 +107,14 @@ export interface Cluster {
 }
 
 /** Starts n etsd members as one cluster and waits until each answers a linearizable get. */
-export async function startCluster(n: number, opts: { token?: string } = {}): Promise<Cluster> {
+export async function startCluster(n: number, opts: { token?: string; names?: string[] } = {}): Promise<Cluster> {
   const dir = await mkdtemp(join(tmpdir(), 'etsdctl-cluster-'));
   const ports: { client: number; peer: number }[] = [];
   for (let i = 0; i < n; i++) ports.push({ client: await freePort(), peer: await freePort() });
-  const initial = ports.map((p, i) => `m${i + 1}=http://127.0.0.1:${p.peer}`).join(',');
+  const nameOf = (i: number): string => opts.names?.[i] ?? `m${i + 1}`;
+  const initial = ports.map((p, i) => `${nameOf(i)}=http://127.0.0.1:${p.peer}`).join(',');
   const members: Member[] = ports.map((p, i) => {
-    const name = `m${i + 1}`;
+    const name = nameOf(i);
     const ep = `127.0.0.1:${p.client}`;
     const proc = spawn(process.execPath, [ETSD_BIN, `--name=${name}`, `--data-dir=${join(dir, name)}`,
       `--listen-client-urls=http://${ep}`, `--advertise-client-urls=http://${ep}`,
