@@ -13,8 +13,8 @@ import { runCtl } from '../../src/cli/etsdctl/ctl.js';
 import type { CtlIo } from '../../src/cli/etsdctl/context.js';
 import { grpcApiFactory } from '../../src/cli/etsdctl/grpc_api.js';
 
-/** The compiled server (dist/src/cli/etsd.js). */
-export const ETSD_BIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'etsd.js');
+/** The compiled server (dist/src/cli/etsd.js); ETSD_BIN points the CLI tests at another build. */
+export const ETSD_BIN = process.env.ETSD_BIN ?? join(import.meta.dirname, '..', '..', 'src', 'cli', 'etsd.js');
 export const etsdBuilt = (): boolean => existsSync(ETSD_BIN);
 
 const live = new Set<ChildProcess>();

@@ -230,29 +230,7 @@ export class FailoverApi implements EtcdApi {
   }
 
   observe(req: P.LeaderRequest): AsyncIterable<P.LeaderResponse> {
-    const self = this;
-    return {
-      async *[Symbol.asyncIterator]() {
-        let last: { key: string; rev: number } | undefined;
-        for (;;) {
-          const c = await self.streamConnection();
-          if (!c) return;
-          try {
-            for await (const r of c.observe(req)) {
-              const kv = r.kv;
-              // A reopened Observe starts with the current leader, which may be the one already told.
-              if (kv && last && last.key === Buffer.from(kv.key).toString('latin1') && last.rev === kv.modRevision) continue;
-              if (kv) last = { key: Buffer.from(kv.key).toString('latin1'), rev: kv.modRevision };
-              yield r;
-            }
-            return;
-          } catch (e) {
-            if (isMemberFailure(e)) self.abandon(c);
-            if (!isTransient(e) || !(await self.beforeReopen())) throw e;
-          }
-        }
-      },
-    };
+    return { [Symbol.asyncIterator]: () => new ResumingObserve(this, req) };
   }
 
   watch(): WatchStream {
@@ -414,5 +392,53 @@ class ResumingKeepAlive implements KeepAliveStream {
       }
       if (!(await this.fo.beforeReopen())) return;
     }
+  }
+}
+
+/**
+ * An Observe that reopens on the next member and skips the leader it already reported. An
+ * iterator by hand, so that return() (the user stops listening) cancels the call at once.
+ */
+class ResumingObserve implements AsyncIterator<P.LeaderResponse> {
+  private inner: AsyncIterator<P.LeaderResponse> | undefined;
+  private conn: EtcdApi | undefined;
+  private last: { key: string; rev: number } | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly fo: FailoverApi,
+    private readonly req: P.LeaderRequest,
+  ) {}
+
+  async next(): Promise<IteratorResult<P.LeaderResponse>> {
+    for (;;) {
+      if (this.stopped) return { done: true, value: undefined };
+      if (!this.inner) {
+        this.conn = await this.fo.streamConnection();
+        if (!this.conn || this.stopped) return { done: true, value: undefined };
+        this.inner = this.conn.observe(this.req)[Symbol.asyncIterator]();
+      }
+      try {
+        const r = await this.inner.next();
+        if (r.done) return r;
+        const kv = r.value.kv;
+        const key = kv ? Buffer.from(kv.key).toString('latin1') : '';
+        // A reopened Observe starts with the current leader, which may be the one already told.
+        if (kv && this.last && this.last.key === key && this.last.rev === kv.modRevision) continue;
+        if (kv) this.last = { key, rev: kv.modRevision };
+        return r;
+      } catch (e) {
+        this.inner = undefined;
+        if (this.stopped) return { done: true, value: undefined };
+        if (this.conn && isMemberFailure(e)) this.fo.abandon(this.conn);
+        if (!isTransient(e) || !(await this.fo.beforeReopen())) throw e;
+      }
+    }
+  }
+
+  async return(): Promise<IteratorResult<P.LeaderResponse>> {
+    this.stopped = true;
+    await this.inner?.return?.();
+    return { done: true, value: undefined };
   }
 }

@@ -64,27 +64,46 @@ class GrpcApi implements EtcdApi {
     return resType.decode(bytes);
   }
 
-  /** A server stream: one request, then every response until the status. */
-  private async *serverStream<Q, R>(path: string, reqType: MessageCodec<Q>, resType: MessageCodec<R>, req: Q): AsyncGenerator<R> {
-    const s = this.open(path);
-    s.send(reqType.encode(req));
-    s.halfClose();
-    try {
-      for (;;) {
-        let m: Uint8Array | undefined;
-        try {
-          m = await s.recv();
-        } catch (e) {
-          throw this.callError(e, true);
-        }
-        if (m === undefined) break;
-        yield resType.decode(m);
-      }
-      const st = await s.status();
-      if (st.status !== 0) throw this.callError(st, true);
-    } finally {
-      s.cancel();
-    }
+  /**
+   * A server stream: one request, then every response until the status. Its iterator's
+   * return() cancels the call at once (an async generator's would wait for the next message,
+   * forever on a quiet Observe).
+   */
+  private serverStream<Q, R>(path: string, reqType: MessageCodec<Q>, resType: MessageCodec<R>, req: Q): AsyncIterable<R> {
+    return {
+      [Symbol.asyncIterator]: (): AsyncIterator<R> => {
+        let s: GrpcClientStream | undefined;
+        let done = false;
+        const end = (): IteratorResult<R> => ({ done: true, value: undefined });
+        return {
+          next: async () => {
+            if (done) return end();
+            if (!s) {
+              s = this.open(path);
+              s.send(reqType.encode(req));
+              s.halfClose();
+            }
+            let m: Uint8Array | undefined;
+            try {
+              m = await s.recv();
+            } catch (e) {
+              done = true;
+              throw this.callError(e, true);
+            }
+            if (m !== undefined) return { done: false, value: resType.decode(m) };
+            done = true;
+            const st = await s.status();
+            if (st.status !== 0) throw this.callError(st, true);
+            return end();
+          },
+          return: async () => {
+            done = true;
+            s?.cancel();
+            return end();
+          },
+        };
+      },
+    };
   }
 
   /** A bidirectional stream as send() plus an async iterator of decoded responses. */
@@ -170,18 +189,15 @@ async function connectOne(ep: string, timeoutMs: number): Promise<GrpcClient> {
   }
 }
 
-/** One endpoint's connection, within the dial timeout. */
-async function dialOne(ep: string, timeoutMs: number): Promise<EtcdApi> {
-  return new GrpcApi(ep, await connectOne(ep, timeoutMs));
-}
-
 export const grpcApiFactory: EtcdApiFactory = {
   async connect(endpoints, { dialTimeoutMs, commandTimeoutMs }) {
+    /** One endpoint's connection, within the given time (the first dial and every redial). */
+    const dial = async (ep: string, timeoutMs: number): Promise<EtcdApi> => new GrpcApi(ep, await connectOne(ep, timeoutMs));
+    const opts = { dial, dialTimeoutMs, commandTimeoutMs };
     const deadline = Date.now() + dialTimeoutMs;
-    const opts = { dial: dialOne, dialTimeoutMs, commandTimeoutMs };
     for (const [i, ep] of endpoints.entries()) {
       try {
-        const first = await dialOne(ep, Math.max(1, deadline - Date.now()));
+        const first = await dial(ep, Math.max(1, deadline - Date.now()));
         // Later calls move along the list when this member dies or is unavailable.
         return new FailoverApi(endpoints, opts, { index: i, api: first });
       } catch {
