@@ -87,8 +87,8 @@ export function mask(text: string, c: RunCtx): string {
   for (const [dec, name] of ids) {
     if (!dec) continue;
     byValue.push([hex(dec).padStart(16, '0'), name], [dec, name]);
-    // Go's %16x pads with spaces (`Member  3b5944... added`).
-    s = s.replaceAll(hex(dec).padStart(16, ' '), name);
+    // member add/update/remove print both ids with %16x, padded with spaces (`Member  3b5944...`).
+    for (const w of ['Member ', 'cluster ']) s = s.replaceAll(w + hex(dec).padStart(16, ' '), w + name);
     // Unpadded hex only as a whole word: short hex strings could hide inside other numbers.
     s = s.replaceAll(hex(dec).padStart(16, '0'), name);
     s = s.replace(new RegExp(`\\b${escape(hex(dec))}\\b`, 'g'), name);
