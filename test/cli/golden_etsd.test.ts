@@ -206,3 +206,17 @@ for (const g of goldens) {
     assert.equal(r.code, g.code, 'exit code');
   });
 }
+
+/**
+ * check perf takes a minute against etcd (and its figures are timings), so it has no golden:
+ * with ETSD_TEST_CHECK_PERF=<seconds> set, a shortened run (ETSDCTL_CHECK_PERF_SECONDS) must
+ * print etcdctl's verdict lines in etcdctl's order and leave no key behind. Last, since it writes.
+ */
+const perfSeconds = process.env.ETSD_TEST_CHECK_PERF;
+test('check perf: etcdctl\'s verdict lines, keys removed after', { skip: skip || (!perfSeconds && 'set ETSD_TEST_CHECK_PERF=<seconds> to run') }, async () => {
+  const r = await ctl([`--endpoints=${ours.ep}`, 'check', 'perf', '--load', 's'], { env: { ETSDCTL_CHECK_PERF_SECONDS: perfSeconds! } });
+  assert.match(r.out, /^(PASS|FAIL): Throughput (is|too low:) \d+ writes\/s\n(PASS: Slowest request took|Slowest request took too long:) \d+\.\d+s\n(PASS: Stddev is|Stddev too high:) \d+\.\d+s\n(PASS|FAIL)\n$/);
+  assert.match(r.err, /\d+ \/ \d+ Bo+m !\s+\d+\.\d\d%/);
+  const left = await ctl([`--endpoints=${ours.ep}`, 'get', '/etcdctl-check-perf/', '--prefix', '--keys-only']);
+  assert.equal(left.out, '');
+});
