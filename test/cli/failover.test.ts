@@ -249,6 +249,13 @@ test('live: a watch survives the SIGKILL of its member in a three-member cluster
     const r = await w;
     assert.equal(r.code, 0, r.err);
     assert.equal(r.out.replace(/^(PUT\ncw\/0\nx\n)+/, ''), 'PUT\ncw/a\n1\nPUT\ncw/b\n2\nPUT\ncw/c\n3\n');
+
+    // A multi-call command through the list: the member list comes from a live member, then
+    // each member is asked alone; the dead one is reported as etcdctl does and the rest print.
+    const st = await ctl([`--endpoints=${eps.join(',')}`, '--command-timeout=1s', 'endpoint', 'status', '--cluster']);
+    assert.equal(st.code, 1);
+    assert.equal(st.err, `Failed to get the status of endpoint http://${eps[0]} (context deadline exceeded)\n`);
+    assert.deepEqual(st.out.trim().split('\n').map((l) => l.split(', ')[0]).sort(), [`http://${eps[1]}`, `http://${eps[2]}`].sort());
   } finally {
     await c.stop();
   }
