@@ -173,6 +173,12 @@ export const clientStmAttemptsMax = 1_000;
 /** Service changes queued for a discovery reader that it has not taken; more pauses its watch. */
 export const clientDiscoveryQueueMax = 1_024;
 
+// ---- etsdctl (src/cli/etsdctl) ----
+/** Attempts of one call across the endpoints (clientv3's defaultUnaryMaxRetries). */
+export const ctlRetryAttemptsMax = 100;
+/** Pause between two attempts of a call or two opens of a stream (clientv3's defaultBackoffWaitBetween). */
+export const ctlRetryBackoffMs = 25;
+
 // ---- server ----
 /** Snap files kept after a new snapshot (etcd's --max-snapshots). */
 export const snapFilesKeep = 5;

@@ -6,8 +6,9 @@
  *
  * Errors: a method rejects with an Error whose message is etcd's (the gRPC status message, e.g.
  * `etcdserver: requested lease not found`); etsdctl prints it as etcdctl does (`Error: <msg>`).
- * An unreachable endpoint rejects with ApiUnavailableError, which etsdctl maps to etcdctl's
- * `context deadline exceeded` and exit code 1.
+ * Failed calls reject with ApiCallError (the gRPC status kept, for failover.ts). When no
+ * endpoint answers, a call keeps trying until the command timeout and then fails with
+ * etcdctl's `context deadline exceeded`, exit code 1.
  */
 import type {
   AlarmRequest, AlarmResponse, CampaignRequest, CampaignResponse, CompactionRequest, CompactionResponse,
@@ -79,7 +80,22 @@ export interface EtcdApi {
 
 /** Opens connections; the CLI gets one from its wiring (the real client, or a test fake). */
 export interface EtcdApiFactory {
-  connect(endpoints: string[], opts: { dialTimeoutMs: number }): Promise<EtcdApi>;
+  /**
+   * commandTimeoutMs, when given, bounds the retries and failover of one call (a call made
+   * outside Ctx.call's own timer still ends); dialTimeoutMs bounds the first connection.
+   */
+  connect(endpoints: string[], opts: { dialTimeoutMs: number; commandTimeoutMs?: number }): Promise<EtcdApi>;
+}
+
+/**
+ * A call that failed: the message is etcd's (the gRPC status details), `status` the gRPC code
+ * (src/net/status.ts), and `unsent` says the request surely never left this process (no live
+ * connection when it was made), so even a write may be sent again elsewhere.
+ */
+export class ApiCallError extends EtsdError {
+  constructor(message: string, readonly status: number, readonly unsent = false) {
+    super('ERR_ETSDCTL_CALL', message);
+  }
 }
 
 /** No endpoint answered within the dial timeout. */

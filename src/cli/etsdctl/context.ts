@@ -39,6 +39,8 @@ export interface GlobalFlags {
 
 export class Ctx {
   private conn: EtcdApi | undefined;
+  /** Connections to other endpoint lists (one member at a time for endpoint commands). */
+  private readonly others: EtcdApi[] = [];
   constructor(
     readonly g: GlobalFlags,
     readonly io: CtlIo,
@@ -65,8 +67,9 @@ export class Ctx {
     if (endpoints === this.g.endpoints && this.conn) return this.conn;
     if (!this.factory) throw new CtlExitError(ExitBadConnection, 'no client transport is wired into this build of etsdctl');
     try {
-      const c = await this.factory.connect(endpoints, { dialTimeoutMs: this.g.dialTimeoutMs });
+      const c = await this.factory.connect(endpoints, { dialTimeoutMs: this.g.dialTimeoutMs, commandTimeoutMs: this.g.commandTimeoutMs });
       if (endpoints === this.g.endpoints) this.conn = c;
+      else this.others.push(c);
       return c;
     } catch (e) {
       if (e instanceof CtlExitError) throw e;
@@ -95,6 +98,7 @@ export class Ctx {
   close(): void {
     this.conn?.close();
     this.conn = undefined;
+    for (const c of this.others.splice(0)) c.close();
   }
 }
 

@@ -6,7 +6,7 @@
 import yargs, { type Argv } from 'yargs';
 import type { EtcdApiFactory } from './api.js';
 import { Ctx, parseGoDurationMs, type CtlIo, type GlobalFlags } from './context.js';
-import { CtlExitError, ExitBadArgs, ExitError, errorText } from './exit.js';
+import { CtlExitError, ExitBadArgs, ExitError, errorText, flagError } from './exit.js';
 import { OUTPUT_FORMATS } from './printer.js';
 import { GET_DEFAULTS } from './ops.js';
 import { compactionCommand, delCommand, getCommand, putCommand, txnCommand } from './commands/kv.js';
@@ -172,7 +172,7 @@ function addFlags(y: Argv, flags: Record<string, FlagDef>): Argv {
 function intFlag(name: string, v: unknown): number {
   const t = String(v);
   if (!/^[+-]?\d+$/.test(t) || !Number.isSafeInteger(Number(t))) {
-    throw new CtlExitError(ExitError, `invalid argument ${JSON.stringify(t)} for "--${name}" flag: strconv.ParseInt: parsing ${JSON.stringify(t)}: invalid syntax`);
+    throw flagError(`invalid argument ${JSON.stringify(t)} for "--${name}" flag: strconv.ParseInt: parsing ${JSON.stringify(t)}: invalid syntax`);
   }
   return Number(t);
 }
@@ -182,7 +182,7 @@ function globals(argv: Flags): GlobalFlags {
     try {
       return parseGoDurationMs(String(argv[n]));
     } catch (e) {
-      throw new CtlExitError(ExitError, `invalid argument ${JSON.stringify(argv[n])} for "--${n}" flag: ${(e as Error).message}`);
+      throw flagError(`invalid argument ${JSON.stringify(argv[n])} for "--${n}" flag: ${(e as Error).message}`);
     }
   };
   const w = String(argv['write-out']);
@@ -215,7 +215,8 @@ export async function runCtl(argv: string[], io: CtlIo, factory: EtcdApiFactory 
     .fail((msg, err) => {
       if (err) throw err;
       const unknown = /^Unknown arguments?: (.*)$/.exec(msg ?? '');
-      throw new CtlExitError(ExitError, unknown ? `unknown flag: --${unknown[1]!.split(',')[0]!.trim()}` : msg ?? 'bad usage');
+      if (unknown) throw flagError(`unknown flag: --${unknown[1]!.split(',')[0]!.trim()}`);
+      throw new CtlExitError(ExitError, msg ?? 'bad usage');
     });
   y = addFlags(y, GLOBAL_FLAGS);
   const groups = new Map<string, CommandDef[]>();

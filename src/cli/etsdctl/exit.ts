@@ -37,3 +37,12 @@ export function nilHeaderPanic(): CtlExitError {
   return new CtlExitError(ExitBadConnection, 'nil pointer dereference',
     'panic: runtime error: invalid memory address or nil pointer dereference\n');
 }
+
+/**
+ * A flag cobra could not parse (unknown, or a bad value): cobra prints `Error: <msg>` and the
+ * command's usage (on stdout), then etcdctl's main prints `Error: <msg>` again; exit code 1.
+ * The usage text is not reproduced.
+ */
+export function flagError(message: string): CtlExitError {
+  return new CtlExitError(ExitError, message, `Error: ${message}\n\nError: ${message}\n`);
+}

@@ -4,64 +4,130 @@
  * replace it later behind the same interface. Errors are the status details (etcd's
  * `etcdserver: ...` text), as clientv3's errors print.
  *
- * Endpoints: the first one that connects within the dial timeout is used (etcdctl's balancer
- * also tries them in turn); `host:port` means h2c on http://host:port.
+ * Endpoints: the first one that connects within the dial timeout is pinned (etcdctl's balancer
+ * also tries them in turn), and FailoverApi (failover.ts) moves on from it when it dies;
+ * `host:port` means h2c on http://host:port.
  */
-import { GrpcClient, StatusError } from '../../net/index.js';
+import { GrpcClient, GrpcClientStream, Status, StatusError } from '../../net/index.js';
+import { unaryOver } from '../../net/call_inbox.js';
 import * as P from '../../proto/index.js';
 import type { MessageCodec } from '../../proto/index.js';
-import { ApiUnavailableError, type EtcdApi, type EtcdApiFactory, type KeepAliveStream, type WatchStream } from './api.js';
+import { FailoverApi } from './failover.js';
+import { ApiCallError, ApiUnavailableError, type EtcdApi, type EtcdApiFactory, type KeepAliveStream, type WatchStream } from './api.js';
+
+/** clientv3's text for a call made with no usable connection (etcd-api.md: retried even for writes). */
+const NO_CONNECTION = 'there is no connection available';
 
 const url = (ep: string): string => (/^[a-z]+:\/\//.test(ep) ? ep : `http://${ep}`);
-
-/** clientv3 prints a gRPC error as its description. */
-function etcdError(e: unknown): Error {
-  if (e instanceof StatusError) return new Error(e.details);
-  return e instanceof Error ? e : new Error(String(e));
-}
 
 class GrpcApi implements EtcdApi {
   constructor(readonly endpoint: string, private readonly c: GrpcClient) {}
 
-  private async unary<Q, R>(path: string, reqType: MessageCodec<Q>, resType: MessageCodec<R>, req: Q): Promise<R> {
+  /** The session is gone (the member died or closed it): nothing more can be sent on it. */
+  private dead(): boolean {
+    return this.c.session.destroyed || this.c.session.closed;
+  }
+
+  /**
+   * clientv3 prints a gRPC error as its description. A call that ends because its session died
+   * is UNAVAILABLE whatever the stream saw (a reset may read as RST_STREAM CANCEL) (grpc-go reports a lost transport so), and a call
+   * that could not even be opened was never sent.
+   */
+  private callError(e: unknown, opened: boolean): ApiCallError {
+    if (e instanceof StatusError) {
+      // etsdctl never cancels a unary call, and closes streams only when it is done with them.
+      const lost = this.dead();
+      return new ApiCallError(e.details, lost ? Status.UNAVAILABLE : e.status, false);
+    }
+    const msg = e instanceof Error ? e.message : String(e);
+    return new ApiCallError(opened ? msg : NO_CONNECTION, Status.UNAVAILABLE, !opened);
+  }
+
+  /** Opens a call, or throws the unsent error when the session cannot take one. */
+  private open(path: string): GrpcClientStream {
+    if (this.dead()) throw new ApiCallError(NO_CONNECTION, Status.UNAVAILABLE, true);
     try {
-      return resType.decode(await this.c.unary(path, reqType.encode(req)));
+      return this.c.stream(path);
     } catch (e) {
-      throw etcdError(e);
+      throw this.callError(e, false);
     }
   }
 
-  /** A server stream: one request, then every response until the status. */
-  private async *serverStream<Q, R>(path: string, reqType: MessageCodec<Q>, resType: MessageCodec<R>, req: Q): AsyncGenerator<R> {
-    const s = this.c.stream(path);
-    s.send(reqType.encode(req));
-    s.halfClose();
+  private async unary<Q, R>(path: string, reqType: MessageCodec<Q>, resType: MessageCodec<R>, req: Q): Promise<R> {
+    const call = this.open(path);
+    let bytes: Uint8Array;
     try {
-      for (;;) {
-        const m = await s.recv();
-        if (m === undefined) break;
-        yield resType.decode(m);
-      }
-      const st = await s.status();
-      if (st.status !== 0) throw etcdError(st);
-    } finally {
-      s.cancel();
+      bytes = await unaryOver(call, reqType.encode(req));
+    } catch (e) {
+      throw this.callError(e, true);
     }
+    return resType.decode(bytes);
+  }
+
+  /**
+   * A server stream: one request, then every response until the status. Its iterator's
+   * return() cancels the call at once (an async generator's would wait for the next message,
+   * forever on a quiet Observe).
+   */
+  private serverStream<Q, R>(path: string, reqType: MessageCodec<Q>, resType: MessageCodec<R>, req: Q): AsyncIterable<R> {
+    return {
+      [Symbol.asyncIterator]: (): AsyncIterator<R> => {
+        let s: GrpcClientStream | undefined;
+        let done = false;
+        const end = (): IteratorResult<R> => ({ done: true, value: undefined });
+        return {
+          next: async () => {
+            if (done) return end();
+            if (!s) {
+              s = this.open(path);
+              s.send(reqType.encode(req));
+              s.halfClose();
+            }
+            let m: Uint8Array | undefined;
+            try {
+              m = await s.recv();
+            } catch (e) {
+              done = true;
+              throw this.callError(e, true);
+            }
+            if (m !== undefined) return { done: false, value: resType.decode(m) };
+            done = true;
+            const st = await s.status();
+            if (st.status !== 0) throw this.callError(st, true);
+            return end();
+          },
+          return: async () => {
+            done = true;
+            s?.cancel();
+            return end();
+          },
+        };
+      },
+    };
   }
 
   /** A bidirectional stream as send() plus an async iterator of decoded responses. */
   private bidi<R>(path: string, resType: MessageCodec<R>): { send(b: Uint8Array): void; close(): void; [Symbol.asyncIterator](): AsyncIterator<R> } {
-    const s = this.c.stream(path);
+    let s: GrpcClientStream | undefined;
+    let openError: ApiCallError | undefined;
+    try {
+      s = this.open(path);
+    } catch (e) {
+      // Reported by the first read, as a broken stream is.
+      openError = e as ApiCallError;
+    }
+    const fail = (e: unknown): ApiCallError => this.callError(e, true);
     return {
-      send: (b) => void s.send(b),
-      close: () => s.cancel(),
+      send: (b) => void s?.send(b),
+      close: () => s?.cancel(),
       async *[Symbol.asyncIterator]() {
+        if (!s) throw openError!;
         for (;;) {
           let m: Uint8Array | undefined;
           try {
             m = await s.recv();
           } catch (e) {
-            throw etcdError(e);
+            throw fail(e);
           }
           if (m === undefined) return;
           yield resType.decode(m);
@@ -124,15 +190,22 @@ async function connectOne(ep: string, timeoutMs: number): Promise<GrpcClient> {
 }
 
 export const grpcApiFactory: EtcdApiFactory = {
-  async connect(endpoints, { dialTimeoutMs }) {
+  async connect(endpoints, { dialTimeoutMs, commandTimeoutMs }) {
+    /** One endpoint's connection, within the given time (the first dial and every redial). */
+    const dial = async (ep: string, timeoutMs: number): Promise<EtcdApi> => new GrpcApi(ep, await connectOne(ep, timeoutMs));
+    const opts = { dial, dialTimeoutMs, commandTimeoutMs };
     const deadline = Date.now() + dialTimeoutMs;
-    for (const ep of endpoints) {
+    for (const [i, ep] of endpoints.entries()) {
       try {
-        return new GrpcApi(ep, await connectOne(ep, Math.max(1, deadline - Date.now())));
+        const first = await dial(ep, Math.max(1, deadline - Date.now()));
+        // Later calls move along the list when this member dies or is unavailable.
+        return new FailoverApi(endpoints, opts, { index: i, api: first });
       } catch {
-        // Try the next endpoint; etcdctl fails only when none answers in time.
+        // Try the next endpoint.
       }
     }
-    throw new ApiUnavailableError();
+    // None answered: etcdctl 3.4's dial does not block either; each call keeps dialing until
+    // the command timeout and then fails with `context deadline exceeded`, exit code 1.
+    return new FailoverApi(endpoints, opts);
   },
 };
