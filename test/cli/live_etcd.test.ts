@@ -14,11 +14,13 @@ import { join } from 'node:path';
 import { runCtl } from '../../src/cli/etsdctl/ctl.js';
 import { grpcApiFactory } from '../../src/cli/etsdctl/grpc_api.js';
 import { stripClientLogs } from './fixture.js';
+import { freePort } from '../conformance/harness.js';
 
 const have = (bin: string): boolean => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
 const live = have('etcd') && have('etcdctl');
-const CLIENT = 24890;
-const PEER = 24891;
+// Free ports: several runs of the suite (worktrees, CI) may share the machine.
+const CLIENT = await freePort();
+const PEER = await freePort();
 const EP = `127.0.0.1:${CLIENT}`;
 let etcd: ChildProcess | undefined;
 let dir = '';

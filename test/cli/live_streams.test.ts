@@ -12,11 +12,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCtl } from '../../src/cli/etsdctl/ctl.js';
 import { grpcApiFactory } from '../../src/cli/etsdctl/grpc_api.js';
+import { freePort } from '../conformance/harness.js';
 
 const have = (bin: string): boolean => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
 const live = have('etcd') && have('etcdctl');
 const skip = !live && 'etcd/etcdctl not on PATH';
-const EP = '127.0.0.1:24990';
+// Free ports: several runs of the suite (worktrees, CI) may share the machine.
+const EP = `127.0.0.1:${await freePort()}`;
+const PEER = await freePort();
 let etcd: ChildProcess | undefined;
 let dir = '';
 
@@ -38,8 +41,8 @@ before(async () => {
   if (!live) return;
   dir = mkdtempSync(join(tmpdir(), 'etsdctl-live2-'));
   etcd = spawn('etcd', ['--name', 'n1', '--data-dir', join(dir, 'd'), '--listen-client-urls', `http://${EP}`, '--advertise-client-urls', `http://${EP}`,
-    '--listen-peer-urls', 'http://127.0.0.1:24991', '--initial-advertise-peer-urls', 'http://127.0.0.1:24991',
-    '--initial-cluster', 'n1=http://127.0.0.1:24991', '--heartbeat-interval', '10', '--election-timeout', '60', '--log-level', 'error'], { stdio: 'ignore' });
+    '--listen-peer-urls', `http://127.0.0.1:${PEER}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${PEER}`,
+    '--initial-cluster', `n1=http://127.0.0.1:${PEER}`, '--heartbeat-interval', '10', '--election-timeout', '60', '--log-level', 'error'], { stdio: 'ignore' });
   for (let i = 0; i < 200 && etcdctl(['endpoint', 'health']).status !== 0; i++) await sleep(50);
 });
 after(() => {
