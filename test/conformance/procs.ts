@@ -126,9 +126,10 @@ export async function run(cmd: string, args: readonly string[], opts: RunOptions
   }
 }
 
-/** etcdctl (API v3) against a list of client URLs. */
+/** etcdctl (API v3) against a list of client URLs (none for the offline snapshot commands). */
 export function ctl(endpoints: readonly string[], args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
-  return run('etcdctl', [`--endpoints=${endpoints.join(',')}`, ...args], opts, { ...process.env, ETCDCTL_API: '3' });
+  const ep = endpoints.length === 0 ? [] : [`--endpoints=${endpoints.join(',')}`];
+  return run('etcdctl', [...ep, ...args], opts, { ...process.env, ETCDCTL_API: '3' });
 }
 
 /** etsdctl, the project's etcdctl, run as a user runs it (a node process). */

@@ -1,0 +1,179 @@
+/**
+ * Migration both ways, as users do it, with the real etcd 3.4 tools:
+ *
+ *   etcd -> etsd: a real etcd gets a history (several revisions of a key, a delete, a lease
+ *     with a key, a compaction, writes after it); `etcdctl snapshot save`; `etsdctl snapshot
+ *     restore` with etcdctl's flags; an etsd started on the restored dir.
+ *   etsd -> etcd: the same history written into etsd; `etsdctl snapshot save` (and etcdctl's
+ *     snapshot save against etsd); `etcdctl snapshot status` accepts the file; `etcdctl
+ *     snapshot restore`; a real etcd started on the restored dir.
+ *
+ * Either way the new member must serve what the old one served: the same keys (`get` of
+ * everything, `-w json`, masked only for the header's cluster id, member id and raft term,
+ * which belong to the new membership), the same revision, the same compact revision, the same
+ * leases, and the same `endpoint hashkv` (the hash of the whole MVCC history, at the same
+ * revision).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { commandAvailable, etsdAvailable, type CommandResult, type ServerKind } from './harness.js';
+import { ctl, etsdctl, ServerProc, show, startGroup, tempRoot, waitHealthy } from './procs.js';
+import { freePort } from '../server/helpers.js';
+
+const haveEtcd = (await commandAvailable('etcd')) && (await commandAvailable('etcdctl', 'version'));
+const skip = !haveEtcd ? 'etcd and etcdctl are not on PATH (CI installs etcd-server and etcd-client)' : !etsdAvailable() ? 'dist/src/cli/etsd.js is not built' : false;
+
+/** Runs etcdctl and requires exit 0. */
+async function ok(endpoints: readonly string[], args: readonly string[], cwd?: string): Promise<CommandResult> {
+  const r = await ctl(endpoints, args, cwd === undefined ? {} : { cwd });
+  assert.equal(r.code, 0, `etcdctl ${args.join(' ')}: ${show(r)}`);
+  return r;
+}
+
+/**
+ * The history: revisions 2..10 with a key overwritten twice, a delete, a lease with a key,
+ * a compaction at revision 6 (so the first versions of /app/a are gone) and writes after it.
+ */
+async function writeHistory(ep: readonly string[]): Promise<void> {
+  await ok(ep, ['put', '/app/a', 'a1']);
+  await ok(ep, ['put', '/app/b', 'b1']);
+  await ok(ep, ['put', '/app/a', 'a2']);
+  await ok(ep, ['put', '/app/gone', 'soon']);
+  await ok(ep, ['del', '/app/gone']);
+  const g = await ok(ep, ['lease', 'grant', '3600']);
+  const lease = /lease ([0-9a-f]+) granted/.exec(g.stdout)?.[1];
+  assert.ok(lease !== undefined, g.stdout);
+  await ok(ep, ['put', '/app/leased', 'with-lease', `--lease=${lease}`]);
+  await ok(ep, ['compaction', '6']);
+  await ok(ep, ['put', '/app/a', 'a3']);
+  await ok(ep, ['put', '/other', 'x']);
+  await ok(ep, ['put', '/app/b', 'b2']);
+}
+
+/** What a client sees of a member's data, masked for the membership's own ids. */
+interface View {
+  readonly kvs: string;
+  readonly revision: number;
+  readonly hash: string;
+  readonly compactRevision: number;
+  readonly leases: string;
+  readonly compacted: string;
+  readonly atRev: string;
+}
+
+async function view(ep: readonly string[]): Promise<View> {
+  const kvs = (await ok(ep, ['get', '', '--from-key', '-w', 'json'])).stdout;
+  const revision = Number(/"revision":(\d+)/.exec(kvs)?.[1]);
+  const hk = (await ok(ep, ['endpoint', 'hashkv', `--rev=${revision}`, '-w', 'json'])).stdout;
+  const hash = /"hash":(\d+)/.exec(hk)?.[1] ?? `no hash in ${hk}`;
+  const compactRevision = Number(/"compact_revision":(\d+)/.exec(hk)?.[1] ?? 0);
+  const leases = (await ok(ep, ['lease', 'list'])).stdout;
+  const id = /^([0-9a-f]+)$/m.exec(leases)?.[1];
+  assert.ok(id !== undefined, `one lease in ${leases}`);
+  // The lease keeps its id, granted TTL and key; the remaining time is a clock reading.
+  const ttl = (await ok(ep, ['lease', 'timetolive', id, '--keys'])).stdout.replace(/remaining\(\d+s\)/, 'remaining(<s>)');
+  // A read below the compaction fails the same way on both; one at a kept revision succeeds.
+  const c = await ctl(ep, ['get', '/app/a', '--rev=3']);
+  const atRev = (await ok(ep, ['get', '/app/', '--prefix', '--rev=7', '-w', 'json'])).stdout;
+  const mask = (s: string): string => s.replace(/"(cluster_id|member_id|raft_term)":\d+/g, '"$1":<$1>');
+  return { kvs: mask(kvs), revision, hash, compactRevision, leases: leases + ttl, compacted: `exit ${c.code}: ${c.stdout}${dropRetryLog(c.stderr)}`, atRev: mask(atRev) };
+}
+
+/** etcdctl's client logs each retried call as a JSON line with a time and a random uuid. */
+function dropRetryLog(stderr: string): string {
+  return stderr.replace(/^\{"level".*\n/gm, '');
+}
+
+/** Saves a snapshot with `tool` (etcdctl or etsdctl) from the endpoints to file. */
+async function save(tool: 'etcdctl' | 'etsdctl', ep: readonly string[], file: string): Promise<void> {
+  const args = ['snapshot', 'save', file];
+  const r = tool === 'etcdctl' ? await ctl(ep, args) : await etsdctl([`--endpoints=${ep.join(',')}`, ...args]);
+  assert.equal(r.code, 0, `${tool} snapshot save: ${show(r)}`);
+  assert.match(r.stdout, /Snapshot saved at /, `${tool} snapshot save: ${show(r)}`);
+}
+
+/**
+ * Restores file with `tool` into a new data dir for a one-member cluster named `restored`,
+ * with the flags etcd's docs give, and starts a server of `kind` on it.
+ */
+async function restoreAndStart(tool: 'etcdctl' | 'etsdctl', kind: ServerKind, file: string, root: string): Promise<ServerProc> {
+  const spec = { name: 'restored', clientPort: await freePort(), peerPort: await freePort(), dataDir: join(root, `restored-${kind}`) };
+  const peer = `http://127.0.0.1:${spec.peerPort}`;
+  const flags = [`--name=${spec.name}`, `--data-dir=${spec.dataDir}`, `--initial-cluster=${spec.name}=${peer}`, `--initial-advertise-peer-urls=${peer}`, '--initial-cluster-token=restored-token'];
+  const r = tool === 'etcdctl' ? await ctl([], ['snapshot', 'restore', file, ...flags]) : await etsdctl(['snapshot', 'restore', file, ...flags]);
+  assert.equal(r.code, 0, `${tool} snapshot restore: ${show(r)}`);
+  const p = new ServerProc(kind, spec, [`--initial-cluster=${spec.name}=${peer}`, '--initial-cluster-state=new', '--initial-cluster-token=restored-token']);
+  try {
+    await waitHealthy([p.clientUrl], [p]);
+  } catch (err) {
+    await p.kill('SIGKILL');
+    throw err;
+  }
+  return p;
+}
+
+function assertSameView(before: View, after: View, what: string): void {
+  assert.equal(after.revision, before.revision, `${what}: revision`);
+  assert.equal(after.compactRevision, before.compactRevision, `${what}: compact revision`);
+  assert.equal(after.kvs, before.kvs, `${what}: get --from-key -w json`);
+  assert.equal(after.atRev, before.atRev, `${what}: get --rev=7`);
+  assert.equal(after.compacted, before.compacted, `${what}: get below the compaction`);
+  assert.equal(after.leases, before.leases, `${what}: lease list`);
+  assert.equal(after.hash, before.hash, `${what}: endpoint hashkv --rev=${before.revision}`);
+}
+
+test('etcd -> etsd: etcdctl snapshot save from a real etcd, etsdctl snapshot restore, etsd serves the same keys, revision and hashKV', { skip }, async () => {
+  const root = await tempRoot('etsd-migrate-in-');
+  const src = await startGroup('etcd', 1);
+  let dst: ServerProc | undefined;
+  try {
+    await writeHistory(src.endpoints);
+    const before = await view(src.endpoints);
+    assert.equal(before.revision, 10);
+    assert.equal(before.compactRevision, 6);
+    const file = join(root, 'from-etcd.db');
+    await save('etcdctl', src.endpoints, file);
+    await src.stop();
+    dst = await restoreAndStart('etsdctl', 'etsd', file, root);
+    assertSameView(before, await view([dst.clientUrl]), 'etsd restored from an etcd snapshot');
+    // The member keeps working on the restored history: the next write is revision 11.
+    const p = await ok([dst.clientUrl], ['put', '/after', 'restore', '-w', 'json']);
+    assert.match(p.stdout, /"revision":11/);
+  } finally {
+    await src.stop();
+    await dst?.kill('SIGKILL');
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('etsd -> etcd: etsdctl snapshot save from etsd passes etcdctl snapshot status and restore; a real etcd serves the same keys, revision and hashKV', { skip }, async () => {
+  const root = await tempRoot('etsd-migrate-out-');
+  const src = await startGroup('etsd', 1);
+  let dst: ServerProc | undefined;
+  try {
+    await writeHistory(src.endpoints);
+    const before = await view(src.endpoints);
+    assert.equal(before.revision, 10);
+    assert.equal(before.compactRevision, 6);
+    const file = join(root, 'from-etsd.db');
+    await save('etsdctl', src.endpoints, file);
+    // etcdctl's own snapshot save against etsd gives a file etcdctl accepts too.
+    const file2 = join(root, 'from-etsd-by-etcdctl.db');
+    await save('etcdctl', src.endpoints, file2);
+    await src.stop();
+    for (const f of [file, file2]) {
+      const st = await ok([], ['snapshot', 'status', f, '-w', 'json']);
+      assert.match(st.stdout, new RegExp(`"revision":${before.revision},`), `snapshot status of ${f}: ${st.stdout}`);
+    }
+    dst = await restoreAndStart('etcdctl', 'etcd', file, root);
+    assertSameView(before, await view([dst.clientUrl]), 'etcd restored from an etsd snapshot');
+    const p = await ok([dst.clientUrl], ['put', '/after', 'restore', '-w', 'json']);
+    assert.match(p.stdout, /"revision":11/);
+  } finally {
+    await src.stop();
+    await dst?.kill('SIGKILL');
+    await rm(root, { recursive: true, force: true });
+  }
+});
