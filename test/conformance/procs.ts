@@ -48,6 +48,7 @@ export class ServerProc {
     readonly kind: ServerKind,
     readonly spec: ProcSpec,
     flags: readonly string[],
+    env: NodeJS.ProcessEnv = process.env,
   ) {
     const s = spec;
     const all = [
@@ -62,8 +63,8 @@ export class ServerProc {
     ];
     this.child = track(
       kind === 'etcd'
-        ? spawn('etcd', all, { stdio: ['ignore', 'pipe', 'pipe'] })
-        : spawn(process.execPath, [ETSD_BIN, ...all], { stdio: ['ignore', 'pipe', 'pipe'] }),
+        ? spawn('etcd', all, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn(process.execPath, [ETSD_BIN, ...all], { env, stdio: ['ignore', 'pipe', 'pipe'] }),
     );
     const keep = (b: Buffer): void => {
       this.out.push(b.toString());
