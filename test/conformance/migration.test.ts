@@ -98,8 +98,8 @@ async function save(tool: 'etcdctl' | 'etsdctl', ep: readonly string[], file: st
  * Restores file with `tool` into a new data dir for a one-member cluster named `restored`,
  * with the flags etcd's docs give, and starts a server of `kind` on it.
  */
-async function restoreAndStart(tool: 'etcdctl' | 'etsdctl', kind: ServerKind, file: string, root: string): Promise<ServerProc> {
-  const spec = { name: 'restored', clientPort: await freePort(), peerPort: await freePort(), dataDir: join(root, `restored-${kind}`) };
+async function restoreAndStart(tool: 'etcdctl' | 'etsdctl', kind: ServerKind, file: string, root: string, tag = ''): Promise<ServerProc> {
+  const spec = { name: 'restored', clientPort: await freePort(), peerPort: await freePort(), dataDir: join(root, `restored-${kind}${tag}`) };
   const peer = `http://127.0.0.1:${spec.peerPort}`;
   const flags = [`--name=${spec.name}`, `--data-dir=${spec.dataDir}`, `--initial-cluster=${spec.name}=${peer}`, `--initial-advertise-peer-urls=${peer}`, '--initial-cluster-token=restored-token'];
   const r = tool === 'etcdctl' ? await ctl([], ['snapshot', 'restore', file, ...flags]) : await etsdctl(['snapshot', 'restore', file, ...flags]);
@@ -167,13 +167,50 @@ test('etsd -> etcd: etsdctl snapshot save from etsd passes etcdctl snapshot stat
       const st = await ok([], ['snapshot', 'status', f, '-w', 'json']);
       assert.match(st.stdout, new RegExp(`"revision":${before.revision},`), `snapshot status of ${f}: ${st.stdout}`);
     }
-    dst = await restoreAndStart('etcdctl', 'etcd', file, root);
-    assertSameView(before, await view([dst.clientUrl]), 'etcd restored from an etsd snapshot');
-    const p = await ok([dst.clientUrl], ['put', '/after', 'restore', '-w', 'json']);
-    assert.match(p.stdout, /"revision":11/);
+    for (const [f, how] of [[file, 'etsdctl'], [file2, 'etcdctl']] as const) {
+      dst = await restoreAndStart('etcdctl', 'etcd', f, root, how);
+      assertSameView(before, await view([dst.clientUrl]), `etcd restored from an etsd snapshot saved by ${how}`);
+      const p = await ok([dst.clientUrl], ['put', '/after', 'restore', '-w', 'json']);
+      assert.match(p.stdout, /"revision":11/);
+      await dst.kill('SIGKILL');
+    }
   } finally {
     await src.stop();
     await dst?.kill('SIGKILL');
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('etcd -> etsd, a three-member cluster: each member restored from the same etcd snapshot with its own --name; all serve the same data', { skip }, async () => {
+  const root = await tempRoot('etsd-migrate-3-');
+  const src = await startGroup('etcd', 1);
+  const procs: ServerProc[] = [];
+  try {
+    await writeHistory(src.endpoints);
+    const before = await view(src.endpoints);
+    const file = join(root, 'from-etcd.db');
+    await save('etcdctl', src.endpoints, file);
+    await src.stop();
+    const specs = [];
+    for (let i = 1; i <= 3; i++) specs.push({ name: `r${i}`, clientPort: await freePort(), peerPort: await freePort(), dataDir: join(root, `r${i}`) });
+    const initial = specs.map((x) => `${x.name}=http://127.0.0.1:${x.peerPort}`).join(',');
+    for (const x of specs) {
+      const r = await etsdctl(['snapshot', 'restore', file, `--name=${x.name}`, `--data-dir=${x.dataDir}`, `--initial-cluster=${initial}`, `--initial-advertise-peer-urls=http://127.0.0.1:${x.peerPort}`, '--initial-cluster-token=restored-3']);
+      assert.equal(r.code, 0, `etsdctl snapshot restore --name=${x.name}: ${show(r)}`);
+    }
+    for (const x of specs) procs.push(new ServerProc('etsd', x, [`--initial-cluster=${initial}`, '--initial-cluster-state=new', '--initial-cluster-token=restored-3']));
+    const endpoints = procs.map((x) => x.clientUrl);
+    await waitHealthy(endpoints, procs);
+    const members = (await ok(endpoints, ['member', 'list'])).stdout;
+    assert.equal(members.split('\n').filter((l) => / started, r[123], /.test(l)).length, 3, members);
+    for (const e of endpoints) assertSameView(before, await view([e]), `etsd member ${e} restored from an etcd snapshot`);
+    // The restored cluster replicates: a write through one member is read through another.
+    await ok([endpoints[0]!], ['put', '/after', 'restore']);
+    const g = await ok([endpoints[2]!], ['get', '/after', '-w', 'json']);
+    assert.match(g.stdout, /"revision":11/);
+  } finally {
+    await src.stop();
+    await Promise.all(procs.map((x) => x.kill('SIGKILL')));
     await rm(root, { recursive: true, force: true });
   }
 });
