@@ -2,21 +2,24 @@
  * The client port's decoders fuzzed against a running etsd process: random and mutated input
  * on every protocol the port sniffs.
  *
- *   | kind          | what is sent                                                     | what must come back                        |
- *   | ------------- | ---------------------------------------------------------------- | ------------------------------------------ |
- *   | grpc-broken   | valid HTTP/2 and gRPC framing, a protobuf payload malformed by    | a gRPC status, INVALID_ARGUMENT (or        |
- *   |               | construction (fuzz_gen.ts), on every method of the v3 API         | UNIMPLEMENTED for a method never served)   |
- *   | grpc-framing  | valid HTTP/2, gRPC framing broken before the first message ends   | a non-OK status or RST_STREAM              |
- *   |               | (compressed flag, length past the end or above the limit)         |                                            |
- *   | grpc-headers  | bad content-type, te, grpc-timeout or path                        | a non-OK status or RST_STREAM              |
- *   | grpc-mutated  | freely mutated payloads on read-only methods                      | any status                                 |
- *   | h2-raw        | a whole HTTP/2 connection (preface, SETTINGS, HEADERS, DATA),     | the server closes the connection           |
- *   |               | mutated (bit flips, cuts, length fields, frame types), then FIN   |                                            |
- *   | native-broken | valid native frames, malformed protobuf, every method             | an ERROR frame, INVALID_ARGUMENT (or       |
- *   |               |                                                                   | UNIMPLEMENTED as above)                    |
- *   | native-raw    | a whole native connection mutated, then FIN                       | the server closes the connection           |
- *   | http1-broken  | gateway write routes with a strict prefix of their JSON body      | an HTTP error status (4xx)                 |
- *   | http1-raw     | mutated gateway requests and random bytes, then FIN               | the server closes the connection           |
+ *   | kind             | what is sent                                                     | what must come back                      |
+ *   | ---------------- | ---------------------------------------------------------------- | ---------------------------------------- |
+ *   | grpc-broken      | valid HTTP/2 and gRPC framing, a protobuf payload malformed by   | a gRPC status, INVALID_ARGUMENT (or      |
+ *   |                  | construction (fuzz_gen.ts), on every method of the v3 API        | UNIMPLEMENTED for a method never served) |
+ *   | grpc-midstream   | a bidi stream (Watch, LeaseKeepAlive): a valid message, then a   | INVALID_ARGUMENT while the client keeps  |
+ *   |                  | malformed one; the client never half-closes                      | its side open                            |
+ *   | native-midstream | the same on a native stream                                      | the same                                 |
+ *   | grpc-framing     | valid HTTP/2, gRPC framing broken before the first message ends  | a non-OK status or RST_STREAM            |
+ *   |                  | (compressed flag, length past the end or above the limit)        |                                          |
+ *   | grpc-headers     | bad content-type, te, grpc-timeout or path                       | a non-OK status or RST_STREAM            |
+ *   | grpc-mutated     | freely mutated payloads on read-only methods                     | any status                               |
+ *   | h2-raw           | a whole HTTP/2 connection (preface, SETTINGS, HEADERS, DATA),    | the server closes the connection         |
+ *   |                  | mutated (bit flips, cuts, length fields, frame types), then FIN  |                                          |
+ *   | native-broken    | valid native frames, malformed protobuf, every method            | an ERROR frame, INVALID_ARGUMENT (or     |
+ *   |                  |                                                                  | UNIMPLEMENTED as above)                  |
+ *   | native-raw       | a whole native connection mutated, then FIN                      | the server closes the connection         |
+ *   | http1-broken     | gateway write routes with a strict prefix of their JSON body     | an HTTP error status (4xx)               |
+ *   | http1-raw        | mutated gateway requests and random bytes, then FIN              | the server closes the connection         |
  *
  * "Comes back" is bounded by HANG_MS, a generous bound that only detects hangs. After each
  * batch: the process is alive, a correct Range answers, and the revision is the one before the
@@ -25,7 +28,7 @@
  * input the same way every time.
  *
  * The run is seeded (SEED=...); the seed is printed with any failure. FUZZ_ITERATIONS sets the
- * number of cases (default 400, about 15 s here); a soak:
+ * number of cases per engine (default 400, a few seconds each); a soak:
  *   FUZZ_ITERATIONS=50000 npm test -- conformance/fuzz
  * FUZZ_DUMP=<file> appends every bad case's whole input (hex) to the file, for replaying.
  * Both HTTP/2 engines of the client port are fuzzed (src/net/h2, the default, and node:http2).
@@ -75,8 +78,12 @@ interface Outcome {
 
 // ---- one case per transport ----
 
-/** A gRPC request with a raw body on a fresh HTTP/2 session (node:http2 as the client). */
-function grpcRaw(port: number, headers: http2.OutgoingHttpHeaders, body: Uint8Array): Promise<string> {
+/**
+ * A gRPC request with a raw body on a fresh HTTP/2 session (node:http2 as the client). With
+ * halfClose false the request stays open after the body, and trailers end the case: a server
+ * that ends a call early need not wait for the client's END_STREAM.
+ */
+function grpcRaw(port: number, headers: http2.OutgoingHttpHeaders, body: Uint8Array, halfClose = true): Promise<string> {
   return new Promise((resolve) => {
     const session = http2.connect(`http://127.0.0.1:${port}`);
     let respHeaders: http2.IncomingHttpHeaders | undefined;
@@ -94,7 +101,10 @@ function grpcRaw(port: number, headers: http2.OutgoingHttpHeaders, body: Uint8Ar
     session.on('close', () => done('closed'));
     const req = session.request({ ':method': 'POST', ...headers });
     req.on('response', (h) => (respHeaders = h));
-    req.on('trailers', (t) => (trailers = t));
+    req.on('trailers', (t) => {
+      trailers = t;
+      if (!halfClose) done(String(t['grpc-status']));
+    });
     req.on('error', () => {});
     req.on('data', () => {});
     req.on('close', () => {
@@ -103,7 +113,8 @@ function grpcRaw(port: number, headers: http2.OutgoingHttpHeaders, body: Uint8Ar
       else if (respHeaders !== undefined) done(`http:${String(respHeaders[':status'])}`);
       else done(`rst:${req.rstCode ?? 'none'}`);
     });
-    req.end(Buffer.from(body));
+    if (halfClose) req.end(Buffer.from(body));
+    else req.write(Buffer.from(body));
   });
 }
 
@@ -149,6 +160,22 @@ async function nativeCall(port: number, m: MethodSample, payload: Uint8Array): P
   }
 }
 
+/** A native stream: the valid message, then the malformed one, no half-close; the stream's end status. */
+async function nativeMidstream(port: number, m: MethodSample, payload: Uint8Array): Promise<string> {
+  const c = await NativeClient.connect('127.0.0.1', port, { connectTimeoutMs: HANG_MS });
+  try {
+    const s = c.stream(m.path, { timeoutMs: HANG_MS });
+    await s.send(m.valid);
+    await s.send(payload);
+    for (;;) if ((await s.recv()) === undefined) return String(GRPC_STATUS_OK);
+  } catch (err) {
+    if (err instanceof StatusError) return String(err.status === GRPC_DEADLINE_EXCEEDED ? 'hang' : err.status);
+    return 'closed';
+  } finally {
+    c.close();
+  }
+}
+
 // ---- the cases ----
 
 const GATEWAY_WRITES: readonly [string, string][] = [
@@ -173,10 +200,11 @@ const GATEWAY_READS: readonly [string, string][] = [
 ];
 
 const READ_ONLY = METHODS.filter((m) => m.readOnly);
+const BIDI = METHODS.filter((m) => m.shape === 'bidi');
 
 type Case = () => Promise<Outcome>;
 
-const KINDS = ['grpc-broken', 'grpc-broken', 'grpc-framing', 'grpc-headers', 'grpc-mutated', 'h2-raw', 'native-broken', 'native-raw', 'http1-broken', 'http1-raw'] as const;
+const KINDS = ['grpc-broken', 'grpc-broken', 'grpc-midstream', 'native-midstream', 'grpc-framing', 'grpc-headers', 'grpc-mutated', 'h2-raw', 'native-broken', 'native-raw', 'http1-broken', 'http1-raw'] as const;
 
 function makeCase(rng: Prng, port: number, kinds: readonly string[]): Case {
   const kind = rng.pick(kinds);
@@ -185,6 +213,18 @@ function makeCase(rng: Prng, port: number, kinds: readonly string[]): Case {
       const m = rng.pick(METHODS);
       const p = brokenPayload(rng, m);
       return async () => ({ kind, method: m.path, what: `${m.path} ${p.how} ${Buffer.from(p.bytes).toString('hex')}`, result: await grpcRaw(port, grpcHeaders(m.path), grpcMessage(p.bytes)) });
+    }
+    case 'grpc-midstream': {
+      // A bidi stream: a valid first message, then a malformed one, the stream left open.
+      const m = rng.pick(BIDI);
+      const p = brokenPayload(rng, m);
+      const body = Buffer.concat([grpcMessage(m.valid), grpcMessage(p.bytes)]);
+      return async () => ({ kind, method: m.path, what: `${m.path} then ${p.how} ${Buffer.from(p.bytes).toString('hex')}`, result: await grpcRaw(port, grpcHeaders(m.path), body, false) });
+    }
+    case 'native-midstream': {
+      const m = rng.pick(BIDI);
+      const p = brokenPayload(rng, m);
+      return async () => ({ kind, method: m.path, what: `${m.path} then ${p.how} ${Buffer.from(p.bytes).toString('hex')}`, result: await nativeMidstream(port, m, p.bytes) });
     }
     case 'grpc-framing': {
       const m = rng.pick(METHODS);
@@ -287,6 +327,8 @@ function check(o: Outcome, perMethod: Map<string, Set<string>>): string | undefi
   if (knownGap(o)) return undefined;
   switch (o.kind) {
     case 'grpc-broken':
+    case 'grpc-midstream':
+    case 'native-midstream':
     case 'native-broken': {
       if (o.result !== String(GRPC_INVALID_ARGUMENT) && o.result !== String(GRPC_UNIMPLEMENTED)) return `status ${o.result}, want INVALID_ARGUMENT`;
       const path = pathOf(o);
