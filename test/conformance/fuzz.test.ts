@@ -1,5 +1,5 @@
 /**
- * The client port's decoders fuzzed against a running etsd process: random and mutated input
+ * The client and peer ports' decoders fuzzed against a running etsd process: random and mutated input
  * on every protocol the port sniffs.
  *
  *   | kind             | what is sent                                                     | what must come back                      |
@@ -20,6 +20,9 @@
  *   | native-raw       | a whole native connection mutated, then FIN                      | the server closes the connection         |
  *   | http1-broken     | gateway write routes with a strict prefix of their JSON body     | an HTTP error status (4xx)               |
  *   | http1-raw        | mutated gateway requests and random bytes, then FIN              | the server closes the connection         |
+ *   | peer-broken      | the peer port: malformed Raft messages on /etsd.Raft/Stream and  | an end (a bad Raft message is dropped,   |
+ *   |                  | /etsd.Raft/Snapshot, malformed forwarded calls (/etsd.Peer/Call) | so OK is allowed), no hang               |
+ *   | peer-raw         | a whole peer connection mutated, then FIN                        | the server closes the connection         |
  *
  * "Comes back" is bounded by HANG_MS, a generous bound that only detects hangs. After each
  * batch: the process is alive, a correct Range answers, and the revision is the one before the
@@ -49,7 +52,7 @@ import { commandAvailable, etsdAvailable } from './harness.js';
 import { ServerProc, sleep, tempRoot } from './procs.js';
 import { freePort } from '../server/helpers.js';
 import {
-  METHODS, brokenPayload, grpcMessage, h2Conversation, http1Request, mutate, nativeConversation, pb, type MethodSample,
+  METHODS, breakMessage, brokenPayload, grpcMessage, h2Conversation, http1Request, mutate, nativeConversation, pb, type MethodSample,
 } from './fuzz_gen.js';
 
 const skip = etsdAvailable() ? false : 'dist/src/cli/etsd.js is not built';
@@ -176,6 +179,32 @@ async function nativeMidstream(port: number, m: MethodSample, payload: Uint8Arra
   }
 }
 
+/** A client-streaming call (the peer port's Raft streams): messages sent, half-closed, the end status. */
+async function nativeClientStream(port: number, path: string, messages: readonly Uint8Array[]): Promise<string> {
+  const c = await NativeClient.connect('127.0.0.1', port, { connectTimeoutMs: HANG_MS });
+  try {
+    const s = c.stream(path, { timeoutMs: HANG_MS });
+    for (const [i, m] of messages.entries()) await s.send(m, i === messages.length - 1);
+    if (messages.length === 0) s.halfClose();
+    for (;;) if ((await s.recv()) === undefined) return String(GRPC_STATUS_OK);
+  } catch (err) {
+    if (err instanceof StatusError) return String(err.status === GRPC_DEADLINE_EXCEEDED ? 'hang' : err.status);
+    return 'closed';
+  } finally {
+    c.close();
+  }
+}
+
+/** A raftpb.Message MsgHeartbeat (type 8) to member 1 from 2: never this member, so dropped even if it decodes. */
+const RAFT_HEARTBEAT = pb([1, 8], [2, 1], [3, 2], [4, 5], [8, 0]);
+/** A raftpb.Message MsgSnap (type 7) with a snapshot (field 9: metadata index 3, term 1). */
+const RAFT_SNAP = pb([1, 7], [2, 1], [3, 2], [4, 5], [9, pb([2, pb([2, 3], [3, 1])])]);
+const PEER_CALL_NAMES = ['LeaseKeepAlive', 'LeaseTimeToLive', 'Members', 'Nope'];
+
+function peerCallPayload(name: string, message: Uint8Array): Uint8Array {
+  return Buffer.concat([Uint8Array.of(name.length), Buffer.from(name), message]);
+}
+
 // ---- the cases ----
 
 const GATEWAY_WRITES: readonly [string, string][] = [
@@ -204,9 +233,9 @@ const BIDI = METHODS.filter((m) => m.shape === 'bidi');
 
 type Case = () => Promise<Outcome>;
 
-const KINDS = ['grpc-broken', 'grpc-broken', 'grpc-midstream', 'native-midstream', 'grpc-framing', 'grpc-headers', 'grpc-mutated', 'h2-raw', 'native-broken', 'native-raw', 'http1-broken', 'http1-raw'] as const;
+const KINDS = ['grpc-broken', 'grpc-broken', 'grpc-midstream', 'native-midstream', 'peer-broken', 'peer-raw', 'grpc-framing', 'grpc-headers', 'grpc-mutated', 'h2-raw', 'native-broken', 'native-raw', 'http1-broken', 'http1-raw'] as const;
 
-function makeCase(rng: Prng, port: number, kinds: readonly string[]): Case {
+function makeCase(rng: Prng, port: number, peerPort: number, kinds: readonly string[]): Case {
   const kind = rng.pick(kinds);
   switch (kind) {
     case 'grpc-broken': {
@@ -225,6 +254,43 @@ function makeCase(rng: Prng, port: number, kinds: readonly string[]): Case {
       const m = rng.pick(BIDI);
       const p = brokenPayload(rng, m);
       return async () => ({ kind, method: m.path, what: `${m.path} then ${p.how} ${Buffer.from(p.bytes).toString('hex')}`, result: await nativeMidstream(port, m, p.bytes) });
+    }
+    case 'peer-broken': {
+      // The peer port: malformed Raft messages on the Raft stream and the snapshot stream, and
+      // forwarded calls with malformed requests. Answers vary (a bad Raft message is dropped,
+      // the stream ends OK); the member must survive and stay unchanged.
+      const peer = peerPort;
+      const how = rng.int(3);
+      if (how === 0) {
+        const msgs = Array.from({ length: 1 + rng.int(4) }, () => (rng.chance(0.7) ? breakMessage(rng, RAFT_HEARTBEAT).bytes : rng.bytes(rng.int(64))));
+        return async () => ({ kind, what: `Raft/Stream ${msgs.map((m) => Buffer.from(m).toString('hex')).join(' ')}`, result: await nativeClientStream(peer, '/etsd.Raft/Stream', msgs) });
+      }
+      if (how === 1) {
+        const first = breakMessage(rng, RAFT_SNAP).bytes;
+        return async () => ({ kind, what: `Raft/Snapshot ${Buffer.from(first).toString('hex')}`, result: await nativeClientStream(peer, '/etsd.Raft/Snapshot', [first, rng.bytes(100)]) });
+      }
+      const name = rng.pick(PEER_CALL_NAMES);
+      const msg = rng.chance(0.5) ? breakMessage(rng, pb([1, 0x1234])).bytes : mutate(rng, pb([1, 0x1234], [2, true]));
+      const payload = rng.chance(0.8) ? peerCallPayload(name, msg) : mutate(rng, peerCallPayload(name, msg));
+      return async () => ({
+        kind,
+        what: `Peer/Call ${Buffer.from(payload).toString('hex')}`,
+        result: await NativeClient.connect('127.0.0.1', peer, { connectTimeoutMs: HANG_MS }).then(async (c) => {
+          try {
+            await c.call('/etsd.Peer/Call', payload, { timeoutMs: HANG_MS });
+            return String(GRPC_STATUS_OK);
+          } catch (err) {
+            return err instanceof StatusError ? String(err.status === GRPC_DEADLINE_EXCEEDED ? 'hang' : err.status) : 'closed';
+          } finally {
+            c.close();
+          }
+        }),
+      });
+    }
+    case 'peer-raw': {
+      const conv = nativeConversation([{ path: '/etsd.Peer/Call', message: peerCallPayload('Members', new Uint8Array(0)) }], RAFT_HEARTBEAT, '/etsd.Raft/Stream');
+      const bytes = mutate(rng, conv.bytes, conv.boundaries);
+      return async () => ({ kind, what: Buffer.from(bytes).toString('hex'), result: (await rawExchange(peerPort, bytes)).result });
     }
     case 'grpc-framing': {
       const m = rng.pick(METHODS);
@@ -406,7 +472,7 @@ async function fuzz(engine: 'etsd' | 'node', kinds: readonly string[] = KINDS): 
     assert.equal(base.count, 1);
     const perMethod = new Map<string, Set<string>>();
     for (let done = 0; done < ITERATIONS; done += BATCH) {
-      const cases = Array.from({ length: Math.min(BATCH, ITERATIONS - done) }, () => makeCase(rng, port, kinds));
+      const cases = Array.from({ length: Math.min(BATCH, ITERATIONS - done) }, () => makeCase(rng, port, p.spec.peerPort, kinds));
       const bad: string[] = [];
       const fullInput = new Map<string, string>();
       for (const o of await runPool(cases)) {
@@ -449,11 +515,11 @@ async function assertNothingAdded(port: number, what: string): Promise<void> {
   }
 }
 
-test('fuzz the client port of a running etsd (src/net/h2 engine): only errors, no crash, no hang, no write', { skip }, () => fuzz('etsd'));
+test('fuzz the client and peer ports of a running etsd (src/net/h2 engine): only errors, no crash, no hang, no write', { skip }, () => fuzz('etsd'));
 
 // Without raw HTTP/2 connections: node:http2 leaves a connection open after it sent GOAWAY
 // for a protocol error (the todo test below), which the hang detector would report each time.
-test('fuzz the client port of a running etsd (node:http2 engine, no raw HTTP/2): only errors, no crash, no hang, no write', { skip }, () =>
+test('fuzz the client and peer ports of a running etsd (node:http2 engine, no raw HTTP/2): only errors, no crash, no hang, no write', { skip }, () =>
   fuzz('node', KINDS.filter((k) => k !== 'h2-raw')),
 );
 

@@ -359,8 +359,8 @@ function callPayload(method: string, timeoutMs: number, message: Uint8Array): nu
   return [...t, method.length, ...Buffer.from(method, 'latin1'), ...message];
 }
 
-/** A native connection: preface, unary CALLs, and a Watch stream opened, fed and half-closed. */
-export function nativeConversation(calls: readonly { path: string; message: Uint8Array }[], watch: Uint8Array): Conversation {
+/** A native connection: preface, unary CALLs, and a stream (Watch by default) opened, fed one message with END, a PING. */
+export function nativeConversation(calls: readonly { path: string; message: Uint8Array }[], watch: Uint8Array, streamPath = '/etcdserverpb.Watch/Watch'): Conversation {
   const out: number[] = [...NATIVE_PREFACE];
   const boundaries: number[] = [];
   const frame = (f: number[]): void => {
@@ -369,7 +369,7 @@ export function nativeConversation(calls: readonly { path: string; message: Uint
   };
   let id = 1;
   for (const c of calls) frame(nativeFrame(1, 0, id++, callPayload(c.path, 5000, c.message)));
-  frame(nativeFrame(4, 0, id, callPayload('/etcdserverpb.Watch/Watch', 0, new Uint8Array(0))));
+  frame(nativeFrame(4, 0, id, callPayload(streamPath, 0, new Uint8Array(0))));
   frame(nativeFrame(5, 1, id, watch));
   frame(nativeFrame(9, 0, 0, [1, 2, 3, 4, 5, 6, 7, 8]));
   return { bytes: Uint8Array.from(out), boundaries };
