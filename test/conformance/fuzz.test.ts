@@ -1,6 +1,6 @@
 /**
- * The client and peer ports' decoders fuzzed against a running etsd process: random and mutated input
- * on every protocol the port sniffs.
+ * The client and peer ports' decoders fuzzed against a running etsd process: random and
+ * mutated input on every protocol the client port sniffs, and on the peer port's native frames.
  *
  *   | kind             | what is sent                                                     | what must come back                      |
  *   | ---------------- | ---------------------------------------------------------------- | ---------------------------------------- |
