@@ -52,7 +52,8 @@ export function pb(...fields: Field[]): Uint8Array {
   for (const [num, v] of fields) {
     if (typeof v === 'string' || v instanceof Uint8Array) {
       const bytes = typeof v === 'string' ? Buffer.from(v) : v;
-      out.push(...varint(BigInt((num << 3) | WT_LEN)), ...varint(BigInt(bytes.length)), ...bytes);
+      out.push(...varint(BigInt((num << 3) | WT_LEN)), ...varint(BigInt(bytes.length)));
+      for (const x of bytes) out.push(x);
     } else {
       out.push(...varint(BigInt((num << 3) | WT_VARINT)), ...varint(typeof v === 'boolean' ? (v ? 1n : 0n) : BigInt(v)));
     }

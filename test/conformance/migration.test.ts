@@ -21,6 +21,11 @@ import { join } from 'node:path';
 import { commandAvailable, etsdAvailable, type CommandResult, type ServerKind } from './harness.js';
 import { ctl, etsdctl, ServerProc, show, startGroup, tempRoot, waitHealthy } from './procs.js';
 import { freePort } from '../server/helpers.js';
+import { createHash } from 'node:crypto';
+import { GrpcClient } from '../../src/net/grpc_client.js';
+import { HashKVResponse, PutResponse, RangeResponse } from '../../src/proto/index.js';
+import { Prng, seedFromEnv } from '../../src/util/prng.js';
+import { pb } from './fuzz_gen.js';
 
 const haveEtcd = (await commandAvailable('etcd')) && (await commandAvailable('etcdctl', 'version'));
 const skip = !haveEtcd ? 'etcd and etcdctl are not on PATH (CI installs etcd-server and etcd-client)' : !etsdAvailable() ? 'dist/src/cli/etsd.js is not built' : false;
@@ -214,3 +219,96 @@ test('etcd -> etsd, a three-member cluster: each member restored from the same e
     await rm(root, { recursive: true, force: true });
   }
 });
+
+// ---- a bigger history, written over gRPC ----
+
+/** Writes in the bulk history; values up to VALUE_BYTES_MAX force bbolt overflow pages. */
+const BULK_WRITES = 800;
+const BULK_KEYS = 200;
+const VALUE_BYTES_MAX = 200 * 1024;
+const BULK_CONCURRENCY = 8;
+
+/**
+ * Puts (most values small, some tens of KB, a few 200 KB), deletes and two compactions,
+ * BULK_CONCURRENCY in flight; returns the last revision. The order of revisions depends on
+ * timing, so each run is compared only with itself before and after the migration.
+ */
+async function bulkHistory(url: string, rng: Prng): Promise<number> {
+  const c = await GrpcClient.connect(url);
+  try {
+    const key = (): string => `/bulk/${String(rng.int(BULK_KEYS)).padStart(4, '0')}`;
+    const size = (): number => (rng.chance(0.9) ? rng.int(200) : rng.chance(0.9) ? rng.int(50_000) : VALUE_BYTES_MAX);
+    let n = 0;
+    let last = 0;
+    const worker = async (): Promise<void> => {
+      while (n < BULK_WRITES) {
+        const i = n++;
+        if (i === BULK_WRITES / 2 || i === (3 * BULK_WRITES) / 4) {
+          await c.unary('/etcdserverpb.KV/Compact', pb([1, Math.max(1, last - 50)], [2, true]), { timeoutMs: 20_000 });
+        } else if (rng.chance(0.1)) {
+          await c.unary('/etcdserverpb.KV/DeleteRange', pb([1, key()]), { timeoutMs: 20_000 });
+        } else {
+          const r = PutResponse.decode(await c.unary('/etcdserverpb.KV/Put', pb([1, key()], [2, rng.bytes(size())]), { timeoutMs: 20_000 }));
+          last = Math.max(last, r.header?.revision ?? 0);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: BULK_CONCURRENCY }, worker));
+    return last;
+  } finally {
+    c.close();
+  }
+}
+
+/** Every key at a revision (kvs with their revisions, versions, leases and a value digest), and hashKV. */
+async function digest(url: string, revision: number, compactRevision: number): Promise<string> {
+  const c = await GrpcClient.connect(url);
+  try {
+    const lines: string[] = [];
+    for (const rev of [revision, compactRevision + 1]) {
+      const r = RangeResponse.decode(await c.unary('/etcdserverpb.KV/Range', pb([1, Uint8Array.of(0)], [2, Uint8Array.of(0)], [4, rev]), { timeoutMs: 20_000 }));
+      lines.push(`at ${rev}: count ${r.count}`);
+      for (const kv of r.kvs) {
+        const v = createHash('sha256').update(kv.value).digest('hex').slice(0, 16);
+        lines.push(`${Buffer.from(kv.key).toString()} c${kv.createRevision} m${kv.modRevision} v${kv.version} l${kv.lease} ${kv.value.length}:${v}`);
+      }
+    }
+    const h = HashKVResponse.decode(await c.unary('/etcdserverpb.Maintenance/HashKV', pb([1, revision]), { timeoutMs: 20_000 }));
+    lines.push(`hashKV ${h.hash} compact ${h.compactRevision} header revision ${h.header?.revision}`);
+    return lines.join('\n');
+  } finally {
+    c.close();
+  }
+}
+
+for (const [from, to] of [['etcd', 'etsd'], ['etsd', 'etcd']] as const) {
+  test(`bulk history ${from} -> ${to}: ${BULK_WRITES} writes with values up to ${VALUE_BYTES_MAX / 1024} KB, deletes, two compactions; same data, history and hashKV`, { skip }, async () => {
+    const seed = seedFromEnv();
+    const root = await tempRoot(`etsd-migrate-bulk-${from}-`);
+    const src = await startGroup(from, 1);
+    let dst: ServerProc | undefined;
+    try {
+      const last = await bulkHistory(src.endpoints[0]!, new Prng(seed));
+      const hk = HashKVResponse.decode(await (async () => {
+        const c = await GrpcClient.connect(src.endpoints[0]!);
+        try {
+          return await c.unary('/etcdserverpb.Maintenance/HashKV', pb([1, last]), { timeoutMs: 20_000 });
+        } finally {
+          c.close();
+        }
+      })());
+      const before = await digest(src.endpoints[0]!, hk.header?.revision ?? last, hk.compactRevision);
+      const file = join(root, `from-${from}.db`);
+      await save(from === 'etcd' ? 'etcdctl' : 'etsdctl', src.endpoints, file);
+      await src.stop();
+      dst = await restoreAndStart(to === 'etsd' ? 'etsdctl' : 'etcdctl', to, file, root);
+      const after = await digest(dst.clientUrl, hk.header?.revision ?? last, hk.compactRevision);
+      if (process.env["PROOF_DEBUG"] === "1") console.log(`# ${before.split("\n").length} lines; ${before.split("\n").filter((l) => l.startsWith("at") || l.startsWith("hashKV")).join(" / ")}; largest value ${Math.max(...before.split("\n").map((l) => Number(/ (\d+):/.exec(l)?.[1] ?? 0)))}`);
+      assert.equal(after, before, `SEED=${seed}: ${to} restored from ${from}'s snapshot serves other data`);
+    } finally {
+      await src.stop();
+      await dst?.kill('SIGKILL');
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+}
