@@ -568,9 +568,9 @@ for (const engine of ['etsd', 'node'] as const) {
         ? {
             todo:
               'node:http2 (Node 20) sends GOAWAY(PROTOCOL_ERROR, "DATA: stream in idle"), stops reading the socket, and neither ' +
-              'closes it nor notices the client FIN: every such connection stays open (with its streams, if any) forever. ' +
-              'etcd closes on FIN; the src/net/h2 engine closes at once. Not fixable in grpc_server.ts from JS events (none fire); ' +
-              'the raw h2 fuzz is off for this engine until it is.',
+              'closes it nor notices the client FIN (no JS event fires). etcd closes on FIN; the src/net/h2 engine closes at once. ' +
+              'Bounded since grpc_server.ts PINGs idle sessions: it is destroyed after netIdleTimeoutMs (5 min) plus ' +
+              'grpcKeepaliveTimeoutMs (test/net/grpc_keepalive.test.ts). The raw h2 fuzz stays off for this engine.',
           }
         : {}),
     },
