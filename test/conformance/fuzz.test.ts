@@ -233,16 +233,23 @@ const BIDI = METHODS.filter((m) => m.shape === 'bidi');
 
 type Case = () => Promise<Outcome>;
 
+function grpcBrokenCase(rng: Prng, port: number, m: MethodSample): Case {
+  const p = brokenPayload(rng, m);
+  return async () => ({ kind: 'grpc-broken', method: m.path, what: `${m.path} ${p.how} ${Buffer.from(p.bytes).toString('hex')}`, result: await grpcRaw(port, grpcHeaders(m.path), grpcMessage(p.bytes)) });
+}
+
+function nativeBrokenCase(rng: Prng, port: number, m: MethodSample): Case {
+  const p = brokenPayload(rng, m);
+  return async () => ({ kind: 'native-broken', method: m.path, what: `${m.path} ${p.how} ${Buffer.from(p.bytes).toString('hex')}`, result: await nativeCall(port, m, p.bytes) });
+}
+
 const KINDS = ['grpc-broken', 'grpc-broken', 'grpc-midstream', 'native-midstream', 'peer-broken', 'peer-raw', 'grpc-framing', 'grpc-headers', 'grpc-mutated', 'h2-raw', 'native-broken', 'native-raw', 'http1-broken', 'http1-raw'] as const;
 
 function makeCase(rng: Prng, port: number, peerPort: number, kinds: readonly string[]): Case {
   const kind = rng.pick(kinds);
   switch (kind) {
-    case 'grpc-broken': {
-      const m = rng.pick(METHODS);
-      const p = brokenPayload(rng, m);
-      return async () => ({ kind, method: m.path, what: `${m.path} ${p.how} ${Buffer.from(p.bytes).toString('hex')}`, result: await grpcRaw(port, grpcHeaders(m.path), grpcMessage(p.bytes)) });
-    }
+    case 'grpc-broken':
+      return grpcBrokenCase(rng, port, rng.pick(METHODS));
     case 'grpc-midstream': {
       // A bidi stream: a valid first message, then a malformed one, the stream left open.
       const m = rng.pick(BIDI);
@@ -328,11 +335,8 @@ function makeCase(rng: Prng, port: number, peerPort: number, kinds: readonly str
       const bytes = mutate(rng, conv.bytes, conv.boundaries);
       return async () => ({ kind, what: Buffer.from(bytes).toString('hex'), result: (await rawExchange(port, bytes)).result });
     }
-    case 'native-broken': {
-      const m = rng.pick(METHODS);
-      const p = brokenPayload(rng, m);
-      return async () => ({ kind, method: m.path, what: `${m.path} ${p.how} ${Buffer.from(p.bytes).toString('hex')}`, result: await nativeCall(port, m, p.bytes) });
-    }
+    case 'native-broken':
+      return nativeBrokenCase(rng, port, rng.pick(METHODS));
     case 'native-raw': {
       const conv = nativeConversation(
         [
@@ -471,8 +475,10 @@ async function fuzz(engine: 'etsd' | 'node', kinds: readonly string[] = KINDS): 
     const base = await rangeRevision(port);
     assert.equal(base.count, 1);
     const perMethod = new Map<string, Set<string>>();
-    for (let done = 0; done < ITERATIONS; done += BATCH) {
-      const cases = Array.from({ length: Math.min(BATCH, ITERATIONS - done) }, () => makeCase(rng, port, p.spec.peerPort, kinds));
+    // Batch 0 sends a malformed request to every method over gRPC and native; the random batches follow.
+    const batches: Case[][] = [METHODS.flatMap((m) => [grpcBrokenCase(rng, port, m), nativeBrokenCase(rng, port, m)])];
+    for (let done = 0; done < ITERATIONS; done += BATCH) batches.push(Array.from({ length: Math.min(BATCH, ITERATIONS - done) }, () => makeCase(rng, port, p.spec.peerPort, kinds)));
+    for (const [b, cases] of batches.entries()) {
       const bad: string[] = [];
       const fullInput = new Map<string, string>();
       for (const o of await runPool(cases)) {
@@ -485,12 +491,12 @@ async function fuzz(engine: 'etsd' | 'node', kinds: readonly string[] = KINDS): 
         fullInput.set(line, o.what);
       }
       if (bad.length > 0 && process.env['FUZZ_DUMP'] !== undefined) {
-        appendFileSync(process.env['FUZZ_DUMP'], bad.map((b) => `${engine} ${b.split('\n')[0]}\n${fullInput.get(b) ?? ''}\n`).join(''));
+        appendFileSync(process.env['FUZZ_DUMP'], bad.map((line) => `${engine} ${line.split('\n')[0]}\n${fullInput.get(line) ?? ''}\n`).join(''));
       }
-      assert.deepEqual(bad, [], `${engine} engine, SEED=${seed}: ${bad.length} bad answers in batch ${done / BATCH}:\n${bad.slice(0, 8).join('\n')}\n${p.log(2000)}`);
-      assert.ok(!p.exited, `${engine} engine, SEED=${seed}: etsd exited after batch ${done / BATCH}:\n${p.log()}`);
-      const now = await rangeRevision(port).catch((err: unknown) => assert.fail(`${engine} engine, SEED=${seed}: Range failed after batch ${done / BATCH}: ${String(err)}\n${p.log()}`));
-      assert.deepEqual(now, base, `${engine} engine, SEED=${seed}: a write was applied from garbage (batch ${done / BATCH})`);
+      assert.deepEqual(bad, [], `${engine} engine, SEED=${seed}: ${bad.length} bad answers in batch ${b}:\n${bad.slice(0, 8).join('\n')}\n${p.log(2000)}`);
+      assert.ok(!p.exited, `${engine} engine, SEED=${seed}: etsd exited after batch ${b}:\n${p.log()}`);
+      const now = await rangeRevision(port).catch((err: unknown) => assert.fail(`${engine} engine, SEED=${seed}: Range failed after batch ${b}: ${String(err)}\n${p.log()}`));
+      assert.deepEqual(now, base, `${engine} engine, SEED=${seed}: a write was applied from garbage (batch ${b})`);
     }
     await assertNothingAdded(port, `${engine} engine, SEED=${seed}`);
     console.log(`# ${engine} engine, SEED=${seed}: ${[...tally].sort().map(([k, n]) => `${k}=${n}`).join(', ')}`);
