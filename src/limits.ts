@@ -139,6 +139,8 @@ export const httpStreamObjectsMax = 100_000;
 export const grpcStreamsPerSessionMax = 10_000;
 /** Longest grpc-timeout value honoured (clamped above). */
 export const grpcTimeoutMsMax = 100 * 24 * 3600_000;
+/** An idle gRPC session with open streams is PINGed; no ack within this closes it (etcd's --grpc-keepalive-timeout). */
+export const grpcKeepaliveTimeoutMs = 20_000;
 
 // ---- proto (src/proto codec) ----
 /**

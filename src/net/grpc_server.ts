@@ -12,7 +12,7 @@
  */
 import * as http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
-import { grpcMessageBytesMax, grpcStreamsPerSessionMax, grpcTimeoutMsMax, netIdleTimeoutMs } from '../limits.js';
+import { grpcKeepaliveTimeoutMs, grpcMessageBytesMax, grpcStreamsPerSessionMax, grpcTimeoutMsMax, netIdleTimeoutMs } from '../limits.js';
 import { encodeGrpcMessage, encodeGrpcPrefix, parseGrpcTimeout } from './grpc_frame.js';
 import { GrpcServerCall } from './grpc_server_call.js';
 import { CallContextImpl, unimplementedStatus, type MethodEntry, type MethodTable } from './methods.js';
@@ -22,8 +22,13 @@ export interface GrpcServerOptions {
   methods: MethodTable;
   /** Largest request message accepted (etcd: max-request-bytes + 512 KiB). */
   maxMessageBytes?: number;
-  /** Close a session with no open stream after this long without traffic; 0 = never. */
+  /**
+   * After this long without traffic a session with no open stream is closed, and one with open
+   * streams is sent a PING; 0 = never.
+   */
   idleTimeoutMs?: number;
+  /** A session whose PING is not acknowledged within this time is destroyed. */
+  keepaliveTimeoutMs?: number;
   /** For the log: session-level errors (bad preface, protocol violations). */
   onSessionError?: (err: Error) => void;
 }
@@ -77,7 +82,30 @@ export class GrpcServer {
     if (idle > 0) {
       session.setTimeout(idle, () => {
         if (openStreams.get(session) === 0 || openStreams.get(session) === undefined) session.close();
+        else this.probe(session);
       });
+    }
+  }
+
+  /**
+   * Streams are open but nothing moved for the idle time: PING the client, and destroy the
+   * session when no ack comes within keepaliveTimeoutMs, as gRPC keepalive does (etcd's
+   * --grpc-keepalive-timeout). This also reaps the sessions node:http2 gave up on: after it
+   * sends GOAWAY for a protocol error it stops reading the socket and tells JS nothing, so
+   * their streams (and the socket) would otherwise stay open forever.
+   */
+  private probe(session: http2.ServerHttp2Session): void {
+    if (session.destroyed) return;
+    const timer = setTimeout(() => session.destroy(), this.opts.keepaliveTimeoutMs ?? grpcKeepaliveTimeoutMs);
+    const gone = (): void => {
+      clearTimeout(timer);
+      session.destroy();
+    };
+    try {
+      const sent = session.ping((err) => (err ? gone() : clearTimeout(timer)));
+      if (!sent) gone();
+    } catch {
+      gone();
     }
   }
 

@@ -17,6 +17,8 @@
  * | raft term                              | elections are timing-dependent (same on a quiet member)  |
  * | server version (`3.4.23`)              | etsd reports its own version                             |
  * | db size (`20 kB`, `"dbSize"`)          | file sizes depend on the page allocator's history        |
+ * | `-w table` column padding              | a column is as wide as its widest cell, and etcdctl      |
+ * |                                        | prints a member id in 15 hex digits when it starts with 0|
  * | step-local masks (lock/elect keys)     | keys suffixed with a session lease id, in hex            |
  *
  * JSON-gateway bodies are compared as JSON with their keys sorted (a JSON client cannot see
@@ -287,6 +289,9 @@ export const GLOBAL_MASKS: readonly Mask[] = [
   [/"db_size":"?\d+"?/g, '"db_size":<size>'],
   [/"db_size_in_use":"?\d+"?/g, '"db_size_in_use":<size>'],
   [/"size":"[^"]*"/g, '"size":"<size>"'],
+  // Table borders and cell padding (the cells' text is still compared).
+  [/^\+[-+]*\+$/gm, (m: string) => m.replace(/-+/g, '-')],
+  [/^\|.*\|$/gm, (m: string) => m.replace(/ {2,}/g, ' ')],
 ];
 
 /** Replaces the member's own ports, ids, paths and captured values with placeholders. */
