@@ -47,6 +47,12 @@ export interface ServerStream {
   recv(): Promise<Uint8Array | undefined>;
   /** Queues a message; resolves when the transport can take more. Rejects once the call is over. */
   send(message: Uint8Array): Promise<void>;
+  /**
+   * send() without a promise when none is needed: undefined when the transport can take more
+   * at once, else what send() would return. A watch stream pushing one message per event per
+   * watcher saves a promise and a microtask on each.
+   */
+  sendFast?(message: Uint8Array): Promise<void> | undefined;
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array>;
 }
 
@@ -264,13 +270,17 @@ export class ServerStreamImpl implements ServerStream {
   }
 
   send(message: Uint8Array): Promise<void> {
+    return this.sendFast(message) ?? RESOLVED;
+  }
+
+  sendFast(message: Uint8Array): Promise<void> | undefined {
     if (this.over) return quietReject(this.over);
     try {
       this.transport.write(message);
     } catch (err) {
       return quietReject(err);
     }
-    if (!this.transport.congested()) return RESOLVED;
+    if (!this.transport.congested()) return undefined;
     const p = this.transport.whenWritable().then(() => {
       if (this.over) throw this.over;
     });

@@ -6,6 +6,13 @@
 import { assert } from '../../util/assert.js';
 import type { H2ServerConnection } from './h2_conn.js';
 import { STREAM_SEND_HIGH_WATER, STREAM_WINDOW, type H2SendQueue } from './h2_flow.js';
+import { GRPC_PREFIX_BYTES, encodeGrpcPrefix } from '../grpc_frame.js';
+
+/**
+ * gRPC messages at least this long go out by reference behind their own prefix; shorter ones
+ * are packed with the stream's other messages of the same turn.
+ */
+export const PACK_BYTES_MAX = 16 * 1024;
 
 export type RequestHeaders = Record<string, string>;
 
@@ -29,6 +36,13 @@ export class H2Stream implements H2SendQueue {
   /** Outbound DATA not yet allowed by flow control. */
   queue: Buffer[] = [];
   queuedBytes = 0;
+  /**
+   * gRPC messages written this event-loop turn, not yet framed: packed into one buffer (one
+   * DATA frame per peer max frame size) when the connection flushes, so a watch stream that
+   * gets many small responses in one turn sends them in a few frames. Counted in queuedBytes.
+   */
+  private packing: Uint8Array[] = [];
+  private packingBytes = 0;
   /** Trailers to send once the queue drains. */
   trailers: Buffer | undefined;
   private waiters: Array<() => void> = [];
@@ -54,8 +68,44 @@ export class H2Stream implements H2SendQueue {
     if (endStream) this.finishLocal();
   }
 
+  /**
+   * One gRPC message (without its 5-byte prefix). Small messages wait for the end of the turn
+   * to be packed with the others; a large one is sent by reference, after what is packed.
+   */
+  writeGrpc(m: Uint8Array): void {
+    if (this.localClosed) return;
+    if (m.length >= PACK_BYTES_MAX) {
+      this.write(encodeGrpcPrefix(m.length));
+      this.write(Buffer.isBuffer(m) ? m : Buffer.from(m.buffer, m.byteOffset, m.length));
+      return;
+    }
+    if (this.packing.length === 0) this.conn.packLater(this);
+    this.packing.push(m);
+    this.packingBytes += GRPC_PREFIX_BYTES + m.length;
+    this.queuedBytes += GRPC_PREFIX_BYTES + m.length;
+  }
+
+  /** @internal Moves the packed messages into the DATA queue, in one buffer. */
+  pack(): void {
+    const ms = this.packing;
+    if (ms.length === 0) return;
+    const out = Buffer.allocUnsafe(this.packingBytes);
+    let p = 0;
+    for (const m of ms) {
+      out[p] = 0; // not compressed
+      out.writeUInt32BE(m.length, p + 1);
+      out.set(m, p + GRPC_PREFIX_BYTES);
+      p += GRPC_PREFIX_BYTES + m.length;
+    }
+    assert(p === out.length, 'packed gRPC messages fill their buffer');
+    this.packing = [];
+    this.packingBytes = 0;
+    this.queue.push(out);
+  }
+
   write(data: Buffer): void {
     if (this.localClosed || data.length === 0) return;
+    this.pack();
     this.queue.push(data);
     this.queuedBytes += data.length;
     this.conn.flushStream(this);
@@ -142,6 +192,8 @@ export class H2Stream implements H2SendQueue {
     this.localClosed = true;
     this.queue = [];
     this.queuedBytes = 0;
+    this.packing = [];
+    this.packingBytes = 0;
     const ws = this.waiters;
     this.waiters = [];
     for (const w of ws) w();
