@@ -171,3 +171,21 @@ test('h2 pack: a stream reset with messages still packed sends none of them', as
   assert.equal(c.got.get(1)?.messages.length ?? 0, 0);
   assert.ok(s.closed);
 });
+
+test('h2 pack: a gRPC prefix split across two DATA frames at every offset', async () => {
+  for (let k = 0; k <= 6; k++) {
+    const c = client();
+    const s = open(c, 1);
+    // The first message ends k bytes before the 16 KiB frame boundary, so the second's prefix
+    // (5 bytes) is cut after k of them (or not at all for k >= 5).
+    const first = Buffer.alloc(16_384 - 5 - k, 1);
+    const second = Buffer.alloc(300, 2);
+    s.writeGrpc(first);
+    s.writeGrpc(second);
+    s.writeGrpc(Buffer.alloc(0));
+    await c.turn();
+    const got = c.got.get(1);
+    assert.equal(got?.dataFrames, 2, `k=${k}`);
+    assert.deepEqual(got?.messages, [first, second, Buffer.alloc(0)], `k=${k}`);
+  }
+});

@@ -303,6 +303,7 @@ export class H2ServerConnection implements ByteSink {
   /** @internal Sends what the windows allow of a stream's queue, then its trailers. */
   flushStream(s: H2Stream): void {
     if (s.localClosed) return;
+    this.flow.connSendWindow -= s.sendPacked(this.writer, this.flow.connSendWindow, this.flow.peerMaxFrame);
     s.pack();
     if (!this.flow.sendQueued(s)) {
       this.blocked.add(s);

@@ -5,6 +5,7 @@
  */
 import { assert } from '../../util/assert.js';
 import type { H2ServerConnection } from './h2_conn.js';
+import type { H2FrameWriter } from './h2_frame.js';
 import { STREAM_SEND_HIGH_WATER, STREAM_WINDOW, type H2SendQueue } from './h2_flow.js';
 import { GRPC_PREFIX_BYTES, encodeGrpcPrefix } from '../grpc_frame.js';
 
@@ -83,6 +84,21 @@ export class H2Stream implements H2SendQueue {
     this.packing.push(m);
     this.packingBytes += GRPC_PREFIX_BYTES + m.length;
     this.queuedBytes += GRPC_PREFIX_BYTES + m.length;
+  }
+
+  /**
+   * @internal Writes the packed messages straight into the connection's frames when nothing
+   * is queued ahead of them and both windows take them all; returns the bytes written (0: they wait for pack()).
+   */
+  sendPacked(writer: H2FrameWriter, connWindow: number, maxFrame: number): number {
+    const n = this.packingBytes;
+    if (n === 0 || this.queue.length > 0 || n > this.sendWindow || n > connWindow) return 0;
+    writer.grpcData(this.id, this.packing, n, maxFrame);
+    this.packing = [];
+    this.packingBytes = 0;
+    this.queuedBytes -= n;
+    this.sendWindow -= n;
+    return n;
   }
 
   /** @internal Moves the packed messages into the DATA queue, in one buffer. */
