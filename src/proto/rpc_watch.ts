@@ -136,6 +136,14 @@ export class WatchResponseTemplate {
     this.tail = w.finish();
   }
 
+  /**
+   * The encoded WatchResponse for one watcher as three parts to concatenate: the shared head,
+   * the watcher's watch_id field (watchIdField), the shared tail. Nothing is copied.
+   */
+  parts(idField: Uint8Array): readonly Uint8Array[] {
+    return [this.head, idField, this.tail];
+  }
+
   /** The encoded WatchResponse for one watcher, in a fresh buffer of its own. */
   bytes(watchId: number): Uint8Array {
     const idBytes = watchId === 0 ? 0 : 1 + (watchId > 0 ? varintSize(watchId) : 10);
@@ -149,6 +157,12 @@ export class WatchResponseTemplate {
     out.set(this.tail, p);
     return out;
   }
+}
+
+/** The watch_id field (field 2) as WatchResponse.encode writes it: empty for 0. */
+export function watchIdField(watchId: number): Uint8Array {
+  if (watchId === 0) return new Uint8Array(0);
+  return templateScratch.reset().tag(WATCH_ID_FIELD, 0).int64(watchId).finish();
 }
 
 const EMPTY_RESPONSE: WatchResponse = { watchId: 0, created: false, canceled: false, compactRevision: 0, cancelReason: '', fragment: false, events: [] };

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { MethodTable, type CallContext, type ServerStream } from '../net/methods.js';
 import {
   RangeRequest, RangeResponse, PutRequest, PutResponse, DeleteRangeRequest, DeleteRangeResponse, TxnRequest, TxnResponse,
-  CompactionRequest, CompactionResponse, WatchRequest, WatchResponse, WatchResponseTemplate, encodeWatchResponseEncoded,
+  CompactionRequest, CompactionResponse, WatchRequest, WatchResponse, WatchResponseTemplate, encodeWatchResponseEncoded, watchIdField,
   LeaseGrantRequest, LeaseGrantResponse, LeaseRevokeRequest, LeaseRevokeResponse, LeaseKeepAliveRequest, LeaseKeepAliveResponse,
   LeaseTimeToLiveRequest, LeaseTimeToLiveResponse, LeaseLeasesResponse,
   MemberAddRequest, MemberAddResponse, MemberRemoveRequest, MemberRemoveResponse, MemberUpdateRequest, MemberUpdateResponse,
@@ -313,13 +313,16 @@ async function serveWatch(s: EtcdServer, stream: ServerStream): Promise<void> {
   // Event batches go out without a promise while the stream keeps up (the store then calls
   // back at once for the next batch); a congested stream returns one, and the store buffers
   // this watcher's next events until it settles.
-  const sendEvents = (bytes: Uint8Array): Promise<void> | undefined => {
-    const p = stream.sendFast !== undefined ? stream.sendFast(bytes) : stream.send(bytes);
+  // A transport that takes parts copies the shared bytes of the batch straight into its
+  // frames; the others get the message assembled.
+  const sendEvents = (tpl: WatchResponseTemplate, watchId: number, idField: Uint8Array): Promise<void> | undefined => {
+    const p = stream.sendFast !== undefined ? stream.sendFast(tpl.parts(idField)) : stream.send(tpl.bytes(watchId));
     return p === undefined ? undefined : p.catch(() => {});
   };
   const base = { watchId: 0, created: false, canceled: false, compactRevision: 0, cancelReason: '', fragment: false };
   const start = (w: Omit<ActiveWatch, 'handle'>, startRev: number): WatchHandle => {
     const store = s.store;
+    const idField = watchIdField(w.id);
     return store.watch({ ...w.req, startRevision: startRev }, (events, revision, notice) => {
       if (store !== s.store) return;
       const aw = watches.get(w.id);
@@ -329,7 +332,7 @@ async function serveWatch(s: EtcdServer, stream: ServerStream): Promise<void> {
         return send({ ...base, header: s.header(), watchId: w.id, canceled: true, compactRevision: notice.compactRevision, cancelReason: 'etcdserver: mvcc: required revision has been compacted' });
       }
       if (events.length === 0) return send({ ...base, header: s.header(revision), watchId: w.id });
-      return sendEvents(eventBatch(s, events, revision).bytes(w.id));
+      return sendEvents(eventBatch(s, events, revision), w.id, idField);
     });
   };
   // After a snapshot from the leader replaced the store, watchers resume on the new one.

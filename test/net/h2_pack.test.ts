@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { H2ServerConnection, type H2Stream } from '../../src/net/h2/h2_conn.js';
 import { H2, FLAG_END_HEADERS, FLAG_END_STREAM, H2FrameParser } from '../../src/net/h2/h2_frame.js';
-import { PACK_BYTES_MAX } from '../../src/net/h2/h2_stream.js';
+import { PACK_BYTES_MAX } from '../../src/net/h2/grpc_pack.js';
 import { encodeHeaderBlock } from '../../src/net/h2/hpack.js';
 import { GrpcMessageParser } from '../../src/net/grpc_frame.js';
 import type { ByteTransport } from '../../src/net/transport.js';
@@ -39,7 +39,7 @@ interface Client {
   conn: H2ServerConnection;
   streams: H2Stream[];
   /** Per stream id: the gRPC messages parsed from its DATA, DATA frame count, trailers seen. */
-  got: Map<number, { messages: Buffer[]; dataFrames: number; trailersAfter: number | undefined }>;
+  got: Map<number, { messages: Buffer[]; dataFrames: number; frameEnds: number[]; trailersAfter: number | undefined }>;
   turn(): Promise<void>;
 }
 
@@ -49,7 +49,7 @@ function client(windowBytes?: number): Client {
   const parsers = new Map<number, GrpcMessageParser>();
   const rec = (id: number) => {
     let r = c.got.get(id);
-    if (r === undefined) c.got.set(id, (r = { messages: [], dataFrames: 0, trailersAfter: undefined }));
+    if (r === undefined) c.got.set(id, (r = { messages: [], dataFrames: 0, frameEnds: [], trailersAfter: undefined }));
     return r;
   };
   const frames = new H2FrameParser((type, flags, id, payload) => {
@@ -60,6 +60,7 @@ function client(windowBytes?: number): Client {
       let p = parsers.get(id);
       if (p === undefined) parsers.set(id, (p = new GrpcMessageParser((m) => r.messages.push(Buffer.from(m)), 1 << 24)));
       p.push(payload);
+      r.frameEnds.push(p.idle ? r.messages.length : -1);
     } else if (type === H2.HEADERS && (flags & FLAG_END_STREAM) !== 0) {
       const r = rec(id);
       r.trailersAfter = r.messages.length;
@@ -137,9 +138,14 @@ test(`h2 pack: random sizes, streams, windows and turns reassemble exactly ${whe
     for (let t = 0; t < 1 + prng.int(5); t++) {
       for (let i = 0; i < prng.int(30); i++) {
         const s = prng.pick(streams);
-        const n = prng.pick([0, 1, 5, 300, 4095, 4096, PACK_BYTES_MAX - 1, PACK_BYTES_MAX, 40_000]);
+        const n = prng.pick([0, 1, 5, 300, 4095, 4096, PACK_BYTES_MAX - 1, PACK_BYTES_MAX, PACK_BYTES_MAX + 1, 40_000]);
         const m = Buffer.from(prng.bytes(n));
-        s.writeGrpc(m);
+        if (prng.chance(0.3)) {
+          // As parts (a spliced WatchResponse): cut at two random places.
+          const a = prng.int(n + 1);
+          const b = a + prng.int(n - a + 1);
+          s.writeGrpc([m.subarray(0, a), m.subarray(a, b), m.subarray(b)]);
+        } else s.writeGrpc(m);
         sent.get(s.id)?.push(m);
       }
       if (prng.chance(0.3)) await c.turn();
@@ -172,20 +178,21 @@ test('h2 pack: a stream reset with messages still packed sends none of them', as
   assert.ok(s.closed);
 });
 
-test('h2 pack: a gRPC prefix split across two DATA frames at every offset', async () => {
+test('h2 pack: DATA frames end at message boundaries; a message that does not fit starts the next frame', async () => {
   for (let k = 0; k <= 6; k++) {
     const c = client();
     const s = open(c, 1);
-    // The first message ends k bytes before the 16 KiB frame boundary, so the second's prefix
-    // (5 bytes) is cut after k of them (or not at all for k >= 5).
+    // The first message (with its prefix) ends k bytes before the 16 KiB frame boundary, too
+    // little room for the second one.
     const first = Buffer.alloc(16_384 - 5 - k, 1);
     const second = Buffer.alloc(300, 2);
     s.writeGrpc(first);
-    s.writeGrpc(second);
+    s.writeGrpc([second.subarray(0, 100), second.subarray(100)]);
     s.writeGrpc(Buffer.alloc(0));
     await c.turn();
     const got = c.got.get(1);
     assert.equal(got?.dataFrames, 2, `k=${k}`);
+    assert.equal(got?.frameEnds[0], 1, `k=${k}: the first frame holds exactly the first message`);
     assert.deepEqual(got?.messages, [first, second, Buffer.alloc(0)], `k=${k}`);
   }
 });

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Event, WatchResponse, WatchResponseTemplate, encodeWatchResponseEncoded } from '../../src/proto/index.js';
+import { Event, WatchResponse, WatchResponseTemplate, encodeWatchResponseEncoded, watchIdField } from '../../src/proto/index.js';
 import { Prng, seedFromEnv } from '../../src/util/prng.js';
 import { randomMessage } from './random_messages.js';
 
@@ -24,6 +24,7 @@ test(`template bytes equal WatchResponse.encode for random responses and watch i
       const want = WatchResponse.encode({ ...resp, watchId: id });
       assert.deepEqual(Buffer.from(tpl.bytes(id)), Buffer.from(want), `response ${i}, watch id ${id} ${where}`);
       assert.deepEqual(Buffer.from(tpl.bytes(id)), Buffer.from(encodeWatchResponseEncoded({ ...rest, watchId: id }, encodedEvents)), `response ${i}, watch id ${id} ${where}`);
+      assert.deepEqual(Buffer.concat(tpl.parts(watchIdField(id))), Buffer.from(want), `parts: response ${i}, watch id ${id} ${where}`);
     }
   }
 });

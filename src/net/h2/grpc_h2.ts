@@ -9,7 +9,7 @@ import type { EtsdError } from '../../util/errors.js';
 import { grpcMessageBytesMax, grpcTimeoutMsMax, netIdleTimeoutMs } from '../../limits.js';
 import { parseGrpcTimeout } from '../grpc_frame.js';
 import { GrpcServerCall } from '../grpc_server_call.js';
-import { CallContextImpl, unimplementedStatus, type MethodEntry, type MethodTable } from '../methods.js';
+import { CallContextImpl, unimplementedStatus, type MessageParts, type MethodEntry, type MethodTable } from '../methods.js';
 import { Status, StatusError, encodeGrpcMessage as encodeStatusText, type StatusCode } from '../status.js';
 import { SocketTransport } from '../transport.js';
 import { H2Error } from './h2_frame.js';
@@ -148,6 +148,13 @@ class H2GrpcCall extends GrpcServerCall implements H2StreamEvents {
     if (stream.closed) return;
     if (!stream.headersSent) stream.respond(RESPONSE_BLOCK, false);
     stream.writeGrpc(m);
+  }
+
+  protected override writeMessageParts(parts: MessageParts): void {
+    const { stream } = this;
+    if (stream.closed) return;
+    if (!stream.headersSent) stream.respond(RESPONSE_BLOCK, false);
+    stream.writeGrpc(parts);
   }
 
   protected replyUnary(reply: Uint8Array): void {

@@ -15,13 +15,11 @@
  */
 import { EtsdError } from '../../util/errors.js';
 import { assert } from '../../util/assert.js';
-import { SlabWriter } from '../slab_writer.js';
+import { SLAB_BYTES, SlabWriter } from '../slab_writer.js';
 
 export const H2_PREFACE_BYTES = 24;
 export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 export const H2_HEADER_BYTES = 9;
-/** gRPC's message prefix (grpc_frame.ts): compressed flag, u32 length. */
-const GRPC_PREFIX = 5;
 
 export const H2 = {
   DATA: 0,
@@ -216,60 +214,23 @@ export class H2FrameWriter extends SlabWriter {
   }
 
   /**
-   * DATA frames on one stream carrying gRPC messages, each behind its 5-byte prefix (flag 0,
-   * big-endian length), copied straight into the slab: frames of at most maxFrame bytes, a
-   * message or its prefix may continue in the next frame. totalBytes is the sum of the
-   * messages' lengths plus 5 per message; the caller has checked the flow-control windows.
+   * A frame whose payload (at most a slab) fill() writes at once, straight into the slab at
+   * b[at, at + length): what is copied there needs no buffer of its own first.
    */
-  grpcData(streamId: number, messages: readonly Uint8Array[], totalBytes: number, maxFrame: number): void {
-    let left = totalBytes;
-    let i = 0;
-    /** Bytes of message i already written, its prefix counted as the first 5. */
-    let done = 0;
-    while (left > 0) {
-      const length = Math.min(left, maxFrame);
-      this.reserve(H2_HEADER_BYTES + length);
-      const b = this.slab;
-      let p = this.pos;
-      b[p] = length >>> 16;
-      b[p + 1] = (length >>> 8) & 0xff;
-      b[p + 2] = length & 0xff;
-      b[p + 3] = H2.DATA;
-      b[p + 4] = 0;
-      b.writeUInt32BE(streamId, p + 5);
-      p += H2_HEADER_BYTES;
-      const end = p + length;
-      while (p < end) {
-        const m = messages[i] as Uint8Array;
-        if (done === 0 && end - p >= GRPC_PREFIX) {
-          b[p] = 0;
-          b.writeUInt32BE(m.length, p + 1);
-          p += GRPC_PREFIX;
-          done = GRPC_PREFIX;
-        } else if (done < GRPC_PREFIX) {
-          // The prefix straddles two frames: write it byte by byte.
-          b[p++] = done === 0 ? 0 : (m.length >>> (8 * (GRPC_PREFIX - 1 - done))) & 0xff;
-          done++;
-        }
-        if (done >= GRPC_PREFIX) {
-          const from = done - GRPC_PREFIX;
-          const n = Math.min(m.length - from, end - p);
-          if (n > 0) {
-            b.set(from === 0 && n === m.length ? m : m.subarray(from, from + n), p);
-            p += n;
-            done += n;
-          }
-          if (done === GRPC_PREFIX + m.length) {
-            i++;
-            done = 0;
-          }
-        }
-      }
-      this.pos = end;
-      this.pendingBytes += H2_HEADER_BYTES + length;
-      left -= length;
-    }
-    assert(i === messages.length && done === 0, 'gRPC DATA ends with the last message');
+  frameInPlace(type: number, flags: number, streamId: number, length: number, fill: (b: Buffer, at: number) => void): void {
+    assert(length <= SLAB_BYTES - H2_HEADER_BYTES, 'an in-place frame fits in a slab');
+    this.reserve(H2_HEADER_BYTES + length);
+    const b = this.slab;
+    const p = this.pos;
+    b[p] = length >>> 16;
+    b[p + 1] = (length >>> 8) & 0xff;
+    b[p + 2] = length & 0xff;
+    b[p + 3] = type;
+    b[p + 4] = flags;
+    b.writeUInt32BE(streamId, p + 5);
+    fill(b, p + H2_HEADER_BYTES);
+    this.pos = p + H2_HEADER_BYTES + length;
+    this.pendingBytes += H2_HEADER_BYTES + length;
   }
 
   /** Raw bytes (the client's connection preface). */

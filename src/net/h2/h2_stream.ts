@@ -7,15 +7,16 @@ import { assert } from '../../util/assert.js';
 import type { H2ServerConnection } from './h2_conn.js';
 import type { H2FrameWriter } from './h2_frame.js';
 import { STREAM_SEND_HIGH_WATER, STREAM_WINDOW, type H2SendQueue } from './h2_flow.js';
-import { GRPC_PREFIX_BYTES, encodeGrpcPrefix } from '../grpc_frame.js';
-
-/**
- * gRPC messages at least this long go out by reference behind their own prefix; shorter ones
- * are packed with the stream's other messages of the same turn.
- */
-export const PACK_BYTES_MAX = 16 * 1024;
+import { encodeGrpcPrefix } from '../grpc_frame.js';
+import { GrpcPack, PACK_BYTES_MAX, type GrpcMessage } from './grpc_pack.js';
 
 export type RequestHeaders = Record<string, string>;
+
+function partsLength(parts: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  return n;
+}
 
 export interface H2StreamEvents {
   onData(chunk: Buffer): void;
@@ -38,12 +39,11 @@ export class H2Stream implements H2SendQueue {
   queue: Buffer[] = [];
   queuedBytes = 0;
   /**
-   * gRPC messages written this event-loop turn, not yet framed: packed into one buffer (one
-   * DATA frame per peer max frame size) when the connection flushes, so a watch stream that
-   * gets many small responses in one turn sends them in a few frames. Counted in queuedBytes.
+   * gRPC messages written this event-loop turn, not yet framed: sent together when the
+   * connection flushes, so a watch stream that gets many small responses in one turn sends
+   * them in a few DATA frames. Counted in queuedBytes.
    */
-  private packing: Uint8Array[] = [];
-  private packingBytes = 0;
+  private readonly packed = new GrpcPack();
   /** Trailers to send once the queue drains. */
   trailers: Buffer | undefined;
   private waiters: Array<() => void> = [];
@@ -70,53 +70,40 @@ export class H2Stream implements H2SendQueue {
   }
 
   /**
-   * One gRPC message (without its 5-byte prefix). Small messages wait for the end of the turn
-   * to be packed with the others; a large one is sent by reference, after what is packed.
+   * One gRPC message (without its 5-byte prefix): bytes, or parts to concatenate (see
+   * grpc_pack.ts), of `length` bytes in all. Messages up to PACK_BYTES_MAX wait for the end of
+   * the turn to go out with the others; a longer one is sent by reference, after them.
    */
-  writeGrpc(m: Uint8Array): void {
+  writeGrpc(m: GrpcMessage, length = m instanceof Uint8Array ? m.length : partsLength(m)): void {
     if (this.localClosed) return;
-    if (m.length >= PACK_BYTES_MAX) {
-      this.write(encodeGrpcPrefix(m.length));
-      this.write(Buffer.isBuffer(m) ? m : Buffer.from(m.buffer, m.byteOffset, m.length));
+    if (length > PACK_BYTES_MAX) {
+      this.write(encodeGrpcPrefix(length));
+      for (const part of m instanceof Uint8Array ? [m] : m) this.write(Buffer.isBuffer(part) ? part : Buffer.from(part.buffer, part.byteOffset, part.length));
       return;
     }
-    if (this.packing.length === 0) this.conn.packLater(this);
-    this.packing.push(m);
-    this.packingBytes += GRPC_PREFIX_BYTES + m.length;
-    this.queuedBytes += GRPC_PREFIX_BYTES + m.length;
+    if (this.packed.empty) this.conn.packLater(this);
+    const before = this.packed.bytes;
+    this.packed.add(m, length);
+    this.queuedBytes += this.packed.bytes - before;
   }
 
   /**
    * @internal Writes the packed messages straight into the connection's frames when nothing
-   * is queued ahead of them and both windows take them all; returns the bytes written (0: they wait for pack()).
+   * is queued ahead of them and both windows take them all; returns the bytes written (0: they
+   * wait, see pack()).
    */
   sendPacked(writer: H2FrameWriter, connWindow: number, maxFrame: number): number {
-    const n = this.packingBytes;
+    const n = this.packed.bytes;
     if (n === 0 || this.queue.length > 0 || n > this.sendWindow || n > connWindow) return 0;
-    writer.grpcData(this.id, this.packing, n, maxFrame);
-    this.packing = [];
-    this.packingBytes = 0;
+    this.packed.writeFrames(writer, this.id, maxFrame);
     this.queuedBytes -= n;
     this.sendWindow -= n;
     return n;
   }
 
-  /** @internal Moves the packed messages into the DATA queue, in one buffer. */
+  /** @internal Moves the packed messages into the DATA queue (flow control holds them), in one buffer. */
   pack(): void {
-    const ms = this.packing;
-    if (ms.length === 0) return;
-    const out = Buffer.allocUnsafe(this.packingBytes);
-    let p = 0;
-    for (const m of ms) {
-      out[p] = 0; // not compressed
-      out.writeUInt32BE(m.length, p + 1);
-      out.set(m, p + GRPC_PREFIX_BYTES);
-      p += GRPC_PREFIX_BYTES + m.length;
-    }
-    assert(p === out.length, 'packed gRPC messages fill their buffer');
-    this.packing = [];
-    this.packingBytes = 0;
-    this.queue.push(out);
+    if (!this.packed.empty) this.queue.push(this.packed.toBuffer());
   }
 
   write(data: Buffer): void {
@@ -208,8 +195,7 @@ export class H2Stream implements H2SendQueue {
     this.localClosed = true;
     this.queue = [];
     this.queuedBytes = 0;
-    this.packing = [];
-    this.packingBytes = 0;
+    this.packed.clear();
     const ws = this.waiters;
     this.waiters = [];
     for (const w of ws) w();
