@@ -113,6 +113,8 @@ interface Row {
   /** CPU used during the row, in percent of one core: the load generator and the server. */
   genCpu?: number;
   serverCpu?: number;
+  /** Watch row: events per WatchResponse that carried events. */
+  eventsPerResponse?: number;
   /** CPU microseconds per request or event: the load generator and the server. */
   genUsPerOp?: number;
   serverUsPerOp?: number;
@@ -339,6 +341,7 @@ async function watchFanOut(cs: LoadClient[], value: Buffer): Promise<Row> {
   const expected = watchers * watchPuts;
   const lat: number[] = [];
   let events = 0;
+  let responses = 0;
   const scan = { events: 0, first: -1 };
   let done: () => void = () => {};
   const all = new Promise<void>((resolve) => (done = resolve));
@@ -356,6 +359,7 @@ async function watchFanOut(cs: LoadClient[], value: Buffer): Promise<Row> {
       first = scan.first;
     }
     if (n === 0) return;
+    responses++;
     // One latency sample per response (its first event): the delivery time of a batch.
     const at = sentAt[first];
     if (at !== undefined && !Number.isNaN(at)) lat.push(performance.now() - at);
@@ -403,7 +407,7 @@ async function watchFanOut(cs: LoadClient[], value: Buffer): Promise<Row> {
   for (const s of streams) s.cancel();
   const measured = Float64Array.from(lat).sort();
   const name = watchStreams >= watchers ? `watch (${watchers} watchers)` : `watch (${watchers} watchers on ${Math.min(watchStreams, watchers)} streams)`;
-  return { name, unit: 'events/s', rate: events / secs, ops: events, p50Ms: pct(measured, 50), p99Ms: pct(measured, 99) };
+  return { name, unit: 'events/s', rate: events / secs, ops: events, p50Ms: pct(measured, 50), p99Ms: pct(measured, 99), eventsPerResponse: events / responses };
 }
 
 async function run(kind: ServerKind): Promise<Result> {
@@ -432,7 +436,7 @@ async function main(): Promise<void> {
   if (urlAt >= 0) {
     // One server that is already running (to profile it): its rows only, no ratios.
     const url = process.argv[urlAt + 1] ?? '';
-    for (const r of await measure(url)) console.log(`${r.name}: ${fmt(r.rate)} ${r.unit}, p50 ${fmt(r.p50Ms, 2)} ms, p99 ${fmt(r.p99Ms, 2)} ms, generator CPU ${fmt(r.genCpu ?? NaN)}% (${fmt(r.genUsPerOp ?? NaN, 2)} us/op)`);
+    for (const r of await measure(url)) console.log(`${r.name}: ${fmt(r.rate)} ${r.unit}, p50 ${fmt(r.p50Ms, 2)} ms, p99 ${fmt(r.p99Ms, 2)} ms, generator CPU ${fmt(r.genCpu ?? NaN)}% (${fmt(r.genUsPerOp ?? NaN, 2)} us/op)${r.eventsPerResponse !== undefined ? `, ${fmt(r.eventsPerResponse, 2)} events per response` : ''}`);
     return;
   }
   if (!(await commandAvailable('etcd')) || !(await commandAvailable('etcdctl', 'version'))) {
@@ -470,6 +474,10 @@ async function main(): Promise<void> {
   const widths = head.map((_, c) => Math.max(...lines.map((l) => (l[c] as string).length)));
   for (const l of lines) console.log(`| ${l.map((cell, c) => cell.padEnd(widths[c] as number)).join(' | ')} |`);
   if (!etsd.ok) console.log(`etsd unavailable: ${etsd.reason}`);
+  for (const [i, r] of etcd.rows.entries()) {
+    const o = etsd.ok ? etsd.rows[i] : undefined;
+    if (r.eventsPerResponse !== undefined) console.log(`${r.name}: events per response: etcd ${fmt(r.eventsPerResponse, 2)}, etsd ${fmt(o?.eventsPerResponse ?? NaN, 2)}`);
+  }
 }
 
 await main();

@@ -124,8 +124,14 @@ const templateScratch = new Writer(1024);
  * WatchResponse.encode({ ...resp, watchId: id, events }) byte for byte.
  */
 export class WatchResponseTemplate {
-  private readonly head: Uint8Array;
-  private readonly tail: Uint8Array;
+  /** Field 1, the header. */
+  readonly head: Uint8Array;
+  /**
+   * Fields 3 to 11. For an event batch (created, canceled, compact_revision, cancel_reason and
+   * fragment at their defaults, so absent) this is the events alone: the tails of several
+   * batches concatenated are their events in order, as one response carries them.
+   */
+  readonly tail: Uint8Array;
 
   constructor(resp: Omit<WatchResponse, 'events' | 'watchId'>, encodedEvents: readonly Uint8Array[]) {
     const w = templateScratch.reset();

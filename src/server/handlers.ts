@@ -24,6 +24,7 @@ import { crc32c } from '../util/crc32c.js';
 import { errLearnerRpc, errNoLeader, errTimeout, toStatusError } from './errors.js';
 import type { EtcdServer } from './server.js';
 import type { Member } from './members.js';
+import { WatchCoalescer } from './watch_coalescer.js';
 
 /** etcd's version string this member reports (the API level it implements). */
 export const serverVersion = '3.4.0';
@@ -308,16 +309,22 @@ interface ActiveWatch {
 async function serveWatch(s: EtcdServer, stream: ServerStream): Promise<void> {
   const watches = new Map<number, ActiveWatch>();
   let nextId = 0;
-  const send = (r: Omit<WatchResponse, 'events'>, evs: Uint8Array[] = []): Promise<void> =>
-    stream.send(encodeWatchResponseEncoded(r, evs)).catch(() => {});
-  // Event batches go out without a promise while the stream keeps up (the store then calls
-  // back at once for the next batch); a congested stream returns one, and the store buffers
-  // this watcher's next events until it settles.
-  // A transport that takes parts copies the shared bytes of the batch straight into its
-  // frames; the others get the message assembled.
-  const sendEvents = (tpl: WatchResponseTemplate, watchId: number, idField: Uint8Array): Promise<void> | undefined => {
-    const p = stream.sendFast !== undefined ? stream.sendFast(tpl.parts(idField)) : stream.send(tpl.bytes(watchId));
+  // A transport that takes parts (gRPC on etsd's HTTP/2, the native protocol through
+  // ServerStreamImpl) gets each watcher's event batches of one delivery run merged into one
+  // response, copied straight into its frames; no promise while it keeps up, one when it is
+  // congested so the store holds the watcher's next events back (watch_coalescer.ts).
+  // Others (the JSON gateway) get one assembled response per batch.
+  const sendFast = stream.sendFast?.bind(stream);
+  const coalescer = sendFast === undefined ? undefined : new WatchCoalescer((parts) => {
+    const p = sendFast(parts);
     return p === undefined ? undefined : p.catch(() => {});
+  });
+  const sendEvents = (tpl: WatchResponseTemplate, watchId: number, idField: Uint8Array): Promise<void> | undefined =>
+    coalescer !== undefined ? coalescer.add(watchId, idField, tpl) : stream.send(tpl.bytes(watchId)).catch(() => {});
+  // Any other response first lets the merged events out, so it overtakes none of them.
+  const send = (r: Omit<WatchResponse, 'events'>, evs: Uint8Array[] = []): Promise<void> => {
+    coalescer?.flush();
+    return stream.send(encodeWatchResponseEncoded(r, evs)).catch(() => {});
   };
   const base = { watchId: 0, created: false, canceled: false, compactRevision: 0, cancelReason: '', fragment: false };
   const start = (w: Omit<ActiveWatch, 'handle'>, startRev: number): WatchHandle => {
@@ -379,6 +386,7 @@ async function serveWatch(s: EtcdServer, stream: ServerStream): Promise<void> {
   } finally {
     listeners.delete(onReplaced);
     for (const aw of watches.values()) aw.handle.cancel();
+    coalescer?.clear();
   }
 }
 
