@@ -65,6 +65,12 @@ export const backendBatchIntervalMs = 100;
 /** Events buffered per watcher before it is moved to the victims (etcd's chanBufLen). */
 export const watchBufferEventsMax = 128;
 /**
+ * A watcher's event batches from one run of the store's delivery are merged into one
+ * WatchResponse up to this many bytes (src/server/watch_coalescer.ts): within one packed
+ * 16 KiB DATA frame (src/net/h2/grpc_pack.ts).
+ */
+export const watchCoalesceBytesMax = 16 * KiB - 64;
+/**
  * Events read from the btree per pass when catching up unsynced watchers, in whole revisions
  * (etcd bounds the same work by watchers per pass, maxWatchersPerSync = 512, and revisions per
  * response, watchBatchMaxRevs = 1000).

@@ -24,6 +24,11 @@ export class CallInbox {
     } else this.messages.push(m);
   }
 
+  /** The queued messages, removed from the queue (for a caller switching to a message sink). */
+  takeQueued(): Uint8Array[] {
+    return this.messages.splice(0);
+  }
+
   recv(): Promise<Uint8Array | undefined> {
     const m = this.messages.shift();
     if (m !== undefined) return Promise.resolve(m);

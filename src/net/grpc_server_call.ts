@@ -7,7 +7,7 @@
  * once. Each engine supplies how bytes and statuses go out and how reading pauses.
  */
 import { GrpcMessageParser } from './grpc_frame.js';
-import { ServerStreamImpl, type CallContextImpl, type MethodEntry, type StreamTransport } from './methods.js';
+import { ServerStreamImpl, type CallContextImpl, type MessageParts, type MethodEntry, type StreamTransport } from './methods.js';
 import { OK_STATUS, Status, StatusError, statusFromError, type StatusCode } from './status.js';
 
 export abstract class GrpcServerCall {
@@ -30,6 +30,10 @@ export abstract class GrpcServerCall {
 
   /** Writes one response message (headers first if none went out yet). */
   protected abstract writeMessage(m: Uint8Array): void;
+  /** One response message given as parts; engines that cannot copy parts to their frames concatenate. */
+  protected writeMessageParts(parts: MessageParts): void {
+    this.writeMessage(Buffer.concat(parts));
+  }
   /** The unary handler's reply: the message, then OK trailers. */
   protected abstract replyUnary(reply: Uint8Array): void;
   /** OK trailers (or Trailers-Only) after the call was finished. */
@@ -85,6 +89,10 @@ export abstract class GrpcServerCall {
       write: (m) => {
         if (this.done) throw new StatusError(Status.CANCELLED, 'call is over');
         this.writeMessage(m);
+      },
+      writeParts: (parts) => {
+        if (this.done) throw new StatusError(Status.CANCELLED, 'call is over');
+        this.writeMessageParts(parts);
       },
       congested: () => this.congested(),
       whenWritable: () => this.whenWritable(),

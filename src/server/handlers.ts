@@ -9,14 +9,14 @@ import { createHash } from 'node:crypto';
 import { MethodTable, type CallContext, type ServerStream } from '../net/methods.js';
 import {
   RangeRequest, RangeResponse, PutRequest, PutResponse, DeleteRangeRequest, DeleteRangeResponse, TxnRequest, TxnResponse,
-  CompactionRequest, CompactionResponse, WatchRequest, WatchResponse, encodeWatchResponseEncoded,
+  CompactionRequest, CompactionResponse, WatchRequest, WatchResponse, WatchResponseTemplate, encodeWatchResponseEncoded, watchIdField,
   LeaseGrantRequest, LeaseGrantResponse, LeaseRevokeRequest, LeaseRevokeResponse, LeaseKeepAliveRequest, LeaseKeepAliveResponse,
   LeaseTimeToLiveRequest, LeaseTimeToLiveResponse, LeaseLeasesResponse,
   MemberAddRequest, MemberAddResponse, MemberRemoveRequest, MemberRemoveResponse, MemberUpdateRequest, MemberUpdateResponse,
   MemberListResponse, MemberPromoteRequest, MemberPromoteResponse,
   AlarmRequest, AlarmResponse, StatusResponse, HashResponse, HashKVRequest, HashKVResponse, SnapshotResponse,
   MoveLeaderRequest, MoveLeaderResponse, DefragmentResponse,
-  type Member as PbMember, type WatchCreateRequest,
+  type Member as PbMember, type WatchCreateRequest, type Event,
 } from '../proto/index.js';
 import { eventBytes, type WatchHandle } from '../mvcc/index.js';
 import { ALL_BUCKETS } from '../mvcc/buckets.js';
@@ -28,6 +28,7 @@ import { ServerKv } from './server_kv.js';
 import { registerLockService } from './lock_service.js';
 import { registerElectionService } from './election_service.js';
 import { registerAuthService } from './auth_service.js';
+import { WatchCoalescer } from './watch_coalescer.js';
 
 /** etcd's version string this member reports (the API level it implements). */
 export const serverVersion = '3.4.0';
@@ -318,21 +319,37 @@ interface ActiveWatch {
 async function serveWatch(s: EtcdServer, stream: ServerStream): Promise<void> {
   const watches = new Map<number, ActiveWatch>();
   let nextId = 0;
-  const send = (r: Omit<WatchResponse, 'events'>, evs: Uint8Array[] = []): Promise<void> =>
-    stream.send(encodeWatchResponseEncoded(r, evs)).catch(() => {});
+  // A transport that takes parts (gRPC on etsd's HTTP/2, the native protocol through
+  // ServerStreamImpl) gets each watcher's event batches of one delivery run merged into one
+  // response, copied straight into its frames; no promise while it keeps up, one when it is
+  // congested so the store holds the watcher's next events back (watch_coalescer.ts).
+  // Others (the JSON gateway) get one assembled response per batch.
+  const sendFast = stream.sendFast?.bind(stream);
+  const coalescer = sendFast === undefined ? undefined : new WatchCoalescer((parts) => {
+    const p = sendFast(parts);
+    return p === undefined ? undefined : p.catch(() => {});
+  });
+  const sendEvents = (tpl: WatchResponseTemplate, watchId: number, idField: Uint8Array): Promise<void> | undefined =>
+    coalescer !== undefined ? coalescer.add(watchId, idField, tpl) : stream.send(tpl.bytes(watchId)).catch(() => {});
+  // Any other response first lets the merged events out, so it overtakes none of them.
+  const send = (r: Omit<WatchResponse, 'events'>, evs: Uint8Array[] = []): Promise<void> => {
+    coalescer?.flush();
+    return stream.send(encodeWatchResponseEncoded(r, evs)).catch(() => {});
+  };
   const base = { watchId: 0, created: false, canceled: false, compactRevision: 0, cancelReason: '', fragment: false };
   const start = (w: Omit<ActiveWatch, 'handle'>, startRev: number): WatchHandle => {
     const store = s.store;
+    const idField = watchIdField(w.id);
     return store.watch({ ...w.req, startRevision: startRev }, (events, revision, notice) => {
       if (store !== s.store) return;
       const aw = watches.get(w.id);
-      if (aw !== undefined) aw.lastRev = Math.max(aw.lastRev, revision);
+      if (aw !== undefined && revision > aw.lastRev) aw.lastRev = revision;
       if (notice !== undefined && notice.compactRevision !== 0) {
         watches.delete(w.id);
         return send({ ...base, header: s.header(), watchId: w.id, canceled: true, compactRevision: notice.compactRevision, cancelReason: 'etcdserver: mvcc: required revision has been compacted' });
       }
       if (events.length === 0) return send({ ...base, header: s.header(revision), watchId: w.id });
-      return send({ ...base, header: s.header(revision), watchId: w.id }, events.map(eventBytes));
+      return sendEvents(eventBatch(s, events, revision), w.id, idField);
     });
   };
   // After a snapshot from the leader replaced the store, watchers resume on the new one.
@@ -379,7 +396,34 @@ async function serveWatch(s: EtcdServer, stream: ServerStream): Promise<void> {
   } finally {
     listeners.delete(onReplaced);
     for (const aw of watches.values()) aw.handle.cancel();
+    coalescer?.clear();
   }
+}
+
+/**
+ * The WatchResponse of the event batch being delivered, encoded once for all its watchers.
+ * The store hands one events array to every watcher of a revision that takes the same events
+ * (the same filters and prevKv choice), one watcher after the other, so remembering the last
+ * array is enough: its header (revision, raft term) and events are the same for all of them,
+ * and each watcher's message only splices its watch id in (WatchResponseTemplate).
+ */
+let lastBatch: { s: EtcdServer; events: readonly Event[]; revision: number; tpl: WatchResponseTemplate } | undefined;
+
+const forgetBatch = (): void => {
+  lastBatch = undefined;
+};
+
+function eventBatch(s: EtcdServer, events: readonly Event[], revision: number): WatchResponseTemplate {
+  const b = lastBatch;
+  if (b !== undefined && b.events === events && b.revision === revision && b.s === s) return b.tpl;
+  const tpl = new WatchResponseTemplate(
+    { header: s.header(revision), created: false, canceled: false, compactRevision: 0, cancelReason: '', fragment: false },
+    events.map(eventBytes),
+  );
+  // Only one delivery pass needs it: forget it afterwards, so no stopped server or old events stay referenced.
+  if (lastBatch === undefined) queueMicrotask(forgetBatch);
+  lastBatch = { s, events, revision, tpl };
+  return tpl;
 }
 
 const replaced = new WeakMap<EtcdServer, Set<() => void>>();

@@ -7,9 +7,9 @@
 import type { Duplex } from 'node:stream';
 import type { EtsdError } from '../../util/errors.js';
 import { grpcMessageBytesMax, grpcTimeoutMsMax, netIdleTimeoutMs } from '../../limits.js';
-import { encodeGrpcMessage, encodeGrpcPrefix, parseGrpcTimeout } from '../grpc_frame.js';
+import { parseGrpcTimeout } from '../grpc_frame.js';
 import { GrpcServerCall } from '../grpc_server_call.js';
-import { CallContextImpl, unimplementedStatus, type MethodEntry, type MethodTable } from '../methods.js';
+import { CallContextImpl, unimplementedStatus, type MessageParts, type MethodEntry, type MethodTable } from '../methods.js';
 import { Status, StatusError, encodeGrpcMessage as encodeStatusText, type StatusCode } from '../status.js';
 import { SocketTransport } from '../transport.js';
 import { H2Error } from './h2_frame.js';
@@ -29,7 +29,6 @@ const OK_TRAILERS_BLOCK = encodeHeaderBlock([['grpc-status', '0'], ['grpc-messag
 const OK_TRAILERS_ONLY_BLOCK = encodeHeaderBlock([[':status', '200'], ['content-type', GRPC_CONTENT_TYPE], ['grpc-status', '0'], ['grpc-message', '']]);
 /** Keeps a status header block inside one 16 KiB frame. */
 const STATUS_TEXT_MAX = 8 * 1024;
-const COPY_BYTES_MAX = 16 * 1024;
 
 function statusBlock(code: StatusCode, message: string, trailersOnly: boolean): Buffer {
   if (code === Status.OK && message === '') return trailersOnly ? OK_TRAILERS_ONLY_BLOCK : OK_TRAILERS_BLOCK;
@@ -148,11 +147,14 @@ class H2GrpcCall extends GrpcServerCall implements H2StreamEvents {
     const { stream } = this;
     if (stream.closed) return;
     if (!stream.headersSent) stream.respond(RESPONSE_BLOCK, false);
-    if (m.length < COPY_BYTES_MAX) stream.write(encodeGrpcMessage(m));
-    else {
-      stream.write(encodeGrpcPrefix(m.length));
-      stream.write(Buffer.isBuffer(m) ? m : Buffer.from(m.buffer, m.byteOffset, m.length));
-    }
+    stream.writeGrpc(m);
+  }
+
+  protected override writeMessageParts(parts: MessageParts): void {
+    const { stream } = this;
+    if (stream.closed) return;
+    if (!stream.headersSent) stream.respond(RESPONSE_BLOCK, false);
+    stream.writeGrpc(parts);
   }
 
   protected replyUnary(reply: Uint8Array): void {

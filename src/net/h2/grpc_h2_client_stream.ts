@@ -22,13 +22,14 @@ export class GrpcH2ClientStream implements H2SendQueue {
   private drainWaiters: Array<() => void> = [];
   private readonly parser: GrpcMessageParser;
   private parseError: StatusError | undefined;
+  private sink: ((m: Uint8Array) => void) | undefined;
 
   constructor(
     private readonly client: GrpcH2Client,
     readonly id: number,
     public sendWindow: number,
   ) {
-    this.parser = new GrpcMessageParser((m) => this.inbox.push(m), client.maxMessageBytes);
+    this.parser = new GrpcMessageParser((m) => (this.sink !== undefined ? this.sink(m) : this.inbox.push(m)), client.maxMessageBytes);
   }
 
   /** Queues one message; false when the caller should wait for drained(). */
@@ -54,6 +55,16 @@ export class GrpcH2ClientStream implements H2SendQueue {
 
   cancel(): void {
     this.client.cancelStream(this, new StatusError(Status.CANCELLED, 'context canceled'));
+  }
+
+  /**
+   * Hands the queued and every later response message to fn instead of recv(): no promise
+   * per message, for a load generator that counts what a stream delivers. status() still
+   * tells how the call ended.
+   */
+  consume(fn: (m: Uint8Array) => void): void {
+    this.sink = fn;
+    for (const m of this.inbox.takeQueued()) fn(m);
   }
 
   recv(): Promise<Uint8Array | undefined> {

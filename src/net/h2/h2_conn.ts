@@ -40,6 +40,8 @@ export class H2ServerConnection implements ByteSink {
   private readonly headerBlocks = new HeaderBlockAssembler();
   /** Streams with DATA or trailers waiting for send window. */
   private readonly blocked = new Set<H2Stream>();
+  /** Streams with gRPC messages to pack into DATA at the next flush (H2Stream.writeGrpc). */
+  private packQueue: H2Stream[] = [];
   private readonly flushes = new FlushScheduler(this.writer, () => this.flush());
   private goingAway = false;
   closed = false;
@@ -292,9 +294,17 @@ export class H2ServerConnection implements ByteSink {
     if (this.flow.creditConnection()) this.scheduleFlush();
   }
 
+  /** @internal The stream has gRPC messages to pack and send at the end of this turn. */
+  packLater(s: H2Stream): void {
+    this.packQueue.push(s);
+    this.scheduleFlush();
+  }
+
   /** @internal Sends what the windows allow of a stream's queue, then its trailers. */
   flushStream(s: H2Stream): void {
     if (s.localClosed) return;
+    this.flow.connSendWindow -= s.sendPacked(this.writer, this.flow.connSendWindow, this.flow.peerMaxFrame);
+    s.pack();
     if (!this.flow.sendQueued(s)) {
       this.blocked.add(s);
       this.scheduleFlush();
@@ -373,6 +383,12 @@ export class H2ServerConnection implements ByteSink {
   }
 
   private flush(): void {
+    if (this.packQueue.length > 0 && !this.closed) {
+      // Swapped out first: flushStream may flush (a full batch) and so come back here.
+      const ps = this.packQueue;
+      this.packQueue = [];
+      for (const s of ps) this.flushStream(s);
+    }
     if (this.writer.pendingBytes === 0 || this.transport === undefined || this.closed) return;
     this.transport.write(this.writer.take());
   }

@@ -15,7 +15,7 @@
  */
 import { EtsdError } from '../../util/errors.js';
 import { assert } from '../../util/assert.js';
-import { SlabWriter } from '../slab_writer.js';
+import { SLAB_BYTES, SlabWriter } from '../slab_writer.js';
 
 export const H2_PREFACE_BYTES = 24;
 export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -210,6 +210,26 @@ export class H2FrameWriter extends SlabWriter {
       this.pos = p;
       this.passThrough(payload.subarray(payloadStart, payloadEnd));
     }
+    this.pendingBytes += H2_HEADER_BYTES + length;
+  }
+
+  /**
+   * A frame whose payload (at most a slab) fill() writes at once, straight into the slab at
+   * b[at, at + length): what is copied there needs no buffer of its own first.
+   */
+  frameInPlace(type: number, flags: number, streamId: number, length: number, fill: (b: Buffer, at: number) => void): void {
+    assert(length <= SLAB_BYTES - H2_HEADER_BYTES, 'an in-place frame fits in a slab');
+    this.reserve(H2_HEADER_BYTES + length);
+    const b = this.slab;
+    const p = this.pos;
+    b[p] = length >>> 16;
+    b[p + 1] = (length >>> 8) & 0xff;
+    b[p + 2] = length & 0xff;
+    b[p + 3] = type;
+    b[p + 4] = flags;
+    b.writeUInt32BE(streamId, p + 5);
+    fill(b, p + H2_HEADER_BYTES);
+    this.pos = p + H2_HEADER_BYTES + length;
     this.pendingBytes += H2_HEADER_BYTES + length;
   }
 

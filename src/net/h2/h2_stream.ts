@@ -5,9 +5,18 @@
  */
 import { assert } from '../../util/assert.js';
 import type { H2ServerConnection } from './h2_conn.js';
+import type { H2FrameWriter } from './h2_frame.js';
 import { STREAM_SEND_HIGH_WATER, STREAM_WINDOW, type H2SendQueue } from './h2_flow.js';
+import { encodeGrpcPrefix } from '../grpc_frame.js';
+import { GrpcPack, PACK_BYTES_MAX, type GrpcMessage } from './grpc_pack.js';
 
 export type RequestHeaders = Record<string, string>;
+
+function partsLength(parts: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  return n;
+}
 
 export interface H2StreamEvents {
   onData(chunk: Buffer): void;
@@ -29,6 +38,12 @@ export class H2Stream implements H2SendQueue {
   /** Outbound DATA not yet allowed by flow control. */
   queue: Buffer[] = [];
   queuedBytes = 0;
+  /**
+   * gRPC messages written this event-loop turn, not yet framed: sent together when the
+   * connection flushes, so a watch stream that gets many small responses in one turn sends
+   * them in a few DATA frames. Counted in queuedBytes.
+   */
+  private readonly packed = new GrpcPack();
   /** Trailers to send once the queue drains. */
   trailers: Buffer | undefined;
   private waiters: Array<() => void> = [];
@@ -54,8 +69,46 @@ export class H2Stream implements H2SendQueue {
     if (endStream) this.finishLocal();
   }
 
+  /**
+   * One gRPC message (without its 5-byte prefix): bytes, or parts to concatenate (see
+   * grpc_pack.ts), of `length` bytes in all. Messages up to PACK_BYTES_MAX wait for the end of
+   * the turn to go out with the others; a longer one is sent by reference, after them.
+   */
+  writeGrpc(m: GrpcMessage, length = m instanceof Uint8Array ? m.length : partsLength(m)): void {
+    if (this.localClosed) return;
+    if (length > PACK_BYTES_MAX) {
+      this.write(encodeGrpcPrefix(length));
+      for (const part of m instanceof Uint8Array ? [m] : m) this.write(Buffer.isBuffer(part) ? part : Buffer.from(part.buffer, part.byteOffset, part.length));
+      return;
+    }
+    if (this.packed.empty) this.conn.packLater(this);
+    const before = this.packed.bytes;
+    this.packed.add(m, length);
+    this.queuedBytes += this.packed.bytes - before;
+  }
+
+  /**
+   * @internal Writes the packed messages straight into the connection's frames when nothing
+   * is queued ahead of them and both windows take them all; returns the bytes written (0: they
+   * wait, see pack()).
+   */
+  sendPacked(writer: H2FrameWriter, connWindow: number, maxFrame: number): number {
+    const n = this.packed.bytes;
+    if (n === 0 || this.queue.length > 0 || n > this.sendWindow || n > connWindow) return 0;
+    this.packed.writeFrames(writer, this.id, maxFrame);
+    this.queuedBytes -= n;
+    this.sendWindow -= n;
+    return n;
+  }
+
+  /** @internal Moves the packed messages into the DATA queue (flow control holds them), in one buffer. */
+  pack(): void {
+    if (!this.packed.empty) this.queue.push(this.packed.toBuffer());
+  }
+
   write(data: Buffer): void {
     if (this.localClosed || data.length === 0) return;
+    this.pack();
     this.queue.push(data);
     this.queuedBytes += data.length;
     this.conn.flushStream(this);
@@ -142,6 +195,7 @@ export class H2Stream implements H2SendQueue {
     this.localClosed = true;
     this.queue = [];
     this.queuedBytes = 0;
+    this.packed.clear();
     const ws = this.waiters;
     this.waiters = [];
     for (const w of ws) w();
