@@ -139,6 +139,8 @@ export const httpStreamObjectsMax = 100_000;
 export const grpcStreamsPerSessionMax = 10_000;
 /** Longest grpc-timeout value honoured (clamped above). */
 export const grpcTimeoutMsMax = 100 * 24 * 3600_000;
+/** --auto-tls certificates are valid this long from their creation (etcd's SelfCert: 365 days). */
+export const selfCertValidityMs = 365 * 24 * 3600_000;
 
 // ---- proto (src/proto codec) ----
 /**

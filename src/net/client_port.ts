@@ -2,7 +2,7 @@
  * One listener per client URL serving three protocols: each accepted connection is sniffed
  * (sniff.ts) and handed to the native transport, the gRPC server (HTTP/2) or the HTTP/1.1
  * router. With TLS configured the socket is wrapped first and sniffed inside; ALPN "h2" goes
- * straight to gRPC. A connection that stays silent, or dribbles a partial preface, is closed
+ * straight to gRPC (chooseAlpn gives HTTP clients that also offer "http/1.1" HTTP/1.1). A connection that stays silent, or dribbles a partial preface, is closed
  * after netSniffTimeoutMs having cost at most netSniffBytesMax bytes.
  */
 import * as net from 'node:net';
@@ -83,7 +83,7 @@ export class ClientPort {
     });
     this.http1 = createHttp1Server(this.router, opts.httpHeadersTimeoutMs);
     if (opts.tls) {
-      const server = tls.createServer({ ALPNProtocols: ['h2', 'http/1.1', NATIVE_ALPN], ...opts.tls }, (s) => this.onSecure(s));
+      const server = tls.createServer({ ALPNCallback: chooseAlpn, ...opts.tls }, (s) => this.onSecure(s));
       server.on('tlsClientError', (err, socket) => {
         this.stats.dropped++;
         opts.onError?.('tls', err, peerOf(socket));
@@ -233,6 +233,19 @@ const EMPTY = Buffer.alloc(0);
 const DEFAULT_GRPC_ENGINE: 'etsd' | 'node' = 'etsd';
 /** ALPN id a native client may offer over TLS (the bytes are sniffed either way). */
 export const NATIVE_ALPN = 'etsd';
+
+/**
+ * The ALPN answer. gRPC clients offer only "h2"; HTTP clients (curl, browsers, node:https) offer
+ * "http/1.1" and often "h2" as well: they get HTTP/1.1, because HTTP/2 here serves gRPC alone
+ * and the JSON gateway, /health, /version and /metrics are HTTP/1.1 routes. A native client
+ * offers NATIVE_ALPN; a client offering nothing we speak gets no ALPN and is sniffed.
+ */
+export function chooseAlpn({ protocols }: { protocols: string[] }): string | undefined {
+  if (protocols.includes('http/1.1')) return 'http/1.1';
+  if (protocols.includes('h2')) return 'h2';
+  if (protocols.includes(NATIVE_ALPN)) return NATIVE_ALPN;
+  return undefined;
+}
 
 function peerOf(socket: net.Socket): string {
   return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;

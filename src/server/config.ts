@@ -5,8 +5,10 @@
  * same IDs.
  */
 import { createHash } from 'node:crypto';
+import type * as tls from 'node:tls';
 import { EtsdError } from '../util/errors.js';
 import * as limits from '../limits.js';
+import { TlsConfigError, serverTlsOptions } from '../net/tls.js';
 
 export class ConfigError extends EtsdError {
   constructor(message: string) {
@@ -33,6 +35,16 @@ export interface ServerConfig {
   quotaBackendBytes: number;
   maxRequestBytes: number;
   logLevel: LogLevel;
+  /**
+   * Client TLS (--cert-file, --key-file, --trusted-ca-file, --client-cert-auth), loaded and
+   * checked; served on every https:// client URL. Absent when no client URL is https://, or
+   * when --auto-tls makes the certificate at start (clientAutoTls).
+   */
+  clientTls?: tls.TlsOptions | undefined;
+  /** --auto-tls without --cert-file/--key-file: a self-signed certificate in <data-dir>/fixtures/client. */
+  clientAutoTls?: boolean | undefined;
+  /** Set when --cert-file/--key-file were given but no client URL is https:// (etcd warns and ignores them). */
+  clientTlsIgnored?: boolean | undefined;
 }
 
 /** The flags as yargs hands them over (strings and numbers as typed on the command line). */
@@ -52,6 +64,16 @@ export interface RawFlags {
   quotaBackendBytes?: number;
   maxRequestBytes?: number;
   logLevel?: string;
+  certFile?: string;
+  keyFile?: string;
+  trustedCaFile?: string;
+  clientCertAuth?: boolean;
+  autoTls?: boolean;
+  peerCertFile?: string;
+  peerKeyFile?: string;
+  peerTrustedCaFile?: string;
+  peerClientCertAuth?: boolean;
+  peerAutoTls?: boolean;
 }
 
 /** etcd's defaults (etcd 3.4 embed/config.go), with the data dir named after etsd. */
@@ -165,7 +187,10 @@ export function buildConfig(f: RawFlags): ServerConfig {
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
     throw new ConfigError(`--log-level must be one of debug, info, warn, error; got '${logLevel}'`);
   }
+  const tlsPart = clientTlsConfig(f, listenClientUrls);
+  refusePeerTls(f, [...listenPeerUrls, ...initialAdvertisePeerUrls, ...[...initialCluster.values()].flat()]);
   return {
+    ...tlsPart,
     name,
     dataDir: f.dataDir ?? `${name}.etsd`,
     listenClientUrls,
@@ -182,6 +207,56 @@ export function buildConfig(f: RawFlags): ServerConfig {
     maxRequestBytes: positiveInt('max-request-bytes', f.maxRequestBytes, defaults.maxRequestBytes, 1, limits.frameBytesMax / 2),
     logLevel,
   };
+}
+
+/**
+ * The client TLS part of the config, with etcd's checks (embed.configureClientListeners): an
+ * https:// URL needs a certificate and key (or --auto-tls); certificates given with only http://
+ * URLs are ignored, as etcd ignores them (the member logs a warning). The files are read here so
+ * a bad path or a key that is not the certificate's stops the start with a ConfigError.
+ */
+function clientTlsConfig(f: RawFlags, listenClientUrls: URL[]): Pick<ServerConfig, 'clientTls' | 'clientAutoTls' | 'clientTlsIgnored'> {
+  const certFile = f.certFile ?? '';
+  const keyFile = f.keyFile ?? '';
+  const haveFiles = certFile !== '' || keyFile !== '';
+  const secure = listenClientUrls.filter((u) => u.protocol === 'https:' || u.protocol === 'unixs:');
+  if (secure.length === 0) return haveFiles || f.clientCertAuth === true ? { clientTlsIgnored: true } : {};
+  if (!haveFiles) {
+    if (f.autoTls === true) return { clientAutoTls: true };
+    throw new ConfigError(`TLS key/cert (--cert-file, --key-file) must be provided for client url ${urlString(secure[0]!)} with HTTPS scheme`);
+  }
+  try {
+    return { clientTls: serverTlsOptions({ certFile, keyFile, trustedCaFile: f.trustedCaFile, clientCertAuth: f.clientCertAuth }) };
+  } catch (err) {
+    if (err instanceof TlsConfigError) throw new ConfigError(withTlsFlags(err.message, certFile, keyFile, f.trustedCaFile ?? ''));
+    throw err;
+  }
+}
+
+/** etcd's TLS messages name a file only when opening it failed; say which flags were in play. */
+function withTlsFlags(message: string, certFile: string, keyFile: string, caFile: string): string {
+  if (message.startsWith('open ') || message.startsWith('read ') || message.startsWith('KeyFile')) return message;
+  const files = [`--cert-file=${certFile}`, `--key-file=${keyFile}`, ...(caFile !== '' ? [`--trusted-ca-file=${caFile}`] : [])];
+  return `${message} (${files.join(' ')})`;
+}
+
+/** Peer TLS is not built: refuse its flags and https:// peer URLs rather than talk plain text. */
+function refusePeerTls(f: RawFlags, peerUrls: URL[]): void {
+  const flags = [
+    ['peer-cert-file', f.peerCertFile !== undefined && f.peerCertFile !== ''],
+    ['peer-key-file', f.peerKeyFile !== undefined && f.peerKeyFile !== ''],
+    ['peer-trusted-ca-file', f.peerTrustedCaFile !== undefined && f.peerTrustedCaFile !== ''],
+    ['peer-client-cert-auth', f.peerClientCertAuth === true],
+    ['peer-auto-tls', f.peerAutoTls === true],
+  ] as const;
+  const given = flags.filter(([, on]) => on).map(([name]) => `--${name}`);
+  if (given.length > 0) {
+    throw new ConfigError(`${given.join(', ')}: peer TLS is not supported by etsd yet (members talk to each other over plain http://); client TLS (--cert-file, --key-file) is`);
+  }
+  const https = peerUrls.find((u) => u.protocol === 'https:' || u.protocol === 'unixs:');
+  if (https !== undefined) {
+    throw new ConfigError(`peer URL ${urlString(https)}: peer TLS is not supported by etsd yet; use http:// for peer URLs`);
+  }
 }
 
 /**

@@ -3,7 +3,11 @@
  * port per --listen-client-urls serving the native protocol, gRPC and the JSON gateway (with
  * /health and /version) through the same handlers.
  */
+import * as path from 'node:path';
+import type * as tls from 'node:tls';
 import { ClientPort } from '../net/client_port.js';
+import { selfCert } from '../net/self_cert.js';
+import { serverTlsOptions } from '../net/tls.js';
 import type { ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { buildMethodTable, peerMethods } from './handlers.js';
@@ -22,6 +26,18 @@ export interface Member {
 
 function hostOf(u: URL): string {
   return u.hostname === 'localhost' ? '127.0.0.1' : u.hostname.replace(/^\[|\]$/g, '');
+}
+
+/** The TLS options for https:// client URLs: the loaded files, or --auto-tls's own certificate. */
+async function clientTlsFor(cfg: ServerConfig, log: Logger): Promise<tls.TlsOptions | undefined> {
+  if (cfg.clientTlsIgnored === true) {
+    log.warn('scheme is HTTP while key and cert files are present; ignoring key and cert files', { urls: cfg.listenClientUrls.map(String) });
+  }
+  if (cfg.clientAutoTls !== true) return cfg.clientTls;
+  const hosts = cfg.listenClientUrls.map((u) => u.hostname.replace(/^\[|\]$/g, ''));
+  const files = await selfCert(path.join(cfg.dataDir, 'fixtures', 'client'), hosts);
+  log.info('using self-signed client certificate (--auto-tls)', { cert: files.certFile, key: files.keyFile });
+  return serverTlsOptions(files);
 }
 
 export async function startMember(cfg: ServerConfig, log: Logger, extra: Partial<ServerDeps> = {}): Promise<Member> {
@@ -43,12 +59,15 @@ export async function startMember(cfg: ServerConfig, log: Logger, extra: Partial
   const methods = buildMethodTable(server);
   const clientPorts: ClientPort[] = [];
   try {
+    const tls = await clientTlsFor(cfg, log);
     for (const u of cfg.listenClientUrls) {
+      const secure = u.protocol === 'https:' || u.protocol === 'unixs:';
       clientPorts.push(
         await ClientPort.listen({
           host: hostOf(u),
           port: Number(u.port),
           methods,
+          ...(secure && tls !== undefined ? { tls } : {}),
           // One router per port: HttpRouter refuses a route registered twice.
           router: registerGateway(new HttpRouter(), methods, server),
           onError: (what, err, peer) => log.debug('client connection error', { what, err, peer }),
