@@ -21,6 +21,7 @@ import type {
   RangeResponse, ResignRequest, ResignResponse, SnapshotResponse, StatusResponse, TxnRequest,
   TxnResponse, UnlockRequest, UnlockResponse, WatchRequest, WatchResponse,
 } from '../../proto/index.js';
+import type * as tls from 'node:tls';
 import { EtsdError } from '../../util/errors.js';
 
 /** A bidirectional Watch stream: send create/cancel/progress requests, read responses. */
@@ -79,7 +80,11 @@ export interface EtcdApi {
 
 /** Opens connections; the CLI gets one from its wiring (the real client, or a test fake). */
 export interface EtcdApiFactory {
-  connect(endpoints: string[], opts: { dialTimeoutMs: number }): Promise<EtcdApi>;
+  /**
+   * tls: etcdctl's client TLS config (tls_flags.ts), absent when it has none; https://
+   * endpoints use TLS either way, host:port endpoints only with a config.
+   */
+  connect(endpoints: string[], opts: { dialTimeoutMs: number; tls?: tls.ConnectionOptions | undefined }): Promise<EtcdApi>;
 }
 
 /** No endpoint answered within the dial timeout. */

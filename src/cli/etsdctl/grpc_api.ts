@@ -10,9 +10,9 @@
 import { GrpcClient, StatusError } from '../../net/index.js';
 import * as P from '../../proto/index.js';
 import type { MessageCodec } from '../../proto/index.js';
+import type * as tls from 'node:tls';
 import { ApiUnavailableError, type EtcdApi, type EtcdApiFactory, type KeepAliveStream, type WatchStream } from './api.js';
-
-const url = (ep: string): string => (/^[a-z]+:\/\//.test(ep) ? ep : `http://${ep}`);
+import { endpointTransport } from './tls_flags.js';
 
 /** clientv3 prints a gRPC error as its description. */
 function etcdError(e: unknown): Error {
@@ -110,9 +110,11 @@ class GrpcApi implements EtcdApi {
   }
 }
 
-async function connectOne(ep: string, timeoutMs: number): Promise<GrpcClient> {
+/** One endpoint: h2c for http:// (or host:port without TLS config), TLS for https://. */
+async function connectOne(ep: string, timeoutMs: number, tlsConfig: tls.ConnectionOptions | undefined): Promise<GrpcClient> {
   let timer: NodeJS.Timeout | undefined;
-  const p = GrpcClient.connect(url(ep));
+  const t = endpointTransport(ep, tlsConfig);
+  const p = GrpcClient.connect(t.url, t.tls ?? {}).then(accepted);
   try {
     return await Promise.race([p, new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new ApiUnavailableError()), timeoutMs)))]);
   } catch (e) {
@@ -123,12 +125,43 @@ async function connectOne(ep: string, timeoutMs: number): Promise<GrpcClient> {
   }
 }
 
+/**
+ * Resolves once the server's first SETTINGS frame arrived. Over TLS 1.3 the client's handshake
+ * finishes before the server has checked the client's certificate; a member started with
+ * --client-cert-auth refuses it after that, so a connection only counts once the server spoke.
+ */
+function accepted(c: GrpcClient): Promise<GrpcClient> {
+  return new Promise((resolve, reject) => {
+    const s = c.session;
+    // node:http2 does not pass a TLS alert on a socket it was given to the session: watch both.
+    const sock = s.socket;
+    const done = (err?: Error): void => {
+      s.removeListener('remoteSettings', onSettings);
+      s.removeListener('error', done);
+      s.removeListener('close', onClose);
+      sock.removeListener('error', done);
+      if (err === undefined) {
+        resolve(c);
+      } else {
+        c.destroy();
+        reject(err);
+      }
+    };
+    const onSettings = (): void => done();
+    const onClose = (): void => done(new ApiUnavailableError());
+    s.once('remoteSettings', onSettings);
+    s.once('error', done);
+    s.once('close', onClose);
+    sock.once('error', done);
+  });
+}
+
 export const grpcApiFactory: EtcdApiFactory = {
-  async connect(endpoints, { dialTimeoutMs }) {
+  async connect(endpoints, { dialTimeoutMs, tls: tlsConfig }) {
     const deadline = Date.now() + dialTimeoutMs;
     for (const ep of endpoints) {
       try {
-        return new GrpcApi(ep, await connectOne(ep, Math.max(1, deadline - Date.now())));
+        return new GrpcApi(ep, await connectOne(ep, Math.max(1, deadline - Date.now()), tlsConfig));
       } catch {
         // Try the next endpoint; etcdctl fails only when none answers in time.
       }
