@@ -139,7 +139,8 @@ function accepted(c: GrpcClient): Promise<GrpcClient> {
       s.removeListener('remoteSettings', onSettings);
       s.removeListener('error', done);
       s.removeListener('close', onClose);
-      sock.removeListener('error', done);
+      // The session may have let go of its socket already (the proxy throws then).
+      if (!s.destroyed) sock.removeListener('error', done);
       if (err === undefined) {
         resolve(c);
       } else {
