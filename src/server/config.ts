@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type * as tls from 'node:tls';
 import { EtsdError } from '../util/errors.js';
 import * as limits from '../limits.js';
-import { TlsConfigError, serverTlsOptions } from '../net/tls.js';
+import { TlsConfigError, clientTlsOptions, serverTlsOptions } from '../net/tls.js';
 
 export class ConfigError extends EtsdError {
   constructor(message: string) {
@@ -45,6 +45,14 @@ export interface ServerConfig {
   clientAutoTls?: boolean | undefined;
   /** Set when --cert-file/--key-file were given but no client URL is https:// (etcd warns and ignores them). */
   clientTlsIgnored?: boolean | undefined;
+  /**
+   * Peer TLS (--peer-cert-file, --peer-key-file, --peer-trusted-ca-file, --peer-client-cert-auth):
+   * `server` for an https:// peer listener, `client` (the same certificate as identity, the peer
+   * CA as roots) for dialing https:// peers.
+   */
+  peerTls?: { server: tls.TlsOptions | undefined; client: tls.ConnectionOptions } | undefined;
+  /** --peer-auto-tls without peer files: a self-signed certificate in <data-dir>/fixtures/peer. */
+  peerAutoTls?: boolean | undefined;
 }
 
 /** The flags as yargs hands them over (strings and numbers as typed on the command line). */
@@ -188,9 +196,10 @@ export function buildConfig(f: RawFlags): ServerConfig {
     throw new ConfigError(`--log-level must be one of debug, info, warn, error; got '${logLevel}'`);
   }
   const tlsPart = clientTlsConfig(f, listenClientUrls);
-  refusePeerTls(f, [...listenPeerUrls, ...initialAdvertisePeerUrls, ...[...initialCluster.values()].flat()]);
+  const peerPart = peerTlsConfig(f, listenPeerUrls);
   return {
     ...tlsPart,
+    ...peerPart,
     name,
     dataDir: f.dataDir ?? `${name}.etsd`,
     listenClientUrls,
@@ -240,22 +249,35 @@ function withTlsFlags(message: string, certFile: string, keyFile: string, caFile
   return `${message} (${files.join(' ')})`;
 }
 
-/** Peer TLS is not built: refuse its flags and https:// peer URLs rather than talk plain text. */
-function refusePeerTls(f: RawFlags, peerUrls: URL[]): void {
-  const flags = [
-    ['peer-cert-file', f.peerCertFile !== undefined && f.peerCertFile !== ''],
-    ['peer-key-file', f.peerKeyFile !== undefined && f.peerKeyFile !== ''],
-    ['peer-trusted-ca-file', f.peerTrustedCaFile !== undefined && f.peerTrustedCaFile !== ''],
-    ['peer-client-cert-auth', f.peerClientCertAuth === true],
-    ['peer-auto-tls', f.peerAutoTls === true],
-  ] as const;
-  const given = flags.filter(([, on]) => on).map(([name]) => `--${name}`);
-  if (given.length > 0) {
-    throw new ConfigError(`${given.join(', ')}: peer TLS is not supported by etsd yet (members talk to each other over plain http://); client TLS (--cert-file, --key-file) is`);
+/**
+ * The peer TLS part (embed.configurePeerListeners and the rafthttp transport): an https:// peer
+ * URL needs --peer-cert-file and --peer-key-file (or --peer-auto-tls); a trusted CA or
+ * --peer-client-cert-auth makes the listener require a certificate from peers.
+ */
+function peerTlsConfig(f: RawFlags, listenPeerUrls: URL[]): Pick<ServerConfig, 'peerTls' | 'peerAutoTls'> {
+  const certFile = f.peerCertFile ?? '';
+  const keyFile = f.peerKeyFile ?? '';
+  const caFile = f.peerTrustedCaFile ?? '';
+  const haveFiles = certFile !== '' || keyFile !== '';
+  const secure = listenPeerUrls.find((u) => u.protocol === 'https:' || u.protocol === 'unixs:');
+  if (!haveFiles) {
+    if (secure === undefined) return {};
+    if (f.peerAutoTls === true) return { peerAutoTls: true };
+    throw new ConfigError(`cannot listen on TLS for ${secure.host}: KeyFile and CertFile are not presented (--peer-cert-file, --peer-key-file)`);
   }
-  const https = peerUrls.find((u) => u.protocol === 'https:' || u.protocol === 'unixs:');
-  if (https !== undefined) {
-    throw new ConfigError(`peer URL ${urlString(https)}: peer TLS is not supported by etsd yet; use http:// for peer URLs`);
+  try {
+    return {
+      peerTls: {
+        server: secure !== undefined ? serverTlsOptions({ certFile, keyFile, trustedCaFile: caFile, clientCertAuth: f.peerClientCertAuth }) : undefined,
+        client: clientTlsOptions({ certFile, keyFile, caFile }),
+      },
+    };
+  } catch (err) {
+    if (err instanceof TlsConfigError) {
+      const files = `--peer-cert-file=${certFile} --peer-key-file=${keyFile}${caFile !== '' ? ` --peer-trusted-ca-file=${caFile}` : ''}`;
+      throw new ConfigError(/^(open|read) |^KeyFile/.test(err.message) ? err.message : `${err.message} (${files})`);
+    }
+    throw err;
   }
 }
 

@@ -40,15 +40,30 @@ async function clientTlsFor(cfg: ServerConfig, log: Logger): Promise<tls.TlsOpti
   return serverTlsOptions(files);
 }
 
+/**
+ * Peer TLS: the loaded files, or --peer-auto-tls's own certificate, which peers cannot verify, so
+ * the dialing side skips verification (etcd's TLSInfo.ClientConfig does the same for selfCert).
+ */
+async function peerTlsFor(cfg: ServerConfig, log: Logger): Promise<{ server: tls.TlsOptions | undefined; client: tls.ConnectionOptions } | undefined> {
+  if (cfg.peerAutoTls !== true) return cfg.peerTls;
+  const hosts = cfg.listenPeerUrls.map((u) => u.hostname.replace(/^\[|\]$/g, ''));
+  const files = await selfCert(path.join(cfg.dataDir, 'fixtures', 'peer'), hosts);
+  log.info('using self-signed peer certificate (--peer-auto-tls)', { cert: files.certFile, key: files.keyFile });
+  const server = serverTlsOptions(files);
+  return { server, client: { cert: server.cert, key: server.key, rejectUnauthorized: false } };
+}
+
 export async function startMember(cfg: ServerConfig, log: Logger, extra: Partial<ServerDeps> = {}): Promise<Member> {
   const peerUrl = cfg.listenPeerUrls[0]!;
-  const peerServer = await PeerServer.listen(hostOf(peerUrl), Number(peerUrl.port));
+  const peerTls = await peerTlsFor(cfg, log);
+  const peerSecure = peerUrl.protocol === 'https:';
+  const peerServer = await PeerServer.listen(hostOf(peerUrl), Number(peerUrl.port), peerSecure ? peerTls?.server : undefined);
   let server: EtcdServer;
   try {
     server = await EtcdServer.start(cfg, {
       logger: log,
-      transport: (host) => new PeerTransport(host, log, peerServer),
-      fetchCluster: fetchClusterFromPeers,
+      transport: (host) => new PeerTransport(host, log, peerServer, peerTls?.client),
+      fetchCluster: (urls) => fetchClusterFromPeers(urls, peerTls?.client),
       ...extra,
     });
   } catch (err) {

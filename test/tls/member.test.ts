@@ -242,7 +242,7 @@ test('etsd refuses bad TLS configuration at start: the message names the file, t
     [['--cert-file', c.server, '--key-file', c.clientKey], /tls: private key does not match public key \(--cert-file=.*server\.pem --key-file=.*client\.key\)/],
     [[], /TLS key\/cert \(--cert-file, --key-file\) must be provided for client url https:\/\/127\.0\.0\.1:1 with HTTPS scheme/],
     [['--cert-file', c.server, '--key-file', c.serverKey, '--trusted-ca-file', missing], new RegExp(`open ${missing}: no such file or directory`)],
-    [['--cert-file', c.server, '--key-file', c.serverKey, '--peer-cert-file', c.server], /--peer-cert-file: peer TLS is not supported by etsd yet/],
+    [['--cert-file', c.server, '--key-file', c.serverKey, '--peer-cert-file', c.server], /KeyFile and CertFile must both be present\[key: , cert: .*server\.pem\]/],
   ];
   for (const [flags, re] of cases) {
     const r = await run(process.execPath, [etsdBin, ...base, ...flags], { timeoutMs: 20_000 });

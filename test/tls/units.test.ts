@@ -141,7 +141,7 @@ test('selfCert: writes cert.pem and key.pem (0600), reuses them on the next star
   }
 });
 
-test('buildConfig: etcd\'s checks for client TLS and the refusal of peer TLS', { skip: noCerts }, () => {
+test('buildConfig: etcd\'s checks for client and peer TLS', { skip: noCerts }, () => {
   const c = certs!;
   const https = { listenClientUrls: 'https://127.0.0.1:2379', advertiseClientUrls: 'https://127.0.0.1:2379' };
   const cfgError = (re: RegExp) => (e: unknown): boolean => {
@@ -160,11 +160,16 @@ test('buildConfig: etcd\'s checks for client TLS and the refusal of peer TLS', {
   const ignored = buildConfig({ certFile: missing, keyFile: missing });
   assert.equal(ignored.clientTls, undefined);
   assert.equal(ignored.clientTlsIgnored, true);
-  assert.throws(() => buildConfig({ peerCertFile: c.server, peerKeyFile: c.serverKey }), cfgError(/--peer-cert-file, --peer-key-file: peer TLS is not supported/));
-  assert.throws(
-    () => buildConfig({ listenPeerUrls: 'https://127.0.0.1:2380', initialAdvertisePeerUrls: 'https://127.0.0.1:2380' }),
-    cfgError(/peer URL https:\/\/127\.0\.0\.1:2380: peer TLS is not supported/),
-  );
+  const httpsPeer = { listenPeerUrls: 'https://127.0.0.1:2380', initialAdvertisePeerUrls: 'https://127.0.0.1:2380' };
+  assert.throws(() => buildConfig(httpsPeer), cfgError(/^cannot listen on TLS for 127\.0\.0\.1:2380: KeyFile and CertFile are not presented/));
+  assert.throws(() => buildConfig({ ...httpsPeer, peerCertFile: c.server, peerKeyFile: missing }), cfgError(new RegExp(`^open ${missing}: no such file or directory$`)));
+  const peer = buildConfig({ ...httpsPeer, peerCertFile: c.server, peerKeyFile: c.serverKey, peerTrustedCaFile: c.ca, peerClientCertAuth: true });
+  assert.equal(peer.peerTls?.server?.requestCert, true);
+  assert.equal((peer.peerTls?.client.ca as string[]).length, 1);
+  assert.ok(peer.peerTls?.client.cert !== undefined, 'the peer certificate is the dialing identity');
+  assert.equal(buildConfig({ ...httpsPeer, peerAutoTls: true }).peerAutoTls, true);
+  // Peer files with http:// peer URLs: still the identity for dialing https:// peers, no listener TLS.
+  assert.equal(buildConfig({ peerCertFile: c.server, peerKeyFile: c.serverKey }).peerTls?.server, undefined);
 });
 
 test('etsdctl flags: when a TLS config exists, and which endpoints use it (clientv3\'s rule)', { skip: noCerts }, () => {
