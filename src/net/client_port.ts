@@ -238,7 +238,9 @@ export const NATIVE_ALPN = 'etsd';
  * The ALPN answer. gRPC clients offer only "h2"; HTTP clients (curl, browsers, node:https) offer
  * "http/1.1" and often "h2" as well: they get HTTP/1.1, because HTTP/2 here serves gRPC alone
  * and the JSON gateway, /health, /version and /metrics are HTTP/1.1 routes. A native client
- * offers NATIVE_ALPN; a client offering nothing we speak gets no ALPN and is sniffed.
+ * offers NATIVE_ALPN. A client sending no ALPN at all is sniffed; one offering only protocols
+ * we do not speak is refused with a no_application_protocol alert (what Node does with a fixed
+ * ALPNProtocols list too, and Go's TLS server).
  */
 export function chooseAlpn({ protocols }: { protocols: string[] }): string | undefined {
   if (protocols.includes('http/1.1')) return 'http/1.1';
