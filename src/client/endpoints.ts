@@ -15,8 +15,7 @@
 import type * as tls from 'node:tls';
 import type { MessageCodec } from '../proto/message.js';
 import { NativeClient, type ClientStream } from '../net/native_client.js';
-import { NATIVE_ALPN } from '../net/client_port.js';
-import { connectTls } from '../net/tls.js';
+import { NATIVE_ALPN, connectTls } from '../net/tls.js';
 import { Status, StatusError } from '../net/status.js';
 import { assert } from '../util/assert.js';
 import { clientRetryBackoffMsMax, clientRetryBackoffMsMin } from '../limits.js';

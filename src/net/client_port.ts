@@ -17,6 +17,7 @@ import { HttpRouter, createHttp1Server } from './http1.js';
 import type { MethodTable } from './methods.js';
 import { serveNative, type NativeServerConnection } from './native_server.js';
 import { sniffProtocol, type SniffResult } from './sniff.js';
+import { NATIVE_ALPN } from './tls.js';
 
 export interface ClientPortOptions {
   host: string;
@@ -231,8 +232,7 @@ export class ClientPort {
 const EMPTY = Buffer.alloc(0);
 /** The gRPC engine when neither the options nor ETSD_GRPC_ENGINE choose one. */
 const DEFAULT_GRPC_ENGINE: 'etsd' | 'node' = 'etsd';
-/** ALPN id a native client may offer over TLS (the bytes are sniffed either way). */
-export const NATIVE_ALPN = 'etsd';
+export { NATIVE_ALPN };
 
 /**
  * The ALPN answer. gRPC clients offer only "h2"; HTTP clients (curl, browsers, node:https) offer

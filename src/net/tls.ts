@@ -34,6 +34,9 @@ export class TlsConfigError extends EtsdError {
   }
 }
 
+/** ALPN id a native client offers over TLS (the bytes are sniffed either way). */
+export const NATIVE_ALPN = 'etsd';
+
 /** etcd's lowest TLS version (tls.VersionTLS12 in TLSInfo.baseConfig). */
 export const TLS_MIN_VERSION: tls.SecureVersion = 'TLSv1.2';
 
