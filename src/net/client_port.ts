@@ -84,7 +84,9 @@ export class ClientPort {
     });
     this.http1 = createHttp1Server(this.router, opts.httpHeadersTimeoutMs);
     if (opts.tls) {
-      const server = tls.createServer({ ALPNCallback: chooseAlpn, ...opts.tls }, (s) => this.onSecure(s));
+      // A handshake gets the sniffer's time bound (Node's default is 120 s per silent socket).
+      const handshakeTimeout = opts.sniffTimeoutMs ?? netSniffTimeoutMs;
+      const server = tls.createServer({ ALPNCallback: chooseAlpn, handshakeTimeout, ...opts.tls }, (s) => this.onSecure(s));
       server.on('tlsClientError', (err, socket) => {
         this.stats.dropped++;
         opts.onError?.('tls', err, peerOf(socket));

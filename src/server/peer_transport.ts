@@ -24,7 +24,7 @@ import { MethodTable } from '../net/methods.js';
 import { NativeClient, type ClientStream } from '../net/native_client.js';
 import { serveNative, type NativeServerConnection } from '../net/native_server.js';
 import { StatusError, Status } from '../net/status.js';
-import { snapshotChunkBytes } from '../limits.js';
+import { netSniffTimeoutMs, snapshotChunkBytes } from '../limits.js';
 import type { Message } from '../raft/index.js';
 import { MessageType } from '../raft/index.js';
 import type { Logger } from './logger.js';
@@ -84,7 +84,7 @@ export class PeerServer {
       let ps: PeerServer;
       let l: net.Server;
       if (tlsOptions !== undefined) {
-        const ts = tls.createServer(tlsOptions, (sock) => ps.accept(sock));
+        const ts = tls.createServer({ handshakeTimeout: netSniffTimeoutMs, ...tlsOptions }, (sock) => ps.accept(sock));
         ts.on('tlsClientError', (_err, sock) => sock.destroy());
         l = ts;
       } else {

@@ -203,3 +203,19 @@ test('client endpoints: https:// parses and round-trips through endpointName', (
   assert.equal(endpointName(parseEndpoint('http://[::1]:2379')), '[::1]:2379');
   assert.equal(parseEndpoint('127.0.0.1:2379').scheme, undefined);
 });
+
+test('a TLS client port closes a connection that never finishes its handshake (the sniff bound)', { timeout: 20_000 }, async () => {
+  const { ClientPort } = await import('../../src/net/client_port.js');
+  const { MethodTable } = await import('../../src/net/methods.js');
+  const net = await import('node:net');
+  const { certPem, keyPem } = makeSelfSignedCert(['127.0.0.1']);
+  const port = await ClientPort.listen({ host: '127.0.0.1', port: 0, methods: new MethodTable(), tls: { cert: certPem, key: keyPem }, sniffTimeoutMs: 200 });
+  try {
+    const sock = net.connect({ host: '127.0.0.1', port: port.address.port });
+    // Silent after connecting: Node's own default would hold this socket for 120 s.
+    await new Promise<void>((resolve) => sock.once('close', () => resolve()));
+    assert.ok(sock.destroyed);
+  } finally {
+    await port.destroy();
+  }
+});
