@@ -257,10 +257,36 @@ async function dial(e: Endpoint, timeoutMs: number, tlsOpts: tls.ConnectionOptio
   assert(timeoutMs > 0, 'dial timeout must be positive');
   try {
     const secure = e.scheme === 'https' || (e.scheme === undefined && tlsOpts !== undefined);
-    if (secure) return new NativeClient(await connectTls(e.host, e.port, tlsOpts ?? {}, timeoutMs, NATIVE_ALPN));
-    return await NativeClient.connect(e.host, e.port, { connectTimeoutMs: timeoutMs });
+    if (!secure) return await NativeClient.connect(e.host, e.port, { connectTimeoutMs: timeoutMs });
+    const start = Date.now();
+    const c = new NativeClient(await connectTls(e.host, e.port, tlsOpts ?? {}, timeoutMs, NATIVE_ALPN));
+    await acceptedBy(c, Math.max(1, timeoutMs - (Date.now() - start)));
+    return c;
   } catch (err) {
     throw err instanceof StatusError ? toClientError(err) : new ClientError('ERR_UNAVAILABLE', (err as Error).message, { status: Status.UNAVAILABLE, cause: err });
+  }
+}
+
+/**
+ * One PING round trip on a new TLS connection. Over TLS 1.3 the client's handshake is done
+ * before the server has checked the client's certificate, and a member started with
+ * --client-cert-auth refuses one only then: the PING makes that refusal fail the dial (with the
+ * TLS alert's text) instead of the first call.
+ */
+async function acceptedBy(c: NativeClient, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      c.ping(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`TLS connection not answered within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } catch (err) {
+    c.close();
+    throw err;
+  } finally {
+    clearTimeout(timer);
   }
 }
 
