@@ -139,6 +139,11 @@ export const httpStreamObjectsMax = 100_000;
 export const grpcStreamsPerSessionMax = 10_000;
 /** Longest grpc-timeout value honoured (clamped above). */
 export const grpcTimeoutMsMax = 100 * 24 * 3600_000;
+/**
+ * How often the client port checks its certificate, key and CA files for a change (a rotated
+ * certificate is served to new connections without a restart; etcd re-reads them per handshake).
+ */
+export const tlsReloadCheckMs = 1000;
 /** --auto-tls certificates are valid this long from their creation (etcd's SelfCert: 365 days). */
 export const selfCertValidityMs = 365 * 24 * 3600_000;
 

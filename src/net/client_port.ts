@@ -123,6 +123,15 @@ export class ClientPort {
     return `${this.opts.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   }
 
+  /**
+   * Serves new connections with other key, certificate and CA (a rotated certificate); open
+   * connections keep theirs. Only for a port that serves TLS.
+   */
+  updateTls(opts: tls.SecureContextOptions): void {
+    assert(this.listener instanceof tls.Server, 'updateTls on a plain-text port');
+    this.listener.setSecureContext(opts);
+  }
+
   /** Stops accepting; tells native and gRPC clients to go away; resolves when the listener is closed. */
   close(): Promise<void> {
     this.closing = true;

@@ -138,6 +138,30 @@ export function serverTlsOptions(f: ServerTlsFiles): tls.TlsOptions {
   };
 }
 
+/**
+ * Calls onChange (at most once per check) when any of the files' size or modification time
+ * changes, checking every intervalMs by stat polling (fs.watchFile: works for files replaced by
+ * rename, as certificate managers do). Returns the function that stops watching.
+ */
+export function watchTlsFiles(files: readonly string[], intervalMs: number, onChange: () => void): () => void {
+  const paths = [...new Set(files.filter((f) => f !== ''))];
+  let pending = false;
+  const listener = (cur: fs.Stats, prev: fs.Stats): void => {
+    if (cur.mtimeMs === prev.mtimeMs && cur.size === prev.size) return;
+    if (pending) return;
+    pending = true;
+    // Several files usually change together (cert and key): settle, then reload once.
+    setTimeout(() => {
+      pending = false;
+      onChange();
+    }, intervalMs).unref();
+  };
+  for (const p of paths) fs.watchFile(p, { interval: intervalMs, persistent: false }, listener);
+  return () => {
+    for (const p of paths) fs.unwatchFile(p, listener);
+  };
+}
+
 /** A client's TLS flags (etcdctl: --cert, --key, --cacert, --insecure-skip-tls-verify). */
 export interface ClientTlsFiles {
   certFile?: string | undefined;

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type * as tls from 'node:tls';
 import { EtsdError } from '../util/errors.js';
 import * as limits from '../limits.js';
-import { TlsConfigError, clientTlsOptions, serverTlsOptions } from '../net/tls.js';
+import { TlsConfigError, clientTlsOptions, serverTlsOptions, type ServerTlsFiles } from '../net/tls.js';
 
 export class ConfigError extends EtsdError {
   constructor(message: string) {
@@ -41,6 +41,8 @@ export interface ServerConfig {
    * when --auto-tls makes the certificate at start (clientAutoTls).
    */
   clientTls?: tls.TlsOptions | undefined;
+  /** The files clientTls was loaded from (the member reloads them when they change). */
+  clientTlsFiles?: ServerTlsFiles | undefined;
   /** --auto-tls without --cert-file/--key-file: a self-signed certificate in <data-dir>/fixtures/client. */
   clientAutoTls?: boolean | undefined;
   /** Set when --cert-file/--key-file were given but no client URL is https:// (etcd warns and ignores them). */
@@ -224,7 +226,7 @@ export function buildConfig(f: RawFlags): ServerConfig {
  * URLs are ignored, as etcd ignores them (the member logs a warning). The files are read here so
  * a bad path or a key that is not the certificate's stops the start with a ConfigError.
  */
-function clientTlsConfig(f: RawFlags, listenClientUrls: URL[]): Pick<ServerConfig, 'clientTls' | 'clientAutoTls' | 'clientTlsIgnored'> {
+function clientTlsConfig(f: RawFlags, listenClientUrls: URL[]): Pick<ServerConfig, 'clientTls' | 'clientTlsFiles' | 'clientAutoTls' | 'clientTlsIgnored'> {
   const certFile = f.certFile ?? '';
   const keyFile = f.keyFile ?? '';
   const haveFiles = certFile !== '' || keyFile !== '';
@@ -234,8 +236,9 @@ function clientTlsConfig(f: RawFlags, listenClientUrls: URL[]): Pick<ServerConfi
     if (f.autoTls === true) return { clientAutoTls: true };
     throw new ConfigError(`TLS key/cert (--cert-file, --key-file) must be provided for client url ${urlString(secure[0]!)} with HTTPS scheme`);
   }
+  const files: ServerTlsFiles = { certFile, keyFile, trustedCaFile: f.trustedCaFile, clientCertAuth: f.clientCertAuth };
   try {
-    return { clientTls: serverTlsOptions({ certFile, keyFile, trustedCaFile: f.trustedCaFile, clientCertAuth: f.clientCertAuth }) };
+    return { clientTls: serverTlsOptions(files), clientTlsFiles: files };
   } catch (err) {
     if (err instanceof TlsConfigError) throw new ConfigError(withTlsFlags(err.message, certFile, keyFile, f.trustedCaFile ?? ''));
     throw err;

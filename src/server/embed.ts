@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import type * as tls from 'node:tls';
 import { ClientPort } from '../net/client_port.js';
 import { selfCert } from '../net/self_cert.js';
-import { serverTlsOptions } from '../net/tls.js';
+import { serverTlsOptions, watchTlsFiles } from '../net/tls.js';
+import { tlsReloadCheckMs } from '../limits.js';
 import type { ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { buildMethodTable, peerMethods } from './handlers.js';
@@ -53,6 +54,27 @@ async function peerTlsFor(cfg: ServerConfig, log: Logger): Promise<{ server: tls
   return { server, client: { cert: server.cert, key: server.key, rejectUnauthorized: false } };
 }
 
+/**
+ * Certificate rotation: when --cert-file, --key-file or --trusted-ca-file change on disk, new
+ * connections get the new ones (etcd re-reads them on every handshake). Files that do not load
+ * (a half-written key, a key that is not the certificate's) are reported and the old ones kept.
+ */
+function watchClientTls(cfg: ServerConfig, ports: ClientPort[], log: Logger): () => void {
+  const files = cfg.clientTlsFiles;
+  if (files === undefined || ports.length === 0) return () => {};
+  return watchTlsFiles([files.certFile, files.keyFile, files.trustedCaFile ?? ''], tlsReloadCheckMs, () => {
+    let opts: tls.TlsOptions;
+    try {
+      opts = serverTlsOptions(files);
+    } catch (err) {
+      log.warn('client TLS files changed but cannot be loaded; keeping the previous ones', { message: (err as Error).message });
+      return;
+    }
+    for (const p of ports) p.updateTls(opts);
+    log.info('reloaded client TLS certificate', { cert: files.certFile, key: files.keyFile });
+  });
+}
+
 export async function startMember(cfg: ServerConfig, log: Logger, extra: Partial<ServerDeps> = {}): Promise<Member> {
   const peerUrl = cfg.listenPeerUrls[0]!;
   const peerTls = await peerTlsFor(cfg, log);
@@ -95,12 +117,17 @@ export async function startMember(cfg: ServerConfig, log: Logger, extra: Partial
     throw err;
   }
   log.info('serving client requests', { urls: clientPorts.map((p) => p.url) });
+  const stopWatching = watchClientTls(cfg, clientPorts.filter((p) => p.url.startsWith('https:')), log);
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
+      stopWatching();
       await Promise.all(clientPorts.map((p) => p.destroy()));
       await server.stop();
     })());
-  void server.done.then(() => Promise.all(clientPorts.map((p) => p.destroy())));
+  void server.done.then(() => {
+    stopWatching();
+    return Promise.all(clientPorts.map((p) => p.destroy()));
+  });
   return { server, clientPorts, peerServer, close };
 }

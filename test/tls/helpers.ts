@@ -37,6 +37,9 @@ export interface Certs {
   /** A CA that signed none of the above. */
   otherCa: string;
   otherCaKey: string;
+  /** A server certificate for 127.0.0.1 signed by the other CA (certificate rotation). */
+  server2: string;
+  server2Key: string;
   remove(): void;
 }
 
@@ -63,6 +66,8 @@ export function makeCerts(): Certs | undefined {
     ssl('x509', '-req', '-in', p(`${n}.csr`), '-CA', p('ca.pem'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p(`${n}.pem`), '-days', '2', '-extfile', p(`${n}.ext`));
   }
   ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('other.key'), '-out', p('other.pem'), '-days', '2', '-subj', '/CN=etsd-test-other-ca');
+  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('server2.key'), '-out', p('server2.csr'), '-subj', '/CN=server2');
+  ssl('x509', '-req', '-in', p('server2.csr'), '-CA', p('other.pem'), '-CAkey', p('other.key'), '-CAcreateserial', '-out', p('server2.pem'), '-days', '2', '-extfile', p('server.ext'));
   return {
     dir,
     ca: p('ca.pem'),
@@ -72,6 +77,8 @@ export function makeCerts(): Certs | undefined {
     clientKey: p('client.key'),
     otherCa: p('other.pem'),
     otherCaKey: p('other.key'),
+    server2: p('server2.pem'),
+    server2Key: p('server2.key'),
     remove: () => fs.rmSync(dir, { recursive: true, force: true }),
   };
 }

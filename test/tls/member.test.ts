@@ -201,6 +201,41 @@ test('--client-cert-auth with --trusted-ca-file: no client certificate, refused;
   }
 });
 
+test('certificate rotation: new files on disk are served to new connections, client-cert-auth kept', { skip: noCerts }, async () => {
+  const c = certs!;
+  const dir = fs.mkdtempSync(path.join(c.dir, 'rotate-'));
+  const cert = path.join(dir, 'cur.pem');
+  const key = path.join(dir, 'cur.key');
+  fs.copyFileSync(c.server, cert);
+  fs.copyFileSync(c.serverKey, key);
+  const clientCert = ['--cert', c.client, '--key', c.clientKey];
+  const m = await startTlsMember('etsd', {
+    flags: ['--cert-file', cert, '--key-file', key, '--trusted-ca-file', c.ca, '--client-cert-auth'],
+    probe: { ca: fs.readFileSync(c.ca), cert: fs.readFileSync(c.client), key: fs.readFileSync(c.clientKey) },
+  });
+  try {
+    const ep = `--endpoints=${m.url}`;
+    assert.equal((await etsdctl([ep, '--cacert', c.ca, ...clientCert, 'put', 'r', '1'])).stdout, 'OK\n');
+    // Replace both files the way certificate managers do: write aside, then rename over.
+    fs.copyFileSync(c.server2Key, `${key}.new`);
+    fs.copyFileSync(c.server2, `${cert}.new`);
+    fs.renameSync(`${key}.new`, key);
+    fs.renameSync(`${cert}.new`, cert);
+    let served = '';
+    for (let i = 0; i < 100 && served !== 'r\n1\n'; i++) {
+      await sleep(200);
+      served = (await etsdctl([ep, ...FAIL_FAST, '--cacert', c.otherCa, ...clientCert, 'get', 'r'])).stdout;
+    }
+    assert.equal(served, 'r\n1\n', `the rotated certificate was never served:\n${m.log().slice(-2000)}`);
+    const old = await etsdctl([ep, ...FAIL_FAST, '--cacert', c.ca, ...clientCert, 'get', 'r']);
+    assert.equal(old.stderr, 'Error: context deadline exceeded\n', 'the old certificate is still served');
+    const noClientCert = await etsdctl([ep, ...FAIL_FAST, '--cacert', c.otherCa, 'get', 'r']);
+    assert.equal(noClientCert.stderr, 'Error: context deadline exceeded\n', 'client-cert-auth was lost on reload');
+  } finally {
+    await m.stop();
+  }
+});
+
 test('--auto-tls: a self-signed certificate in <data-dir>/fixtures/client; etcdctl connects with --insecure-skip-tls-verify', { skip: noCerts }, async () => {
   const m = await startTlsMember('etsd', { flags: ['--auto-tls'], probe: { rejectUnauthorized: false } });
   try {
