@@ -147,6 +147,13 @@ export const grpcStreamsPerSessionMax = 10_000;
 export const grpcTimeoutMsMax = 100 * 24 * 3600_000;
 /** An idle gRPC session with open streams is PINGed; no ack within this closes it (etcd's --grpc-keepalive-timeout). */
 export const grpcKeepaliveTimeoutMs = 20_000;
+/**
+ * How often the client port checks its certificate, key and CA files for a change (a rotated
+ * certificate is served to new connections without a restart; etcd re-reads them per handshake).
+ */
+export const tlsReloadCheckMs = 1000;
+/** --auto-tls certificates are valid this long from their creation (etcd's SelfCert: 365 days). */
+export const selfCertValidityMs = 365 * 24 * 3600_000;
 
 // ---- proto (src/proto codec) ----
 /**

@@ -38,6 +38,16 @@ async function main(): Promise<void> {
       type: 'number',
       describe: 'Raft log entries kept after a snapshot for slow followers (etcd 3.5 flag; default 5000)',
     })
+    .option('cert-file', { coerce: lastStr, type: 'string', describe: 'Path to the client server TLS cert file.' })
+    .option('key-file', { coerce: lastStr, type: 'string', describe: 'Path to the client server TLS key file.' })
+    .option('trusted-ca-file', { coerce: lastStr, type: 'string', describe: 'Path to the client server TLS trusted CA cert file (client certificates are then required).' })
+    .option('client-cert-auth', { type: 'boolean', default: false, describe: 'Enable client cert authentication.' })
+    .option('auto-tls', { type: 'boolean', default: false, describe: 'Client TLS using generated certificates' })
+    .option('peer-cert-file', { coerce: lastStr, type: 'string', describe: 'Path to the peer server TLS cert file.' })
+    .option('peer-key-file', { coerce: lastStr, type: 'string', describe: 'Path to the peer server TLS key file.' })
+    .option('peer-trusted-ca-file', { coerce: lastStr, type: 'string', describe: 'Path to the peer server TLS trusted CA file.' })
+    .option('peer-client-cert-auth', { type: 'boolean', default: false, describe: 'Enable peer client cert authentication.' })
+    .option('peer-auto-tls', { type: 'boolean', default: false, describe: 'Peer TLS using generated certificates' })
     .option('log-level', { coerce: lastStr, type: 'string', default: defaults.logLevel, choices: ['debug', 'info', 'warn', 'error'] })
     .strict()
     .version(false)
@@ -65,6 +75,16 @@ async function main(): Promise<void> {
       quotaBackendBytes: argv['quota-backend-bytes'],
       maxRequestBytes: argv['max-request-bytes'],
       logLevel: argv['log-level'],
+      certFile: argv['cert-file'],
+      keyFile: argv['key-file'],
+      trustedCaFile: argv['trusted-ca-file'],
+      clientCertAuth: argv['client-cert-auth'],
+      autoTls: argv['auto-tls'],
+      peerCertFile: argv['peer-cert-file'],
+      peerKeyFile: argv['peer-key-file'],
+      peerTrustedCaFile: argv['peer-trusted-ca-file'],
+      peerClientCertAuth: argv['peer-client-cert-auth'],
+      peerAutoTls: argv['peer-auto-tls'],
     });
   } catch (err) {
     if (err instanceof ConfigError) {

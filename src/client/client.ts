@@ -8,18 +8,38 @@
  *   for await (const r of w) for (const ev of r.events) console.log(ev.type, ev.kv.key);
  *   client.close();
  */
+import type * as tls from 'node:tls';
 import { clientCommandTimeoutMsDefault, clientDialTimeoutMsDefault } from '../limits.js';
 import { Cluster } from './cluster.js';
 import { Endpoints } from './endpoints.js';
+import { TLS_MIN_VERSION } from '../net/tls.js';
 import { invalidArgument, toClientError } from './errors.js';
 import { KV } from './kv.js';
 import { Lease } from './lease.js';
 import { Maintenance } from './maintenance.js';
 import { Watcher } from './watch.js';
 
+/** TLS for connect(): PEM contents (not paths), as node:tls takes them. */
+export interface ClientTlsOptions {
+  /** CA certificates that sign the members' certificates (replaces Node's default roots). */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** This client's certificate and key, for members started with --client-cert-auth. */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  /** false: do not verify the member's certificate (etcdctl's --insecure-skip-tls-verify). */
+  rejectUnauthorized?: boolean;
+  /** Name to verify the certificate against, when it is not the endpoint's host. */
+  servername?: string;
+}
+
 export interface ConnectOptions {
-  /** "host:port" or "http://host:port", one per member. */
+  /**
+   * "host:port", "http://host:port" or "https://host:port", one per member. https:// uses TLS;
+   * a bare host:port uses TLS when `tls` is given (clientv3's rule).
+   */
   endpoints: string[];
+  /** TLS settings; see ClientTlsOptions. */
+  tls?: ClientTlsOptions;
   /** One attempt to connect to one endpoint (etcdctl's --dial-timeout, 2 s). */
   dialTimeoutMs?: number;
   /** The whole of one call, retries included (etcdctl's --command-timeout, 5 s). */
@@ -41,7 +61,7 @@ export class Client {
     const dialTimeoutMs = opts.dialTimeoutMs ?? clientDialTimeoutMsDefault;
     const commandTimeoutMs = opts.commandTimeoutMs ?? clientCommandTimeoutMsDefault;
     if (!(dialTimeoutMs > 0) || !(commandTimeoutMs > 0)) throw invalidArgument('timeouts must be positive');
-    this.endpoints = new Endpoints(opts.endpoints, { dialTimeoutMs, commandTimeoutMs });
+    this.endpoints = new Endpoints(opts.endpoints, { dialTimeoutMs, commandTimeoutMs, ...(opts.tls !== undefined ? { tls: { minVersion: TLS_MIN_VERSION, ...opts.tls } } : {}) });
     this.kv = new KV(this.endpoints);
     this.watch = new Watcher(this.endpoints.sibling());
     this.lease = new Lease(this.endpoints);

@@ -12,8 +12,10 @@
  * written. A write whose connection died while it was in flight may have been applied: the
  * caller gets ERR_UNAVAILABLE and decides.
  */
+import type * as tls from 'node:tls';
 import type { MessageCodec } from '../proto/message.js';
 import { NativeClient, type ClientStream } from '../net/native_client.js';
+import { NATIVE_ALPN, connectTls } from '../net/tls.js';
 import { Status, StatusError } from '../net/status.js';
 import { assert } from '../util/assert.js';
 import { clientRetryBackoffMsMax, clientRetryBackoffMsMin } from '../limits.js';
@@ -22,22 +24,32 @@ import { ClientError, closedError, invalidArgument, toClientError } from './erro
 export interface Endpoint {
   host: string;
   port: number;
+  /** From an explicit http:// or https:// prefix; absent for a bare host:port. */
+  scheme?: 'http' | 'https';
 }
 
-/** Accepts "host:port", "http://host:port" and "[::1]:port". TLS (https) is not supported yet. */
+/** Accepts "host:port", "http://host:port", "https://host:port" and "[::1]:port". */
 export function parseEndpoint(s: string): Endpoint {
   let rest = s.trim();
-  if (rest.startsWith('https://')) throw invalidArgument(`endpoint ${s}: TLS endpoints are not supported by this client yet`);
-  if (rest.startsWith('http://')) rest = rest.slice('http://'.length);
+  let scheme: 'http' | 'https' | undefined;
+  if (rest.startsWith('https://')) {
+    scheme = 'https';
+    rest = rest.slice('https://'.length);
+  } else if (rest.startsWith('http://')) {
+    scheme = 'http';
+    rest = rest.slice('http://'.length);
+  }
   rest = rest.replace(/\/+$/, '');
   const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(rest);
   const port = m ? Number(m[3]) : NaN;
   if (!m || !(port > 0 && port < 65536)) throw invalidArgument(`endpoint '${s}' is not host:port`);
-  return { host: (m[1] ?? m[2]) as string, port };
+  return { host: (m[1] ?? m[2]) as string, port, ...(scheme !== undefined ? { scheme } : {}) };
 }
 
+/** host:port, with "https://" kept so that the name parses back to the same endpoint. */
 export function endpointName(e: Endpoint): string {
-  return e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
+  const hostPort = e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
+  return e.scheme === 'https' ? `https://${hostPort}` : hostPort;
 }
 
 export interface UnaryOptions {
@@ -53,6 +65,11 @@ export interface UnaryOptions {
 export interface EndpointsOptions {
   dialTimeoutMs: number;
   commandTimeoutMs: number;
+  /**
+   * TLS for the connections (clientv3's rule): https:// endpoints always use TLS (these options,
+   * or Node's defaults), http:// never, and a bare host:port uses TLS when this is set.
+   */
+  tls?: tls.ConnectionOptions | undefined;
 }
 
 export class Endpoints {
@@ -108,7 +125,7 @@ export class Endpoints {
   async direct(endpoint: string, deadline: number): Promise<NativeClient> {
     if (this.closedFlag) throw closedError();
     const e = parseEndpoint(endpoint);
-    const c = await dial(e, Math.max(1, Math.min(this.opts.dialTimeoutMs, deadline - Date.now())));
+    const c = await dial(e, Math.max(1, Math.min(this.opts.dialTimeoutMs, deadline - Date.now())), this.opts.tls);
     this.others.add(c);
     c.onClose(() => this.others.delete(c));
     return c;
@@ -120,7 +137,8 @@ export class Endpoints {
    * slow watch reader must not hold back the unary calls of the same client.
    */
   sibling(): Endpoints {
-    const e = new Endpoints(this.list.map(endpointName), this.opts);
+    // With the scheme as given: a bare name would turn an http:// endpoint into TLS under opts.tls.
+    const e = new Endpoints(this.list.map((x) => (x.scheme === 'http' ? `http://${endpointName(x)}` : endpointName(x))), this.opts);
     e.pinned = this.pinned;
     this.siblings.add(e);
     return e;
@@ -142,7 +160,7 @@ export class Endpoints {
       const left = deadline - Date.now();
       if (left <= 0) break;
       try {
-        const c = await dial(e, Math.min(this.opts.dialTimeoutMs, left));
+        const c = await dial(e, Math.min(this.opts.dialTimeoutMs, left), this.opts.tls);
         if (this.closedFlag) {
           c.close();
           throw closedError();
@@ -235,12 +253,40 @@ export class Endpoints {
   }
 }
 
-async function dial(e: Endpoint, timeoutMs: number): Promise<NativeClient> {
+async function dial(e: Endpoint, timeoutMs: number, tlsOpts: tls.ConnectionOptions | undefined): Promise<NativeClient> {
   assert(timeoutMs > 0, 'dial timeout must be positive');
   try {
-    return await NativeClient.connect(e.host, e.port, { connectTimeoutMs: timeoutMs });
+    const secure = e.scheme === 'https' || (e.scheme === undefined && tlsOpts !== undefined);
+    if (!secure) return await NativeClient.connect(e.host, e.port, { connectTimeoutMs: timeoutMs });
+    const start = Date.now();
+    const c = new NativeClient(await connectTls(e.host, e.port, tlsOpts ?? {}, timeoutMs, NATIVE_ALPN));
+    await acceptedBy(c, Math.max(1, timeoutMs - (Date.now() - start)));
+    return c;
   } catch (err) {
     throw err instanceof StatusError ? toClientError(err) : new ClientError('ERR_UNAVAILABLE', (err as Error).message, { status: Status.UNAVAILABLE, cause: err });
+  }
+}
+
+/**
+ * One PING round trip on a new TLS connection. Over TLS 1.3 the client's handshake is done
+ * before the server has checked the client's certificate, and a member started with
+ * --client-cert-auth refuses one only then: the PING makes that refusal fail the dial (with the
+ * TLS alert's text) instead of the first call.
+ */
+async function acceptedBy(c: NativeClient, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      c.ping(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`TLS connection not answered within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } catch (err) {
+    c.close();
+    throw err;
+  } finally {
+    clearTimeout(timer);
   }
 }
 

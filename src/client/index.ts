@@ -2,7 +2,7 @@
  * etsd's TypeScript client over the native protocol (see client.ts for the entry point), and
  * clientv3's concurrency recipes: Session, Mutex, Election, STM, plus a service registry.
  */
-export { connect, Client, type ConnectOptions } from './client.js';
+export { connect, Client, type ConnectOptions, type ClientTlsOptions } from './client.js';
 export { KV, Txn, type CallOpts } from './kv.js';
 export { Op, Cmp, rangeRequest, putRequest, deleteRequest, type CmpOp, type GetOptions, type PutOptions, type DeleteOptions } from './op.js';
 export { Watcher, Watch, type WatchOptions, type WatchResponseView } from './watch.js';

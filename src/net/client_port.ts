@@ -2,7 +2,7 @@
  * One listener per client URL serving three protocols: each accepted connection is sniffed
  * (sniff.ts) and handed to the native transport, the gRPC server (HTTP/2) or the HTTP/1.1
  * router. With TLS configured the socket is wrapped first and sniffed inside; ALPN "h2" goes
- * straight to gRPC. A connection that stays silent, or dribbles a partial preface, is closed
+ * straight to gRPC (chooseAlpn gives HTTP clients that also offer "http/1.1" HTTP/1.1). A connection that stays silent, or dribbles a partial preface, is closed
  * after netSniffTimeoutMs having cost at most netSniffBytesMax bytes.
  */
 import * as net from 'node:net';
@@ -17,6 +17,7 @@ import { HttpRouter, createHttp1Server } from './http1.js';
 import type { MethodTable } from './methods.js';
 import { serveNative, type NativeServerConnection } from './native_server.js';
 import { sniffProtocol, type SniffResult } from './sniff.js';
+import { NATIVE_ALPN } from './tls.js';
 
 export interface ClientPortOptions {
   host: string;
@@ -83,7 +84,9 @@ export class ClientPort {
     });
     this.http1 = createHttp1Server(this.router, opts.httpHeadersTimeoutMs);
     if (opts.tls) {
-      const server = tls.createServer({ ALPNProtocols: ['h2', 'http/1.1', NATIVE_ALPN], ...opts.tls }, (s) => this.onSecure(s));
+      // A handshake gets the sniffer's time bound (Node's default is 120 s per silent socket).
+      const handshakeTimeout = opts.sniffTimeoutMs ?? netSniffTimeoutMs;
+      const server = tls.createServer({ ALPNCallback: chooseAlpn, handshakeTimeout, ...opts.tls }, (s) => this.onSecure(s));
       server.on('tlsClientError', (err, socket) => {
         this.stats.dropped++;
         opts.onError?.('tls', err, peerOf(socket));
@@ -118,6 +121,15 @@ export class ClientPort {
   get url(): string {
     const { host, port } = this.address;
     return `${this.opts.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  }
+
+  /**
+   * Serves new connections with other key, certificate and CA (a rotated certificate); open
+   * connections keep theirs. Only for a port that serves TLS.
+   */
+  updateTls(opts: tls.SecureContextOptions): void {
+    assert(this.listener instanceof tls.Server, 'updateTls on a plain-text port');
+    this.listener.setSecureContext(opts);
   }
 
   /** Stops accepting; tells native and gRPC clients to go away; resolves when the listener is closed. */
@@ -231,8 +243,22 @@ export class ClientPort {
 const EMPTY = Buffer.alloc(0);
 /** The gRPC engine when neither the options nor ETSD_GRPC_ENGINE choose one. */
 const DEFAULT_GRPC_ENGINE: 'etsd' | 'node' = 'etsd';
-/** ALPN id a native client may offer over TLS (the bytes are sniffed either way). */
-export const NATIVE_ALPN = 'etsd';
+export { NATIVE_ALPN };
+
+/**
+ * The ALPN answer. gRPC clients offer only "h2"; HTTP clients (curl, browsers, node:https) offer
+ * "http/1.1" and often "h2" as well: they get HTTP/1.1, because HTTP/2 here serves gRPC alone
+ * and the JSON gateway, /health, /version and /metrics are HTTP/1.1 routes. A native client
+ * offers NATIVE_ALPN. A client sending no ALPN at all is sniffed; one offering only protocols
+ * we do not speak is refused with a no_application_protocol alert (what Node does with a fixed
+ * ALPNProtocols list too, and Go's TLS server).
+ */
+export function chooseAlpn({ protocols }: { protocols: string[] }): string | undefined {
+  if (protocols.includes('http/1.1')) return 'http/1.1';
+  if (protocols.includes('h2')) return 'h2';
+  if (protocols.includes(NATIVE_ALPN)) return NATIVE_ALPN;
+  return undefined;
+}
 
 function peerOf(socket: net.Socket): string {
   return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;

@@ -3,7 +3,7 @@
  * sniffing listener for all three. Generic over messages: handlers get and return protobuf
  * bytes, registered once by gRPC path in a MethodTable.
  */
-export { ClientPort, NATIVE_ALPN, type ClientPortOptions, type ClientPortStats } from './client_port.js';
+export { ClientPort, NATIVE_ALPN, chooseAlpn, type ClientPortOptions, type ClientPortStats } from './client_port.js';
 export {
   MethodTable,
   MethodTableError,
@@ -55,6 +55,19 @@ export {
 export { FrameWriter } from './frame_writer.js';
 export { GrpcCompressedError, GrpcMessageParser, GrpcMessageTooLargeError, GrpcTruncatedError } from './grpc_frame.js';
 export { sniffProtocol, type SniffResult } from './sniff.js';
+export {
+  TLS_MIN_VERSION,
+  TlsConfigError,
+  clientTlsOptions,
+  connectTls,
+  loadCaFile,
+  loadKeyPair,
+  readTlsFile,
+  serverTlsOptions,
+  type ClientTlsFiles,
+  type ServerTlsFiles,
+} from './tls.js';
+export { makeSelfSignedCert, selfCert, type SelfSignedCert } from './self_cert.js';
 export { SocketTransport, connectTcp, type ByteSink, type ByteTransport } from './transport.js';
 export { GrpcH2Server, type GrpcH2Options } from './h2/grpc_h2.js';
 export { GrpcH2Client, GrpcH2ClientStream, type GrpcH2CallOptions, type GrpcH2ConnectOptions } from './h2/grpc_h2_client.js';

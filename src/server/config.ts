@@ -5,8 +5,10 @@
  * same IDs.
  */
 import { createHash } from 'node:crypto';
+import type * as tls from 'node:tls';
 import { EtsdError } from '../util/errors.js';
 import * as limits from '../limits.js';
+import { TlsConfigError, clientTlsOptions, serverTlsOptions, type ServerTlsFiles } from '../net/tls.js';
 
 export class ConfigError extends EtsdError {
   constructor(message: string) {
@@ -33,6 +35,26 @@ export interface ServerConfig {
   quotaBackendBytes: number;
   maxRequestBytes: number;
   logLevel: LogLevel;
+  /**
+   * Client TLS (--cert-file, --key-file, --trusted-ca-file, --client-cert-auth), loaded and
+   * checked; served on every https:// client URL. Absent when no client URL is https://, or
+   * when --auto-tls makes the certificate at start (clientAutoTls).
+   */
+  clientTls?: tls.TlsOptions | undefined;
+  /** The files clientTls was loaded from (the member reloads them when they change). */
+  clientTlsFiles?: ServerTlsFiles | undefined;
+  /** --auto-tls without --cert-file/--key-file: a self-signed certificate in <data-dir>/fixtures/client. */
+  clientAutoTls?: boolean | undefined;
+  /** Set when --cert-file/--key-file were given but no client URL is https:// (etcd warns and ignores them). */
+  clientTlsIgnored?: boolean | undefined;
+  /**
+   * Peer TLS (--peer-cert-file, --peer-key-file, --peer-trusted-ca-file, --peer-client-cert-auth):
+   * `server` for an https:// peer listener, `client` (the same certificate as identity, the peer
+   * CA as roots) for dialing https:// peers.
+   */
+  peerTls?: { server: tls.TlsOptions | undefined; client: tls.ConnectionOptions } | undefined;
+  /** --peer-auto-tls without peer files: a self-signed certificate in <data-dir>/fixtures/peer. */
+  peerAutoTls?: boolean | undefined;
 }
 
 /** The flags as yargs hands them over (strings and numbers as typed on the command line). */
@@ -52,6 +74,16 @@ export interface RawFlags {
   quotaBackendBytes?: number;
   maxRequestBytes?: number;
   logLevel?: string;
+  certFile?: string;
+  keyFile?: string;
+  trustedCaFile?: string;
+  clientCertAuth?: boolean;
+  autoTls?: boolean;
+  peerCertFile?: string;
+  peerKeyFile?: string;
+  peerTrustedCaFile?: string;
+  peerClientCertAuth?: boolean;
+  peerAutoTls?: boolean;
 }
 
 /** etcd's defaults (etcd 3.4 embed/config.go), with the data dir named after etsd. */
@@ -165,7 +197,11 @@ export function buildConfig(f: RawFlags): ServerConfig {
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
     throw new ConfigError(`--log-level must be one of debug, info, warn, error; got '${logLevel}'`);
   }
+  const tlsPart = clientTlsConfig(f, listenClientUrls);
+  const peerPart = peerTlsConfig(f, listenPeerUrls);
   return {
+    ...tlsPart,
+    ...peerPart,
     name,
     dataDir: f.dataDir ?? `${name}.etsd`,
     listenClientUrls,
@@ -182,6 +218,70 @@ export function buildConfig(f: RawFlags): ServerConfig {
     maxRequestBytes: positiveInt('max-request-bytes', f.maxRequestBytes, defaults.maxRequestBytes, 1, limits.frameBytesMax / 2),
     logLevel,
   };
+}
+
+/**
+ * The client TLS part of the config, with etcd's checks (embed.configureClientListeners): an
+ * https:// URL needs a certificate and key (or --auto-tls); certificates given with only http://
+ * URLs are ignored, as etcd ignores them (the member logs a warning). The files are read here so
+ * a bad path or a key that is not the certificate's stops the start with a ConfigError.
+ */
+function clientTlsConfig(f: RawFlags, listenClientUrls: URL[]): Pick<ServerConfig, 'clientTls' | 'clientTlsFiles' | 'clientAutoTls' | 'clientTlsIgnored'> {
+  const certFile = f.certFile ?? '';
+  const keyFile = f.keyFile ?? '';
+  const haveFiles = certFile !== '' || keyFile !== '';
+  const secure = listenClientUrls.filter((u) => u.protocol === 'https:' || u.protocol === 'unixs:');
+  if (secure.length === 0) return haveFiles || f.clientCertAuth === true ? { clientTlsIgnored: true } : {};
+  if (!haveFiles) {
+    if (f.autoTls === true) return { clientAutoTls: true };
+    throw new ConfigError(`TLS key/cert (--cert-file, --key-file) must be provided for client url ${urlString(secure[0]!)} with HTTPS scheme`);
+  }
+  const files: ServerTlsFiles = { certFile, keyFile, trustedCaFile: f.trustedCaFile, clientCertAuth: f.clientCertAuth };
+  try {
+    return { clientTls: serverTlsOptions(files), clientTlsFiles: files };
+  } catch (err) {
+    if (err instanceof TlsConfigError) throw new ConfigError(withTlsFlags(err.message, certFile, keyFile, f.trustedCaFile ?? ''));
+    throw err;
+  }
+}
+
+/** etcd's TLS messages name a file only when opening it failed; say which flags were in play. */
+function withTlsFlags(message: string, certFile: string, keyFile: string, caFile: string): string {
+  if (message.startsWith('open ') || message.startsWith('read ') || message.startsWith('KeyFile')) return message;
+  const files = [`--cert-file=${certFile}`, `--key-file=${keyFile}`, ...(caFile !== '' ? [`--trusted-ca-file=${caFile}`] : [])];
+  return `${message} (${files.join(' ')})`;
+}
+
+/**
+ * The peer TLS part (embed.configurePeerListeners and the rafthttp transport): an https:// peer
+ * URL needs --peer-cert-file and --peer-key-file (or --peer-auto-tls); a trusted CA or
+ * --peer-client-cert-auth makes the listener require a certificate from peers.
+ */
+function peerTlsConfig(f: RawFlags, listenPeerUrls: URL[]): Pick<ServerConfig, 'peerTls' | 'peerAutoTls'> {
+  const certFile = f.peerCertFile ?? '';
+  const keyFile = f.peerKeyFile ?? '';
+  const caFile = f.peerTrustedCaFile ?? '';
+  const haveFiles = certFile !== '' || keyFile !== '';
+  const secure = listenPeerUrls.find((u) => u.protocol === 'https:' || u.protocol === 'unixs:');
+  if (!haveFiles) {
+    if (secure === undefined) return {};
+    if (f.peerAutoTls === true) return { peerAutoTls: true };
+    throw new ConfigError(`cannot listen on TLS for ${secure.host}: KeyFile and CertFile are not presented (--peer-cert-file, --peer-key-file)`);
+  }
+  try {
+    return {
+      peerTls: {
+        server: secure !== undefined ? serverTlsOptions({ certFile, keyFile, trustedCaFile: caFile, clientCertAuth: f.peerClientCertAuth }) : undefined,
+        client: clientTlsOptions({ certFile, keyFile, caFile }),
+      },
+    };
+  } catch (err) {
+    if (err instanceof TlsConfigError) {
+      const files = `--peer-cert-file=${certFile} --peer-key-file=${keyFile}${caFile !== '' ? ` --peer-trusted-ca-file=${caFile}` : ''}`;
+      throw new ConfigError(/^(open|read) |^KeyFile/.test(err.message) ? err.message : `${err.message} (${files})`);
+    }
+    throw err;
+  }
 }
 
 /**

@@ -12,13 +12,19 @@
  *                         limits.snapshotChunkBytes; the member installs it when the stream ends
  *   /etsd.Peer/Call       unary: [u8 name length][name][payload]: lease keep-alive and
  *                         time-to-live forwarded to the leader, the member list for a joiner
+ *
+ * Peer TLS (--peer-cert-file etc., https:// peer URLs): the listener wraps each connection in
+ * TLS before serving native frames, and a peer with an https:// URL is dialed over TLS with
+ * the member's peer certificate as its client identity, as etcd's rafthttp does.
  */
 import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { connectTls } from '../net/tls.js';
 import { MethodTable } from '../net/methods.js';
 import { NativeClient, type ClientStream } from '../net/native_client.js';
 import { serveNative, type NativeServerConnection } from '../net/native_server.js';
 import { StatusError, Status } from '../net/status.js';
-import { snapshotChunkBytes } from '../limits.js';
+import { netSniffTimeoutMs, snapshotChunkBytes } from '../limits.js';
 import type { Message } from '../raft/index.js';
 import { MessageType } from '../raft/index.js';
 import type { Logger } from './logger.js';
@@ -34,7 +40,17 @@ const backoffMaxMs = 2000;
 
 function hostPort(url: string): { host: string; port: number } {
   const u = new URL(url);
-  return { host: u.hostname === 'localhost' ? '127.0.0.1' : u.hostname, port: Number(u.port) };
+  return { host: u.hostname === 'localhost' ? '127.0.0.1' : u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) };
+}
+
+/** Time allowed to connect to a peer (TLS handshake included). */
+const peerDialTimeoutMs = 2000;
+
+/** A native connection to a peer: TLS for an https:// URL (clientTls: the peer identity and CA). */
+async function dialPeer(url: string, clientTls: tls.ConnectionOptions | undefined): Promise<NativeClient> {
+  const { host, port } = hostPort(url);
+  if (!url.startsWith('https://')) return NativeClient.connect(host, port, { connectTimeoutMs: peerDialTimeoutMs });
+  return new NativeClient(await connectTls(host, port, clientTls ?? {}, peerDialTimeoutMs));
 }
 
 export function encodePeerCall(method: string, payload: Uint8Array): Uint8Array {
@@ -62,10 +78,18 @@ export class PeerServer {
     private host: TransportHost | undefined,
   ) {}
 
-  static listen(hostName: string, port: number): Promise<PeerServer> {
+  /** tlsOptions: serve TLS (an https:// peer URL); a failed handshake just drops the socket. */
+  static listen(hostName: string, port: number, tlsOptions?: tls.TlsOptions): Promise<PeerServer> {
     return new Promise((resolve, reject) => {
       let ps: PeerServer;
-      const l = net.createServer((sock) => ps.accept(sock));
+      let l: net.Server;
+      if (tlsOptions !== undefined) {
+        const ts = tls.createServer({ handshakeTimeout: netSniffTimeoutMs, ...tlsOptions }, (sock) => ps.accept(sock));
+        ts.on('tlsClientError', (_err, sock) => sock.destroy());
+        l = ts;
+      } else {
+        l = net.createServer((sock) => ps.accept(sock));
+      }
       ps = new PeerServer(l, undefined);
       l.once('error', reject);
       l.listen(port, hostName, () => {
@@ -163,8 +187,7 @@ class Peer {
     this.dialing = true;
     const url = this.urls[0];
     if (url === undefined) return;
-    const { host, port } = hostPort(url);
-    NativeClient.connect(host, port, { connectTimeoutMs: 2000 }).then(
+    dialPeer(url, this.owner.clientTls).then(
       (c) => {
         this.dialing = false;
         if (this.closed) {
@@ -244,6 +267,8 @@ export class PeerTransport implements Transport {
     readonly host: TransportHost,
     readonly log: Logger,
     private readonly server: PeerServer,
+    /** TLS for dialing https:// peers: this member's peer certificate and the peer CA. */
+    readonly clientTls?: tls.ConnectionOptions,
   ) {
     server.attach(host);
   }
@@ -296,14 +321,13 @@ export class PeerTransport implements Transport {
 }
 
 /** Asks peers, in turn, for the cluster's members (a member joining an existing cluster). */
-export async function fetchClusterFromPeers(peerUrls: string[]): Promise<{ clusterId: bigint; members: Array<{ id: bigint; name: string; peerUrls: string[]; clientUrls: string[]; isLearner: boolean }> }> {
+export async function fetchClusterFromPeers(peerUrls: string[], clientTls?: tls.ConnectionOptions): Promise<{ clusterId: bigint; members: Array<{ id: bigint; name: string; peerUrls: string[]; clientUrls: string[]; isLearner: boolean }> }> {
   const { MemberListResponse } = await import('../proto/index.js');
   let last: unknown;
   for (const url of peerUrls) {
-    const { host, port } = hostPort(url);
     let c: NativeClient | undefined;
     try {
-      c = await NativeClient.connect(host, port, { connectTimeoutMs: 2000 });
+      c = await dialPeer(url, clientTls);
       const resp = MemberListResponse.decode(await c.call(CALL, encodePeerCall('Members', new Uint8Array(0)), { timeoutMs: 5000 }));
       return {
         clusterId: resp.header?.clusterId ?? 0n,

@@ -22,6 +22,7 @@ import type {
   RangeResponse, ResignRequest, ResignResponse, SnapshotResponse, StatusResponse, TxnRequest,
   TxnResponse, UnlockRequest, UnlockResponse, WatchRequest, WatchResponse,
 } from '../../proto/index.js';
+import type * as tls from 'node:tls';
 import { EtsdError } from '../../util/errors.js';
 
 /** A bidirectional Watch stream: send create/cancel/progress requests, read responses. */
@@ -83,8 +84,13 @@ export interface EtcdApiFactory {
   /**
    * commandTimeoutMs, when given, bounds the retries and failover of one call (a call made
    * outside Ctx.call's own timer still ends); dialTimeoutMs bounds the first connection.
+   * tls: etcdctl's client TLS config (tls_flags.ts), absent when it has none; https://
+   * endpoints use TLS either way, host:port endpoints only with a config.
    */
-  connect(endpoints: string[], opts: { dialTimeoutMs: number; commandTimeoutMs?: number }): Promise<EtcdApi>;
+  connect(
+    endpoints: string[],
+    opts: { dialTimeoutMs: number; commandTimeoutMs?: number; tls?: tls.ConnectionOptions | undefined },
+  ): Promise<EtcdApi>;
 }
 
 /**

@@ -7,6 +7,7 @@ import type { EtcdApi, EtcdApiFactory } from './api.js';
 import { ApiUnavailableError } from './api.js';
 import { CtlExitError, ExitBadConnection, ExitError } from './exit.js';
 import { Sink } from './printer.js';
+import { tlsFromFlags, type TlsFlags } from './tls_flags.js';
 
 export interface CtlIo {
   stdout(b: Uint8Array | string): void;
@@ -35,6 +36,8 @@ export interface GlobalFlags {
   debug: boolean;
   user: string;
   password: string;
+  /** --cert, --key, --cacert, --insecure-transport, --insecure-skip-tls-verify (absent: no TLS). */
+  tls?: TlsFlags;
 }
 
 export class Ctx {
@@ -67,7 +70,13 @@ export class Ctx {
     if (endpoints === this.g.endpoints && this.conn) return this.conn;
     if (!this.factory) throw new CtlExitError(ExitBadConnection, 'no client transport is wired into this build of etsdctl');
     try {
-      const c = await this.factory.connect(endpoints, { dialTimeoutMs: this.g.dialTimeoutMs, commandTimeoutMs: this.g.commandTimeoutMs });
+      // etcdctl builds its TLS config (reading the files) before dialing, on every connect.
+      const tls = this.g.tls !== undefined ? tlsFromFlags(this.g.tls) : undefined;
+      const c = await this.factory.connect(endpoints, {
+        dialTimeoutMs: this.g.dialTimeoutMs,
+        commandTimeoutMs: this.g.commandTimeoutMs,
+        ...(tls !== undefined ? { tls } : {}),
+      });
       if (endpoints === this.g.endpoints) this.conn = c;
       else this.others.push(c);
       return c;

@@ -149,9 +149,10 @@ const GLOBAL_FLAGS: Record<string, FlagDef> = {
   'insecure-transport': { type: 'boolean', default: true, describe: 'disable transport security for client connections' },
   'insecure-skip-tls-verify': b('skip server certificate verification'),
   'insecure-discovery': { type: 'boolean', default: true, describe: 'accept insecure SRV records describing cluster endpoints' },
-  cert: s('', 'identify secure client using this TLS certificate file'),
-  key: s('', 'identify secure client using this TLS key file'),
-  cacert: s('', 'verify certificates of TLS-enabled secure servers using this CA bundle'),
+  // No default: an explicit empty string is an error etcdctl reports (tls_flags.ts).
+  cert: { type: 'string', default: undefined, describe: 'identify secure client using this TLS certificate file' },
+  key: { type: 'string', default: undefined, describe: 'identify secure client using this TLS key file' },
+  cacert: { type: 'string', default: undefined, describe: 'verify certificates of TLS-enabled secure servers using this CA bundle' },
   user: s('', 'username[:password] for authentication (prompt if password is not supplied)'),
   password: s('', 'password for authentication (if this option is used, --user option shouldn\'t include password)'),
   'discovery-srv': { type: 'string', default: '', alias: 'd', describe: 'domain name to query for SRV records describing cluster endpoints' },
@@ -196,6 +197,13 @@ function globals(argv: Flags): GlobalFlags {
     debug: argv.debug === true,
     user: String(argv.user ?? ''),
     password: String(argv.password ?? ''),
+    tls: {
+      cert: argv.cert === undefined ? undefined : String(argv.cert),
+      key: argv.key === undefined ? undefined : String(argv.key),
+      cacert: argv.cacert === undefined ? undefined : String(argv.cacert),
+      insecureTransport: argv['insecure-transport'] !== false,
+      insecureSkipVerify: argv['insecure-skip-tls-verify'] === true,
+    },
   };
 }
 

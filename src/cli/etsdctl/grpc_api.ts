@@ -12,13 +12,13 @@ import { GrpcClient, GrpcClientStream, Status, StatusError } from '../../net/ind
 import { unaryOver } from '../../net/call_inbox.js';
 import * as P from '../../proto/index.js';
 import type { MessageCodec } from '../../proto/index.js';
+import type * as tls from 'node:tls';
 import { FailoverApi } from './failover.js';
 import { ApiCallError, ApiUnavailableError, type EtcdApi, type EtcdApiFactory, type KeepAliveStream, type WatchStream } from './api.js';
+import { endpointTransport } from './tls_flags.js';
 
 /** clientv3's text for a call made with no usable connection (etcd-api.md: retried even for writes). */
 const NO_CONNECTION = 'there is no connection available';
-
-const url = (ep: string): string => (/^[a-z]+:\/\//.test(ep) ? ep : `http://${ep}`);
 
 class GrpcApi implements EtcdApi {
   constructor(readonly endpoint: string, private readonly c: GrpcClient) {}
@@ -176,9 +176,11 @@ class GrpcApi implements EtcdApi {
   }
 }
 
-async function connectOne(ep: string, timeoutMs: number): Promise<GrpcClient> {
+/** One endpoint: h2c for http:// (or host:port without TLS config), TLS for https://. */
+async function connectOne(ep: string, timeoutMs: number, tlsConfig: tls.ConnectionOptions | undefined): Promise<GrpcClient> {
   let timer: NodeJS.Timeout | undefined;
-  const p = GrpcClient.connect(url(ep));
+  const t = endpointTransport(ep, tlsConfig);
+  const p = GrpcClient.connect(t.url, t.tls ?? {}).then(accepted);
   try {
     return await Promise.race([p, new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new ApiUnavailableError()), timeoutMs)))]);
   } catch (e) {
@@ -189,10 +191,42 @@ async function connectOne(ep: string, timeoutMs: number): Promise<GrpcClient> {
   }
 }
 
+/**
+ * Resolves once the server's first SETTINGS frame arrived. Over TLS 1.3 the client's handshake
+ * finishes before the server has checked the client's certificate; a member started with
+ * --client-cert-auth refuses it after that, so a connection only counts once the server spoke.
+ */
+function accepted(c: GrpcClient): Promise<GrpcClient> {
+  return new Promise((resolve, reject) => {
+    const s = c.session;
+    // node:http2 does not pass a TLS alert on a socket it was given to the session: watch both.
+    const sock = s.socket;
+    const done = (err?: Error): void => {
+      s.removeListener('remoteSettings', onSettings);
+      s.removeListener('error', done);
+      s.removeListener('close', onClose);
+      // The session may have let go of its socket already (the proxy throws then).
+      if (!s.destroyed) sock.removeListener('error', done);
+      if (err === undefined) {
+        resolve(c);
+      } else {
+        c.destroy();
+        reject(err);
+      }
+    };
+    const onSettings = (): void => done();
+    const onClose = (): void => done(new ApiUnavailableError());
+    s.once('remoteSettings', onSettings);
+    s.once('error', done);
+    s.once('close', onClose);
+    sock.once('error', done);
+  });
+}
+
 export const grpcApiFactory: EtcdApiFactory = {
-  async connect(endpoints, { dialTimeoutMs, commandTimeoutMs }) {
+  async connect(endpoints, { dialTimeoutMs, commandTimeoutMs, tls: tlsConfig }) {
     /** One endpoint's connection, within the given time (the first dial and every redial). */
-    const dial = async (ep: string, timeoutMs: number): Promise<EtcdApi> => new GrpcApi(ep, await connectOne(ep, timeoutMs));
+    const dial = async (ep: string, timeoutMs: number): Promise<EtcdApi> => new GrpcApi(ep, await connectOne(ep, timeoutMs, tlsConfig));
     const opts = { dial, dialTimeoutMs, commandTimeoutMs };
     const deadline = Date.now() + dialTimeoutMs;
     for (const [i, ep] of endpoints.entries()) {
