@@ -186,6 +186,16 @@ export const clusterVersionCheckIntervalMs = 4000;
 /** Label sets one metric family may hold (/metrics): a runaway label (a key, a client address) fails loudly instead of growing memory. */
 export const metricsLabelSetsMax = 10_000;
 
+/** TTL of the lease the Lock and Election services grant for a call without one (etcd's defaultSessionTTL). */
+export const sessionTtlSecondsDefault = 60;
+/**
+ * Election timeouts without a leader after which a waiting Lock, Campaign or Observe fails with
+ * `etcdserver: no leader` (etcd's maxNoLeaderCnt for streams that require a leader).
+ */
+export const serviceNoLeaderElectionsMax = 3;
+/** Lock, Campaign and Observe calls one member keeps waiting at once; more are refused (too many requests). */
+export const serviceWaitsMax = 100_000;
+
 // ---- relations between limits ----
 assert(btreePageSizeDefault >= btreePageSizeMin && btreePageSizeDefault <= btreePageSizeMax);
 assert(btreeCopyInSlabBytesMax * 16 <= btreeCopySlabBytes, 'a slab must hold many copies');

@@ -28,13 +28,17 @@ const WATCH_PATH = '/etcdserverpb.Watch/Watch';
 export function registerGateway(router: HttpRouter, methods: MethodTable, server: EtcdServer): HttpRouter {
   for (const [path, def] of gatewayRoutes) {
     const entry = methods.get(def.path);
-    if (entry === undefined) continue; // not served by this member (e.g. lock/election): 404 like an unknown path
+    if (entry === undefined) continue; // not served by this member: 404 like an unknown path
     if (entry.kind === 'unary') {
       const handler = entry.handler;
       router.route('POST', path, async (req, res) => {
         try {
           const msg = fromJson(def.requestType, req.body.toString('utf8'));
           const ctx = new CallContextImpl(def.path, 'http', undefined, peerOf(req), metadataOf(req));
+          // A client that hangs up cancels the call (a waiting /v3/lock/lock then removes its key).
+          res.once('close', () => {
+            if (!res.writableEnded) ctx.abort(new StatusError(Status.CANCELLED, 'context canceled'));
+          });
           const out = await handler(def.path, def.requestType.encode(msg), ctx);
           writeJson(res, 200, toJson(def.responseType, def.responseType.decode(out)));
         } catch (err) {

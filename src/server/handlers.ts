@@ -23,6 +23,10 @@ import { errLearnerRpc, errNoLeader, errTimeout, toStatusError } from './errors.
 import type { EtcdServer } from './server.js';
 import type { Member } from './members.js';
 import { SERVER_VERSION, VERSION_PEER_METHOD, versionsJson } from './cluster_version.js';
+import { ServerKv } from './server_kv.js';
+import { registerLockService } from './lock_service.js';
+import { registerElectionService } from './election_service.js';
+import { registerAuthService } from './auth_service.js';
 
 /** etcd's version string this member reports (the API level it implements). */
 export const serverVersion = SERVER_VERSION;
@@ -215,6 +219,12 @@ export function buildMethodTable(s: EtcdServer): MethodTable {
       throw toStatusError(err);
     }
   });
+
+  // ---- Lock, Election (on the member's own KV, as etcd runs them) and Auth ----
+  const kv = new ServerKv(s);
+  registerLockService(t, kv);
+  registerElectionService(t, kv);
+  registerAuthService(t, s);
   return t;
 }
 

@@ -39,7 +39,8 @@ test('put on one member, linearizable read on the others; a follower watch sees 
   const lease = await fc.leaseGrant(2);
   await (await cl.client(followers[1]!)).put('leased', 'v', lease);
   assert.equal(await (await cl.client(followers[1]!)).keepAliveOnce(lease), 2, 'keep-alive through a follower reaches the leader');
-  for (const p of cl.procs) assert.equal(await (await cl.client(p)).get('leased', true), 'v');
+  // Linearizable: a serializable read on a member that has not applied the put yet may miss it.
+  for (const p of cl.procs) assert.equal(await (await cl.client(p)).get('leased'), 'v');
   await eventually(async () => {
     for (const p of cl.procs) assert.equal(await (await cl.client(p)).get('leased', true), undefined, `lease key gone on ${p.spec.name}`);
   }, 10_000);
