@@ -3,6 +3,7 @@
  * etcd's does (the member, cluster version, auth revision and alarm keys: `snapshot status`
  * counts them), and a real etcd 3.4 restored from it starts and serves the same keys, hashKV and
  * alarm: the alarm bucket is in etcd's layout (etcd refuses to start on keys it cannot decode).
+ * etcd's Maintenance.Hash of the db it then holds equals etsd's backendHash of that file.
  * Skipped when etcd or etcdctl is not installed.
  */
 import { test, after } from 'node:test';
@@ -11,6 +12,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AlarmRequest, AlarmResponse } from '../../src/proto/index.js';
+import { backendHash, openStore } from '../../src/mvcc/index.js';
 import { Cluster, freePort, sleep, startCluster, tempDir } from './helpers.js';
 
 const haveEtcd = spawnSync('etcd', ['--version']).status === 0 && spawnSync('etcdctl', ['version']).status === 0;
@@ -77,9 +79,28 @@ test('an etsd snapshot saved by etcdctl has etcd keys and restores into a real e
       assert.equal(hk.hash, hashKV);
       // The restored alarm is in force in etcd: writes are refused.
       assert.throws(() => ctl(eep, 'put', 'more', 'x'), (e: { stderr?: Buffer }) => /database space exceeded/.test(String(e.stderr)));
+      // etcd's Maintenance.Hash of its db (with the members, cluster, auth and alarm keys etcd
+      // wrote itself) equals etsd's backendHash of the same file once etcd has stopped.
+      const r = await fetch(`http://${eep}/v3/maintenance/hash`, { method: 'POST', body: '{}' });
+      const etcdHash = (await r.json() as { hash: number }).hash;
+      const exited = new Promise((res) => etcd.once('exit', res));
+      etcd.kill('SIGTERM');
+      await exited;
+      const copy = path.join(dir, 'hash');
+      fs.mkdirSync(copy);
+      fs.copyFileSync(path.join(dataDir, 'member', 'snap', 'db'), path.join(copy, 'db'));
+      const store = openStore(copy, { leaseExpiry: 'caller' });
+      try {
+        assert.equal(backendHash(store.backend), etcdHash);
+      } finally {
+        store.close();
+      }
     } finally {
-      etcd.kill('SIGKILL');
-      await new Promise((r) => etcd.once('exit', r));
+      if (etcd.exitCode === null && etcd.signalCode === null) {
+        const exited = new Promise((r) => etcd.once('exit', r));
+        etcd.kill('SIGKILL');
+        await exited;
+      }
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
