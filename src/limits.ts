@@ -201,6 +201,8 @@ export const snapFilesKeep = 5;
 export const applyGapEntriesMax = 5000;
 /** Raft log entries kept after a snapshot so slow followers catch up without one (etcd: 5000). */
 export const snapshotCatchUpEntriesDefault = 5000;
+/** How often the leader re-decides the cluster version besides each new term (etcd's monitorVersionInterval: 5 s - 1 s). */
+export const clusterVersionCheckIntervalMs = 4000;
 
 /** Label sets one metric family may hold (/metrics): a runaway label (a key, a client address) fails loudly instead of growing memory. */
 export const metricsLabelSetsMax = 10_000;

@@ -33,6 +33,8 @@ export interface EngineBucket {
 
 export interface EngineTx {
   bucket(name: string): EngineBucket | undefined | null;
+  /** Every top-level bucket name, in byte order (bbolt's root cursor order). */
+  bucketNames(): Uint8Array[];
   createBucketIfNotExists(name: string): EngineBucket;
   commit(): void;
   rollback(): void;
@@ -117,6 +119,12 @@ export class Backend {
 
   get(bucket: string, key: Uint8Array): Uint8Array | undefined {
     return this.bucketIfExists(bucket)?.get(key);
+  }
+
+  /** Every bucket in the db (the open batch's view), in byte order of their names. */
+  bucketNames(): string[] {
+    const dec = new TextDecoder();
+    return this.current().bucketNames().map((n) => dec.decode(n));
   }
 
   put(bucket: string, key: Uint8Array, value: Uint8Array): void {

@@ -10,8 +10,13 @@
  * | lease             | lease ID, int64 8 bytes big-endian  | leasepb.Lease, protobuf            |
  * | members           | member ID, hex string               | JSON (filled by the server)        |
  * | members_removed   | member ID, hex string               | "removed"                          |
- * | cluster           | "clusterVersion"                    | version string                     |
- * | auth, authUsers, authRoles, alarm | as etcd writes them | (filled by the server)             |
+ * | cluster           | "clusterVersion"                    | version string, e.g. "3.4.0"       |
+ * | auth              | "authRevision"                      | uint64, 8 bytes big-endian         |
+ * | alarm             | etcdserverpb.AlarmMember, protobuf  | empty                              |
+ * | authUsers, authRoles | as etcd writes them              | (filled by auth, not built yet)    |
+ *
+ * The server writes the last rows (src/server: members.ts, cluster_version.ts, bootstrap.ts,
+ * alarms.ts); docs/formats.md lists when.
  */
 export const BUCKET_KEY = 'key';
 export const BUCKET_META = 'meta';

@@ -17,4 +17,5 @@ export { Backend, type Engine, type BackendOptions } from './backend.js';
 export { MemoryEngine } from './memory_engine.js';
 export { revToBytes, bytesToRev, isTombstone } from './revision.js';
 export * from './buckets.js';
+export { backendHash, HASH_IGNORES } from './backend_hash.js';
 export { Lessor, Lease, type Clock, systemClock } from '../lease/lessor.js';

@@ -78,6 +78,10 @@ class MemoryTx implements EngineTx {
   bucket(name: string): EngineBucket | undefined {
     return this.engine.buckets.get(name);
   }
+  bucketNames(): Uint8Array[] {
+    const enc = new TextEncoder();
+    return [...this.engine.buckets.keys()].map((n) => enc.encode(n)).sort((a, b) => Buffer.compare(a, b));
+  }
   createBucketIfNotExists(name: string): EngineBucket {
     let b = this.engine.buckets.get(name);
     if (b === undefined) this.engine.buckets.set(name, (b = new MemoryBucket()));

@@ -16,6 +16,7 @@ import { InternalRaftRequest } from '../proto/index.js';
 import { BUCKET_META } from '../mvcc/buckets.js';
 import { memberFromJson, type Member } from './members.js';
 import { applyAlarm, NOSPACE } from './alarms.js';
+import { applyClusterVersion, CLUSTER_VERSION_PATH } from './cluster_version.js';
 import { errMemberExist, errMemberNotFound, errNoSpace } from './errors.js';
 import type { EtcdServer } from './server.js';
 
@@ -35,7 +36,11 @@ export function applyEntries(s: EtcdServer, entries: Entry[]): void {
 
 function applyNormal(s: EtcdServer, e: Entry): void {
   s.store.setConsistentIndex(BigInt(e.index));
-  if (e.data.length === 0) return;
+  if (e.data.length === 0) {
+    // A new leader's first entry of its term: etcd re-decides the cluster version here.
+    s.onFirstCommitInTerm();
+    return;
+  }
   const id = readRequestId(e.data);
   const w = id === undefined ? undefined : s.waits.take(id);
   let r: InternalRaftRequest;
@@ -80,10 +85,19 @@ function applyRequest(srv: EtcdServer, r: InternalRaftRequest): unknown {
   return undefined;
 }
 
-/** etcd 3.4 publishes a member's name and client URLs as a v2 PUT on /0/members/<id>/attributes. */
+/**
+ * etcd 3.4 keeps two things in its v2 store, both proposed as v2 PUTs: a member's name and
+ * client URLs (publish, on /0/members/<id>/attributes) and the cluster version (/0/version);
+ * both also land in the backend (members and cluster buckets), which is what etsd keeps.
+ */
 function applyV2(s: EtcdServer, r: { Method: string; Path: string; Val: string }): unknown {
+  if (r.Method !== 'PUT') return undefined;
+  if (r.Path === CLUSTER_VERSION_PATH) {
+    applyClusterVersion(s, r.Val);
+    return undefined;
+  }
   const m = /^\/0\/members\/([0-9a-f]+)\/attributes$/.exec(r.Path);
-  if (r.Method !== 'PUT' || m === null) return undefined;
+  if (m === null) return undefined;
   const id = BigInt('0x' + m[1]!);
   const cur = s.membership.get(id);
   if (cur === undefined) return undefined;

@@ -19,6 +19,7 @@ import { MemoryStorage, ConfChangeType, EntryType, encodeConfChange } from '../r
 import type { Entry, HardState, Snapshot } from '../raft/index.js';
 import { Metadata } from '../proto/index.js';
 import { openStore, type Store, type StoreOptions } from '../mvcc/index.js';
+import { BUCKET_AUTH, u64ToBytes } from '../mvcc/buckets.js';
 import { CorruptDataError } from './errors.js';
 import { Snapshotter } from './snap.js';
 import { memberToJson, type Member } from './members.js';
@@ -60,11 +61,30 @@ export function hasData(dataDir: string, fl: FileLayer): boolean {
 }
 
 function openDbChecked(p: DataDir, storeOpts: StoreOptions): Store {
+  let store: Store;
   try {
-    return openStore(p.snapDir, storeOpts);
+    store = openStore(p.snapDir, storeOpts);
   } catch (err) {
     throw new CorruptDataError(p.dbPath, `cannot open the backend: ${(err as Error).message}`, { cause: err });
   }
+  initAuthRevision(store);
+  return store;
+}
+
+const AUTH_REVISION_KEY = new TextEncoder().encode('authRevision');
+
+/**
+ * etcd 3.4's auth store, opened at every start (auth/store.go NewAuthStore), writes revision 1
+ * under `auth`/`authRevision` (uint64 big-endian) when the db has none, and commits. etsd has
+ * no auth store yet but writes the same key, so its db (and a snapshot of it) holds what an
+ * etcd's does: `snapshot status` counts the same keys, and etcd restored from it finds its
+ * auth revision. (`authEnabled` is written only by auth enable/disable, in etcd too.)
+ */
+function initAuthRevision(store: Store): void {
+  const be = store.backend;
+  if (be.get(BUCKET_AUTH, AUTH_REVISION_KEY) !== undefined) return;
+  be.put(BUCKET_AUTH, AUTH_REVISION_KEY, u64ToBytes(1n));
+  be.commit();
 }
 
 /** Creates a data dir for a member that has none (the WAL is created last: its presence marks success). */

@@ -93,6 +93,13 @@ export async function startMember(cfg: ServerConfig, log: Logger, extra: Partial
     throw err;
   }
   server.peerCall = peerMethods(server);
+  // As etcd (embed/serve.go waits for ReadyNotify), clients are served once this member has
+  // published its attributes through Raft; a member that stops first never serves.
+  const stopped = await Promise.race([server.ready.then(() => false), server.done.then(() => true)]);
+  if (stopped) {
+    await peerServer.close();
+    throw new Error('the member stopped before it could publish itself to the cluster');
+  }
   const methods = buildMethodTable(server);
   const clientPorts: ClientPort[] = [];
   try {

@@ -18,12 +18,9 @@ import { CallContextImpl, type MethodTable, type ServerStream } from '../net/met
 import { Status, StatusError, httpStatusFromCode, statusFromError, type StatusCode } from '../net/status.js';
 import { netStreamInboundMessagesMax } from '../limits.js';
 import type { EtcdServer } from './server.js';
-import { serverVersion } from './handlers.js';
+import { versionsBody } from './cluster_version.js';
 import { METRICS_CONTENT_TYPE } from './metrics.js';
 import { scrapeServerMetrics } from './server_metrics.js';
-
-/** What /version reports as the cluster version (etsd speaks the 3.4 API only). */
-export const clusterVersion = '3.4.0';
 
 const WATCH_PATH = '/etcdserverpb.Watch/Watch';
 
@@ -60,7 +57,8 @@ export function registerGateway(router: HttpRouter, methods: MethodTable, server
   });
   router.route('GET', '/version', (_req, res) => {
     res.writeHead(200, { 'Content-Type': 'application/json' });
-    res.end(JSON.stringify({ etcdserver: serverVersion, etcdcluster: clusterVersion }));
+    // The cluster version is the one applied through Raft ("not_decided" before it), as etcd's.
+    res.end(versionsBody(server));
   });
   router.route('GET', '/metrics', (_req, res) => {
     const body = scrapeServerMetrics(server);

@@ -18,12 +18,11 @@ import {
   MoveLeaderRequest, MoveLeaderResponse, DefragmentResponse,
   type Member as PbMember, type WatchCreateRequest, type Event,
 } from '../proto/index.js';
-import { eventBytes, type WatchHandle } from '../mvcc/index.js';
-import { ALL_BUCKETS } from '../mvcc/buckets.js';
-import { crc32c } from '../util/crc32c.js';
+import { backendHash, eventBytes, type WatchHandle } from '../mvcc/index.js';
 import { errLearnerRpc, errNoLeader, errTimeout, toStatusError } from './errors.js';
 import type { EtcdServer } from './server.js';
 import type { Member } from './members.js';
+import { SERVER_VERSION, VERSION_PEER_METHOD, versionsJson } from './cluster_version.js';
 import { ServerKv } from './server_kv.js';
 import { registerLockService } from './lock_service.js';
 import { registerElectionService } from './election_service.js';
@@ -31,7 +30,7 @@ import { registerAuthService } from './auth_service.js';
 import { WatchCoalescer } from './watch_coalescer.js';
 
 /** etcd's version string this member reports (the API level it implements). */
-export const serverVersion = '3.4.0';
+export const serverVersion = SERVER_VERSION;
 const snapshotChunkBytes = 32 * 1024;
 
 type Unary = (payload: Uint8Array, ctx: CallContext) => Promise<Uint8Array>;
@@ -190,16 +189,9 @@ export function buildMethodTable(s: EtcdServer): MethodTable {
       isLearner: st.isLearner,
     });
   }));
-  t.unary('/etcdserverpb.Maintenance/Alarm', wrap(async (p) => {
-    const req = AlarmRequest.decode(p);
-    if (req.action === 0) {
-      const alarms = s.alarmList().filter((a) => (req.memberID === 0n || a.memberID === req.memberID) && (req.alarm === 0 || a.alarm === req.alarm));
-      return AlarmResponse.encode({ header: hdr(), alarms });
-    }
-    const r = (await s.propose({ alarm: req })) as { alarms: AlarmResponse['alarms'] };
-    return AlarmResponse.encode({ header: hdr(), alarms: r.alarms });
-  }));
-  t.unary('/etcdserverpb.Maintenance/Hash', wrap(async () => HashResponse.encode({ header: hdr(), hash: backendHash(s) })));
+  // Every action goes through Raft and answers without a header, as etcd's (alarms.ts).
+  t.unary('/etcdserverpb.Maintenance/Alarm', wrap(async (p) => AlarmResponse.encode((await s.propose({ alarm: AlarmRequest.decode(p) })) as AlarmResponse)));
+  t.unary('/etcdserverpb.Maintenance/Hash', wrap(async () => HashResponse.encode({ header: hdr(), hash: dbHash(s) })));
   t.unary('/etcdserverpb.Maintenance/HashKV', wrap(async (p) => {
     const req = HashKVRequest.decode(p);
     const r = s.store.hashKV({ revision: req.revision });
@@ -283,6 +275,8 @@ export function peerMethods(s: EtcdServer): (method: string, payload: Uint8Array
       case 'LeaseTimeToLive':
         if (!s.isLeader) throw errNoLeader();
         return leaseTimeToLive(s, payload);
+      case VERSION_PEER_METHOD:
+        return versionsJson(s);
       case 'Members':
         return MemberListResponse.encode({ header: s.header(), members: s.membership.list().map(toPbMember) });
       default:
@@ -291,20 +285,10 @@ export function peerMethods(s: EtcdServer): (method: string, payload: Uint8Array
   };
 }
 
-/** etcd's backend hash: CRC-32C over every bucket's name, keys and values (the consistent index left out). */
-function backendHash(s: EtcdServer): number {
+/** etcd's Maintenance.Hash: after a commit, the CRC-32C of the whole db (src/mvcc/backend_hash.ts). */
+function dbHash(s: EtcdServer): number {
   s.store.sync();
-  let h = 0;
-  const enc = new TextEncoder();
-  for (const b of ALL_BUCKETS) {
-    h = crc32c(enc.encode(b), h);
-    s.store.backend.forEach(b, new Uint8Array(0), undefined, (k, v) => {
-      if (b === 'meta' && Buffer.from(k).toString() === 'consistent_index') return;
-      h = crc32c(k, h);
-      h = crc32c(v, h);
-    });
-  }
-  return h >>> 0;
+  return backendHash(s.store.backend);
 }
 
 interface ActiveWatch {

@@ -15,7 +15,7 @@
  *
  * The parts that are their own concept live beside this file: the apply step (apply.ts),
  * alarms (alarms.ts), snapshots (snapshots.ts), clients' membership requests
- * (member_requests.ts). Their state stays on EtcdServer; members marked "Internal" are for them.
+ * (member_requests.ts), the cluster version (cluster_version.ts). Their state stays on EtcdServer; members marked "Internal" are for them.
  */
 import { type FileLayer, nodeFileLayer } from '../util/file_layer.js';
 import { Prng } from '../util/prng.js';
@@ -49,6 +49,7 @@ import { Membership, type Member } from './members.js';
 import { applyEntries } from './apply.js';
 import { memberAdd, memberPromote, memberRemove, memberUpdate } from './member_requests.js';
 import { loadAlarms, NOSPACE } from './alarms.js';
+import { loadClusterVersion, monitorVersions } from './cluster_version.js';
 import { applySnapshot, receiveSnapshot, snapshotDb, triggerSnapshot } from './snapshots.js';
 import type { Transport, TransportHost } from './transport.js';
 import { realTimers, type Timers } from './timers.js';
@@ -120,6 +121,19 @@ export class EtcdServer implements TransportHost {
   private sweeper: unknown;
   private leaseTimer: unknown;
   private publishTimer: unknown;
+  private publishing = false;
+  private published = false;
+  /**
+   * Resolves once this member's attributes are published through Raft (etcd's ReadyNotify):
+   * embed.ts serves clients only then, as etcd does.
+   */
+  readonly ready: Promise<void>;
+  private resolveReady!: () => void;
+  private versionTimer: unknown;
+  /** The cluster version applied through Raft (cluster_version.ts); undefined until the first. */
+  clusterVersion: string | undefined;
+  /** Internal (cluster_version.ts): a monitorVersions round is asking the peers. */
+  versionCheckRunning = false;
   /** Internal (apply.ts): lease revocations proposed and not yet applied. */
   readonly revoking = new Set<bigint>();
   private stoppedWith: Error | undefined;
@@ -149,9 +163,11 @@ export class EtcdServer implements TransportHost {
     this.catchUpEntries = deps.snapshotCatchUpEntries ?? limits.snapshotCatchUpEntriesDefault;
     this.requestTimeoutMs = deps.requestTimeoutMs ?? 5000 + 2 * cfg.electionMs;
     this.done = new Promise((r) => (this.resolveDone = r));
+    this.ready = new Promise((r) => (this.resolveReady = r));
     this.membership = new Membership(this.clusterId);
     this.membership.load(this.store.backend);
     loadAlarms(this);
+    this.clusterVersion = loadClusterVersion(this.store.backend);
     this.snapshotIndex = opened.snapshot?.metadata.index ?? 0;
     this.appliedIndex = this.snapshotIndex;
     this.confState = opened.storage.initialState().confState;
@@ -231,6 +247,7 @@ export class EtcdServer implements TransportHost {
     }, Math.max(50, this.cfg.heartbeatMs));
     this.leaseTimer = this.timers.setInterval(() => this.revokeExpiredLeases(), limits.leaseCheckIntervalMsDefault);
     this.publishTimer = this.timers.setInterval(() => this.publishAttributes(), Math.max(200, this.cfg.electionMs / 2));
+    this.versionTimer = this.timers.setInterval(() => void monitorVersions(this), limits.clusterVersionCheckIntervalMs);
   }
 
   // ---- TransportHost ----
@@ -288,6 +305,7 @@ export class EtcdServer implements TransportHost {
       if (s.lead !== 0n) this.metrics.leaderChangesSeen.inc();
       this.log.info(s.lead === 0n ? 'lost leader' : 'leader elected', { leader: s.lead, term: this.node.raft.term });
       if (s.lead !== 0n) {
+        this.timers.setTimeout(() => this.publishAttributes(), 0);
         const ws = this.leaderWaiters;
         this.leaderWaiters = [];
         for (const w of ws) w();
@@ -515,23 +533,46 @@ export class EtcdServer implements TransportHost {
     return memberPromote(this, id);
   }
 
-  /** Publishes this member's name and client URLs once (etcd's publish), retried until applied. */
+  /**
+   * Publishes this member's name and client URLs (etcd's publish): once per start, even when
+   * the db already holds them, as etcd does (so a restart adds one entry to the log there
+   * too). One proposal at a time, retried on the timer until one applies; then `ready`.
+   */
   private publishAttributes(): void {
-    if (this.stopping || this.soft.lead === 0n) return;
-    const me = this.membership.get(this.id);
-    if (me === undefined) return;
+    if (this.stopping || this.published || this.publishing || this.soft.lead === 0n) return;
+    // A joining member publishes once its own ConfChange is applied.
+    if (this.membership.get(this.id) === undefined) return;
     const clientUrls = this.cfg.advertiseClientUrls.map(urlString);
-    if (me.name === this.cfg.name && JSON.stringify(me.clientUrls) === JSON.stringify(clientUrls)) {
-      this.timers.clearInterval(this.publishTimer);
-      return;
-    }
     const val = JSON.stringify({ name: this.cfg.name, clientURLs: clientUrls });
-    this.propose({
+    this.publishing = true;
+    this.proposeV2Put(`/0/members/${this.id.toString(16)}/attributes`, val).then(
+      () => {
+        this.publishing = false;
+        this.published = true;
+        this.timers.clearInterval(this.publishTimer);
+        this.log.info('published local member to cluster through raft', { name: this.cfg.name, clientUrls });
+        this.resolveReady();
+      },
+      (err: unknown) => {
+        this.publishing = false;
+        this.log.warn('failed to publish local member to cluster through raft', { err });
+      },
+    );
+  }
+
+  /** Internal: proposes a v2 PUT (member attributes, cluster version), as etcd 3.4 keeps these in its v2 store. */
+  proposeV2Put(path: string, val: string): Promise<unknown> {
+    return this.propose({
       v2: {
-        ID: 0n, Method: 'PUT', Path: `/0/members/${this.id.toString(16)}/attributes`, Val: val, Dir: false, PrevValue: '', PrevIndex: 0,
+        ID: 0n, Method: 'PUT', Path: path, Val: val, Dir: false, PrevValue: '', PrevIndex: 0,
         Expiration: 0, Wait: false, Since: 0, Recursive: false, Sorted: false, Quorum: false, Time: 0, Stream: false,
       },
-    }).catch(() => {});
+    });
+  }
+
+  /** Internal (apply.ts): a new leader's empty entry applied; etcd's FirstCommitInTermNotify. */
+  onFirstCommitInTerm(): void {
+    if (this.isLeader) this.timers.setTimeout(() => void monitorVersions(this), 0);
   }
 
   // ---- maintenance ----
@@ -617,6 +658,7 @@ export class EtcdServer implements TransportHost {
     this.timers.clearInterval(this.sweeper);
     this.timers.clearInterval(this.leaseTimer);
     this.timers.clearInterval(this.publishTimer);
+    this.timers.clearInterval(this.versionTimer);
     this.waits.rejectAll(errStopped);
     this.readIndexer.rejectAll(errStopped);
     await this.transport.close();

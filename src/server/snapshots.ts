@@ -11,6 +11,7 @@ import { openStore } from '../mvcc/index.js';
 import * as limits from '../limits.js';
 import { dataDirPaths } from './bootstrap.js';
 import { loadAlarms } from './alarms.js';
+import { loadClusterVersion } from './cluster_version.js';
 import type { EtcdServer } from './server.js';
 
 export async function receiveSnapshot(s: EtcdServer, m: Message, db: Uint8Array): Promise<void> {
@@ -54,6 +55,7 @@ export function applySnapshot(srv: EtcdServer, s: Snapshot): void {
   srv.store = openStore(p.snapDir, srv.storeOpts);
   srv.membership.load(srv.store.backend);
   loadAlarms(srv);
+  srv.clusterVersion = loadClusterVersion(srv.store.backend);
   for (const m of srv.membership.list()) if (m.id !== srv.id) srv.transport.addPeer(m.id, m.peerUrls);
   srv.confState = s.metadata.confState;
   srv.appliedIndex = s.metadata.index;

@@ -159,6 +159,7 @@ test('NOSPACE: past --quota-backend-bytes writes fail with etcd error, reads are
   assert.equal(await c.get('q/0'), big, 'reads are served under NOSPACE');
   const list = AlarmResponse.decode(await c.c.call('/etcdserverpb.Maintenance/Alarm', AlarmRequest.encode({ action: 0, memberID: 0n, alarm: 0 })));
   assert.equal(list.alarms[0]?.alarm, 1);
+  assert.equal(list.header, undefined, "etcd's AlarmResponse carries no header");
   await assert.rejects(c.put('more', 'x'), /database space exceeded/);
   const r = await c.range('q/', { prefix: true });
   await c.c.call('/etcdserverpb.KV/DeleteRange', (await import('../../src/proto/index.js')).DeleteRangeRequest.encode({ key: Buffer.from('q/'), rangeEnd: Buffer.from('q0'), prevKv: false }));
