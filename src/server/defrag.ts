@@ -20,7 +20,7 @@
  * requests" once committed - applied passes applyGapEntriesMax (server.ts propose).
  */
 import type { Entry, Snapshot } from '../raft/index.js';
-import type { DefragOptions } from '../mvcc/defrag.js';
+import type { DefragOptions, DefragResult } from '../mvcc/defrag.js';
 import { applyEntries } from './apply.js';
 import { applySnapshot } from './snapshots.js';
 import { errStopped } from './errors.js';
@@ -47,7 +47,7 @@ function runApply(s: EtcdServer, a: HeldApply): void {
  * Defragments the member's db. One at a time: a call while one runs waits for that one (its
  * copy already covers everything committed before the call).
  */
-export function defragmentMember(s: EtcdServer, opts: DefragOptions = {}): Promise<void> {
+export function defragmentMember(s: EtcdServer, opts: DefragOptions = {}): Promise<DefragResult> {
   if (s.defragging !== undefined) return s.defragging;
   const p = run(s, opts).finally(() => {
     s.defragging = undefined;
@@ -56,13 +56,13 @@ export function defragmentMember(s: EtcdServer, opts: DefragOptions = {}): Promi
   return p;
 }
 
-async function run(s: EtcdServer, opts: DefragOptions): Promise<void> {
+async function run(s: EtcdServer, opts: DefragOptions): Promise<DefragResult> {
   if (s.stopping) throw errStopped();
   const t0 = performance.now();
   s.metrics.defragInflight.set(1);
   s.heldApplies = [];
   s.log.info('defragment started', { dbSize: s.dbSize() });
-  let result;
+  let result: DefragResult;
   try {
     result = await s.store.defragment(opts);
   } finally {
@@ -74,6 +74,7 @@ async function run(s: EtcdServer, opts: DefragOptions): Promise<void> {
   s.metrics.backendDefragDuration.observe(seconds);
   s.dbSizeCache.at = -Infinity;
   s.log.info('defragmented', { copy: result.copy, dbSizeBefore: result.bytesBefore, dbSize: result.bytesAfter, seconds });
+  return result;
 }
 
 /**

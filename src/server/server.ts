@@ -34,7 +34,7 @@ import {
 import { InternalRaftRequest, type ResponseHeader } from '../proto/index.js';
 import type { Store } from '../mvcc/index.js';
 import type { StoreOptions } from '../mvcc/index.js';
-import type { DefragOptions } from '../mvcc/defrag.js';
+import type { DefragOptions, DefragResult } from '../mvcc/defrag.js';
 import * as limits from '../limits.js';
 import type { ServerConfig } from './config.js';
 import { initialMembers, urlString } from './config.js';
@@ -131,7 +131,7 @@ export class EtcdServer implements TransportHost {
   /** Internal (snapshots.ts). */
   snapshotting = false;
   /** Internal (defrag.ts): the running defragment, and the applies it holds meanwhile. */
-  defragging: Promise<void> | undefined;
+  defragging: Promise<DefragResult> | undefined;
   heldApplies: HeldApply[] | undefined;
   /** Resolves when the member stops (fatal error, removal or stop()). */
   readonly done: Promise<Error | undefined>;
@@ -562,7 +562,7 @@ export class EtcdServer implements TransportHost {
   }
 
   /** Defragments the db while reads keep being served (defrag.ts). */
-  defragment(opts?: DefragOptions): Promise<void> {
+  defragment(opts?: DefragOptions): Promise<DefragResult> {
     return defragmentMember(this, opts);
   }
 
