@@ -85,7 +85,7 @@ export const watchProgressIntervalMsDefault = 10 * 60 * 1000;
  * Decoded pages the defragment worker caches of the file it copies: the copy reads each page
  * once, so a small cache bounds the worker's memory without slowing it.
  */
-export const defragWorkerCachePagesMax = 1024;
+export const defragWorkerCachePagesMax = 4096;
 
 // ---- Raft ----
 export const raftInflightMsgsMax = 256;

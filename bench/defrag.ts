@@ -1,0 +1,144 @@
+/**
+ * Defragment benchmark: `npm run bench -- defrag [--keys N] [--runs R]`.
+ *
+ * A store of N keys (16-byte keys, 256-byte values), each written 3 times and compacted to the
+ * last revision, so two thirds of the file is free pages. For each run on a fresh copy of that
+ * store, it measures:
+ *   - the defragment's wall time with the copy in a worker thread (Store.defragment) and
+ *     inline on the event loop (Store.defrag, what etcd's blocking defrag amounts to here);
+ *   - the latency of single-key ranges issued by a closed-loop reader on the event loop (each
+ *     range is issued on a setImmediate after the previous answer; its latency counts the wait
+ *     for the event loop), before any defragment and while each kind runs.
+ * Medians over the runs are printed.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { openStore, type Store } from '../src/mvcc/index.js';
+import { Prng } from '../src/util/prng.js';
+import { median } from './_shared.js';
+
+function arg(name: string, dflt: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+}
+const KEYS = arg('keys', 100_000);
+const RUNS = arg('runs', 3);
+const VALUE = Buffer.alloc(256, 0x61);
+const key = (i: number): Buffer => Buffer.from(`key-${i.toString().padStart(12, '0')}`, 'latin1');
+
+function build(dir: string): number {
+  const st = openStore(dir, { leaseExpiry: 'caller' });
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < KEYS; i++) st.put({ key: key(i), value: VALUE });
+    st.sync();
+  }
+  st.compact({ revision: st.revision });
+  st.sync();
+  st.close();
+  return fs.statSync(path.join(dir, 'db')).size;
+}
+
+function pct(xs: number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((s.length * p) / 100))] as number;
+}
+
+/** A closed-loop reader: ranges one random key per event-loop turn until stop(); latencies in ms. */
+function reader(st: Store, seed: number): { stop: () => Promise<number[]> } {
+  const prng = new Prng(seed);
+  const lat: number[] = [];
+  let stopped = false;
+  let finish!: () => void;
+  const done = new Promise<void>((r) => (finish = r));
+  const next = (): void => {
+    if (stopped) return finish();
+    const t0 = performance.now();
+    setImmediate(() => {
+      st.range({ key: key(prng.int(KEYS)) });
+      lat.push(performance.now() - t0);
+      next();
+    });
+  };
+  next();
+  return {
+    stop: async () => {
+      stopped = true;
+      await done;
+      return lat;
+    },
+  };
+}
+
+interface Run {
+  dbBefore: number;
+  dbAfter: number;
+  workerS: number;
+  inlineS: number;
+  base: number[];
+  duringWorker: number[];
+  duringInline: number[];
+}
+
+async function once(src: string, run: number): Promise<Run> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'etsd-bench-defrag-run-'));
+  try {
+    fs.copyFileSync(path.join(src, 'db'), path.join(dir, 'db'));
+    const st = openStore(dir, { leaseExpiry: 'caller' });
+    const dbBefore = fs.statSync(path.join(dir, 'db')).size;
+    // Before: the same reader for a fixed number of answers.
+    const r0 = reader(st, run);
+    await new Promise((r) => setTimeout(r, 300));
+    const base = await r0.stop();
+    // During the worker defragment.
+    const r1 = reader(st, run + 100);
+    let t0 = performance.now();
+    await st.defragment();
+    const workerS = (performance.now() - t0) / 1000;
+    const duringWorker = await r1.stop();
+    const dbAfter = fs.statSync(path.join(dir, 'db')).size;
+    st.close();
+    // During the inline copy, on a fresh fragmented file again.
+    fs.copyFileSync(path.join(src, 'db'), path.join(dir, 'db'));
+    const st2 = openStore(dir, { leaseExpiry: 'caller' });
+    const r2 = reader(st2, run + 200);
+    await new Promise((r) => setImmediate(r));
+    t0 = performance.now();
+    st2.defrag();
+    const inlineS = (performance.now() - t0) / 1000;
+    await new Promise((r) => setImmediate(r));
+    const duringInline = await r2.stop();
+    st2.close();
+    return { dbBefore, dbAfter, workerS, inlineS, base, duringWorker, duringInline };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const src = fs.mkdtempSync(path.join(os.tmpdir(), 'etsd-bench-defrag-'));
+  try {
+    const t0 = performance.now();
+    const size = build(src);
+    console.log(`defrag: ${KEYS} keys x 3 writes, compacted; db ${(size / 1048576).toFixed(1)} MiB (built in ${((performance.now() - t0) / 1000).toFixed(1)} s); ${RUNS} runs, medians`);
+    const runs: Run[] = [];
+    for (let i = 0; i < RUNS; i++) runs.push(await once(src, i));
+    const m = (f: (r: Run) => number): number => median(runs.map(f));
+    const f2 = (x: number): string => x.toFixed(2);
+    console.log(`db file                 ${(m((r) => r.dbBefore) / 1048576).toFixed(1)} MiB -> ${(m((r) => r.dbAfter) / 1048576).toFixed(1)} MiB`);
+    console.log(`defragment time         worker ${f2(m((r) => r.workerS))} s   inline ${f2(m((r) => r.inlineS))} s`);
+    console.log('range latency (ms)      samples      p50      p99      max');
+    const row = (name: string, f: (r: Run) => number[]): void => {
+      const cols = [m((r) => f(r).length), m((r) => pct(f(r), 50)), m((r) => pct(f(r), 99)), m((r) => Math.max(...f(r)))];
+      console.log(`${name.padEnd(24)}${String(cols[0]).padStart(7)}${cols.slice(1).map((x) => f2(x).padStart(9)).join('')}`);
+    };
+    row('before', (r) => r.base);
+    row('during worker copy', (r) => r.duringWorker);
+    row('during inline copy', (r) => r.duringInline);
+  } finally {
+    fs.rmSync(src, { recursive: true, force: true });
+  }
+}
+
+await main();
