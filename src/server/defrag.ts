@@ -65,6 +65,9 @@ async function run(s: EtcdServer, opts: DefragOptions): Promise<DefragResult> {
   let result: DefragResult;
   try {
     result = await s.store.defragment(opts);
+  } catch (err) {
+    // A member stopped meanwhile closed the store under the copy (which is then dropped).
+    throw s.stopping ? errStopped() : err;
   } finally {
     s.metrics.defragInflight.set(0);
     releaseApplies(s);

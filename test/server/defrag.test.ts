@@ -198,6 +198,39 @@ test('defragment on a follower and on the leader: reads, watches and lease TTLs 
   }
 });
 
+test('defragment: a member stopped while one runs fails it with ERR_STOPPED; the restart replays the held write from the WAL, and no copy is left', async () => {
+  const c = await inCluster(1);
+  try {
+    const s = await leaderOf(c.servers);
+    for (let i = 0; i < 50; i++) await put(s, `s${i}`, `${i}`);
+    const rev = s.store.revision;
+    const order: string[] = [];
+    const { release, done } = await heldDefrag(s, order);
+    const pending = put(s, 'during', 'x').then(
+      () => 'applied',
+      (e: Error & { code?: string }) => e.code,
+    );
+    // Committed (in the WAL) but held, not applied, when the member stops.
+    await eventually(async () => assert.ok(s.node.raft.raftLog.committed > s.appliedIndex));
+    await s.stop();
+    release();
+    await assert.rejects(done, { code: 'ERR_STOPPED' });
+    assert.equal(await pending, 'ERR_STOPPED');
+    const dbDir = path.dirname(path.join(s.cfg.dataDir, 'member', 'snap', 'db'));
+    assert.ok(!fs.existsSync(path.join(dbDir, 'db.defrag')), 'the copy is dropped');
+    const back = await c.start(0);
+    await leaderOf([back]);
+    await back.linearizableRead();
+    // The held entry replays from the WAL at the restart (the consistent index is behind it).
+    assert.equal(back.store.revision, rev + 1);
+    assert.equal(get(back, 'during'), 'x');
+    for (let i = 0; i < 50; i++) assert.equal(get(back, `s${i}`), `${i}`);
+    assert.deepEqual(back.store.check(), []);
+  } finally {
+    await c.stop();
+  }
+});
+
 test('defragment: two calls at once share one run; a stopped member refuses', async () => {
   const c = await inCluster(1);
   try {
