@@ -4,8 +4,9 @@
  * A store of N keys (16-byte keys, 256-byte values), each written 3 times and compacted to the
  * last revision, so two thirds of the file is free pages. For each run on a fresh copy of that
  * store, it measures:
- *   - the defragment's wall time with the copy in a worker thread (Store.defragment) and
- *     inline on the event loop (Store.defrag, what etcd's blocking defrag amounts to here);
+ *   - the defragment's wall and CPU time (process-wide, all threads), nothing else running,
+ *     with the copy in a worker thread (Store.defragment) and inline on the event loop
+ *     (Store.defrag, what etcd's blocking defrag amounts to here);
  *   - the latency of single-key ranges issued by a closed-loop reader on the event loop (each
  *     range is issued on a setImmediate after the previous answer; its latency counts the wait
  *     for the event loop), before any defragment and while each kind runs.
@@ -74,43 +75,61 @@ function reader(st: Store, seed: number): { stop: () => Promise<number[]> } {
 interface Run {
   dbBefore: number;
   dbAfter: number;
+  /** Wall and process CPU seconds (all threads) of a defragment with no reader running. */
   workerS: number;
+  workerCpuS: number;
   inlineS: number;
+  inlineCpuS: number;
   base: number[];
   duringWorker: number[];
   duringInline: number[];
 }
 
+/** A fresh copy of the fragmented db in dir, opened. */
+function fresh(src: string, dir: string): Store {
+  fs.copyFileSync(path.join(src, 'db'), path.join(dir, 'db'));
+  return openStore(dir, { leaseExpiry: 'caller' });
+}
+
+/** Wall and CPU seconds of f. */
+async function measure(f: () => unknown): Promise<[number, number]> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  await f();
+  const c = process.cpuUsage(c0);
+  return [(performance.now() - t0) / 1000, (c.user + c.system) / 1e6];
+}
+
 async function once(src: string, run: number): Promise<Run> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'etsd-bench-defrag-run-'));
   try {
-    fs.copyFileSync(path.join(src, 'db'), path.join(dir, 'db'));
-    const st = openStore(dir, { leaseExpiry: 'caller' });
+    // Range latency before, then during a worker defragment.
+    let st = fresh(src, dir);
     const dbBefore = fs.statSync(path.join(dir, 'db')).size;
-    // Before: the same reader for a fixed number of answers.
     const r0 = reader(st, run);
     await new Promise((r) => setTimeout(r, 300));
     const base = await r0.stop();
-    // During the worker defragment.
     const r1 = reader(st, run + 100);
-    let t0 = performance.now();
     await st.defragment();
-    const workerS = (performance.now() - t0) / 1000;
     const duringWorker = await r1.stop();
     const dbAfter = fs.statSync(path.join(dir, 'db')).size;
     st.close();
-    // During the inline copy, on a fresh fragmented file again.
-    fs.copyFileSync(path.join(src, 'db'), path.join(dir, 'db'));
-    const st2 = openStore(dir, { leaseExpiry: 'caller' });
-    const r2 = reader(st2, run + 200);
+    // Range latency during an inline defragment (the reader waits for the whole copy).
+    st = fresh(src, dir);
+    const r2 = reader(st, run + 200);
     await new Promise((r) => setImmediate(r));
-    t0 = performance.now();
-    st2.defrag();
-    const inlineS = (performance.now() - t0) / 1000;
+    st.defrag();
     await new Promise((r) => setImmediate(r));
     const duringInline = await r2.stop();
-    st2.close();
-    return { dbBefore, dbAfter, workerS, inlineS, base, duringWorker, duringInline };
+    st.close();
+    // Time and CPU of each with nothing else running.
+    st = fresh(src, dir);
+    const [workerS, workerCpuS] = await measure(() => st.defragment());
+    st.close();
+    st = fresh(src, dir);
+    const [inlineS, inlineCpuS] = await measure(() => st.defrag());
+    st.close();
+    return { dbBefore, dbAfter, workerS, workerCpuS, inlineS, inlineCpuS, base, duringWorker, duringInline };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -127,7 +146,7 @@ async function main(): Promise<void> {
     const m = (f: (r: Run) => number): number => median(runs.map(f));
     const f2 = (x: number): string => x.toFixed(2);
     console.log(`db file                 ${(m((r) => r.dbBefore) / 1048576).toFixed(1)} MiB -> ${(m((r) => r.dbAfter) / 1048576).toFixed(1)} MiB`);
-    console.log(`defragment time         worker ${f2(m((r) => r.workerS))} s   inline ${f2(m((r) => r.inlineS))} s`);
+    console.log(`defragment, wall (CPU)  worker ${f2(m((r) => r.workerS))} s (${f2(m((r) => r.workerCpuS))} s)   inline ${f2(m((r) => r.inlineS))} s (${f2(m((r) => r.inlineCpuS))} s)`);
     console.log('range latency (ms)      samples      p50      p99      max');
     const row = (name: string, f: (r: Run) => number[]): void => {
       const cols = [m((r) => f(r).length), m((r) => pct(f(r), 50)), m((r) => pct(f(r), 99)), m((r) => Math.max(...f(r)))];
