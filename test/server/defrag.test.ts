@@ -32,7 +32,14 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 const ALL = { key: new Uint8Array([0]), rangeEnd: new Uint8Array([0]) };
 
-async function inCluster(n: number): Promise<{ servers: EtcdServer[]; start: (i: number) => Promise<EtcdServer>; stop: () => Promise<void> }> {
+interface InCluster {
+  net: LocalNetwork;
+  servers: EtcdServer[];
+  start: (i: number) => Promise<EtcdServer>;
+  stop: () => Promise<void>;
+}
+
+async function inCluster(n: number, opts: { snapshotCount?: number; catchUp?: number } = {}): Promise<InCluster> {
   const root = tempDir('etsd-defrag-');
   roots.push(root);
   const net = new LocalNetwork();
@@ -48,14 +55,21 @@ async function inCluster(n: number): Promise<{ servers: EtcdServer[]; start: (i:
       initialCluster: initial,
       heartbeatInterval: 20,
       electionTimeout: 200,
+      snapshotCount: opts.snapshotCount,
     });
-    const s = await EtcdServer.start(cfg, { logger: memoryLogger(names[i]!, 'warn'), transport: (host) => net.attach(host), requestTimeoutMs: 5000 });
+    const s = await EtcdServer.start(cfg, {
+      logger: memoryLogger(names[i]!, 'warn'),
+      transport: (host) => net.attach(host),
+      requestTimeoutMs: 5000,
+      snapshotCatchUpEntries: opts.catchUp,
+    });
     s.peerCall = peerMethods(s);
     servers[i] = s;
     return s;
   };
   for (let i = 0; i < n; i++) await start(i);
   return {
+    net,
     servers,
     start,
     stop: async () => {
@@ -193,6 +207,36 @@ test('defragment on a follower and on the leader: reads, watches and lease TTLs 
     await eventually(async () => assert.equal(get(back, 'during1'), 'x'));
     assert.equal(get(back, 'during2'), 'x');
     assert.deepEqual(back.store.check(), []);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('defragment on a follower that receives a snapshot meanwhile: the restore waits for the swap, then the member catches up', async () => {
+  const c = await inCluster(3, { snapshotCount: 40, catchUp: 5 });
+  try {
+    const l = await leaderOf(c.servers);
+    for (let i = 0; i < 20; i++) await put(l, `a${i}`, `${i}`);
+    const f = c.servers.find((s) => s !== l)!;
+    await eventually(async () => assert.equal(get(f, 'a19'), '19'));
+    c.net.isolate(f.id);
+    // Far enough that the leader's log no longer has what f needs: it must send a snapshot.
+    for (let i = 0; i < 150; i++) await put(l, `b${i}`, `${i}`);
+    const order: string[] = [];
+    const { release, done } = await heldDefrag(f, order);
+    const storeBefore = f.store;
+    c.net.isolate(f.id, false);
+    await eventually(async () => assert.ok(f.heldApplies!.some((a) => 'snapshot' in a), 'a snapshot is held'));
+    assert.equal(get(f, 'b149'), undefined, 'not restored during the defragment');
+    assert.equal(get(f, 'a19'), '19', 'reads are served from the old state meanwhile');
+    release();
+    await done;
+    assert.notEqual(f.store, storeBefore, 'the snapshot replaced the store after the swap');
+    await eventually(async () => assert.equal(get(f, 'b149'), '149'));
+    await put(l, 'c', '1');
+    await eventually(async () => assert.equal(get(f, 'c'), '1'));
+    assert.equal(f.store.hashKV().hash, l.store.hashKV().hash);
+    assert.deepEqual(f.store.check(), []);
   } finally {
     await c.stop();
   }
