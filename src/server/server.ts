@@ -15,7 +15,8 @@
  *
  * The parts that are their own concept live beside this file: the apply step (apply.ts),
  * alarms (alarms.ts), snapshots (snapshots.ts), clients' membership requests
- * (member_requests.ts). Their state stays on EtcdServer; members marked "Internal" are for them.
+ * (member_requests.ts), the defragment and the apply hold it needs (defrag.ts). Their state
+ * stays on EtcdServer; members marked "Internal" are for them.
  */
 import { type FileLayer, nodeFileLayer } from '../util/file_layer.js';
 import { Prng } from '../util/prng.js';
