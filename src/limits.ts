@@ -87,6 +87,11 @@ export const leaseTtlMinSecondsDefault = 2;
 export const leaseCheckIntervalMsDefault = 500;
 /** Progress notifications to watchers that asked (etcd's default: 10 minutes). */
 export const watchProgressIntervalMsDefault = 10 * 60 * 1000;
+/**
+ * Decoded pages the defragment worker caches of the file it copies: the copy reads each page
+ * once, so a small cache bounds the worker's memory without slowing it.
+ */
+export const defragWorkerCachePagesMax = 4096;
 
 // ---- Raft ----
 export const raftInflightMsgsMax = 256;

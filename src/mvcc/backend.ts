@@ -15,6 +15,7 @@
  */
 import { assert } from '../util/assert.js';
 import { backendBatchIntervalMs, backendBatchOpsMax } from '../limits.js';
+import { FrozenEngine } from './frozen_engine.js';
 
 export interface EngineCursor {
   seek(key: Uint8Array): [Uint8Array, Uint8Array] | undefined;
@@ -216,6 +217,52 @@ export class Backend {
     this.commit();
     this.engine.close();
     this.engine = next;
+  }
+
+  // ---- defragment: freeze, copy elsewhere, swap (src/mvcc/defrag.ts) ----
+
+  /** True between freeze() and thaw() or swapFrozen(): the engine's file must not change. */
+  get frozen(): boolean {
+    return this.engine instanceof FrozenEngine;
+  }
+
+  /**
+   * Commits the open batch, then serves reads from read transactions only until thaw() or
+   * swapFrozen(), so the committed file stays byte for byte what a copy of it reads. Any write
+   * meanwhile asserts (frozen_engine.ts).
+   */
+  freeze(): void {
+    assert(!this.closed && !this.frozen, 'freeze of a closed or frozen backend');
+    this.commit();
+    this.engine = new FrozenEngine(this.engine);
+  }
+
+  /** Ends a freeze on the same engine (the copy failed or was abandoned). */
+  thaw(): void {
+    assert(this.engine instanceof FrozenEngine, 'thaw of a backend that is not frozen');
+    this.endFrozenRead();
+    this.engine = this.engine.inner;
+  }
+
+  /**
+   * Ends a freeze on a new engine holding the same committed state (the dense copy, renamed
+   * over the old file): the old engine is closed first (one open per path), then next() opens
+   * the new one. The store's in-memory key index stays as it is: nothing needs rebuilding.
+   */
+  swapFrozen(next: () => Engine): void {
+    assert(!this.closed && this.engine instanceof FrozenEngine, 'swapFrozen of a backend that is not frozen');
+    this.endFrozenRead();
+    this.engine.inner.close();
+    this.engine = next();
+  }
+
+  /** Ends the read transaction a frozen backend reads through (nothing to commit). */
+  private endFrozenRead(): void {
+    assert(this.pending === 0 && this.timer === undefined, 'writes pending in a frozen backend');
+    const tx = this.tx;
+    this.tx = undefined;
+    this.buckets.clear();
+    tx?.rollback();
   }
 
   /** The engine, for operations on the whole file (defrag, snapshots, check). */

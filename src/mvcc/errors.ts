@@ -18,6 +18,7 @@
  * | ERR_LEASE_EXISTS             | FailedPrecondition  | etcdserver: lease already exists                          |
  * | ERR_LEASE_TTL_TOO_LARGE      | OutOfRange          | etcdserver: too large lease TTL                           |
  * | ERR_STORE_CLOSED             | Unavailable         | mvcc: closed                                              |
+ * | ERR_DEFRAG_IN_PROGRESS       | Unavailable         | mvcc: write refused while a defragment runs (etsd only)   |
  */
 import { EtsdError } from '../util/errors.js';
 
@@ -98,5 +99,15 @@ export class LeaseTtlTooLargeError extends MvccError {
 export class StoreClosedError extends MvccError {
   constructor() {
     super('ERR_STORE_CLOSED', 'Unavailable', 'mvcc: closed');
+  }
+}
+
+/**
+ * A write called on an embedded store while its defragment() copies the file (a server holds
+ * its applies instead, so its clients never see this).
+ */
+export class DefragInProgressError extends MvccError {
+  constructor() {
+    super('ERR_DEFRAG_IN_PROGRESS', 'Unavailable', 'mvcc: write refused while a defragment runs');
   }
 }

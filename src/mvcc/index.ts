@@ -14,6 +14,7 @@ export * from './kv_check.js';
 export { KeyIndex, Generation } from './key_index.js';
 export { TreeIndex } from './index_tree.js';
 export { Backend, type Engine, type BackendOptions } from './backend.js';
+export { DefragCopyError, type DefragOptions, type DefragResult } from './defrag.js';
 export { MemoryEngine } from './memory_engine.js';
 export { revToBytes, bytesToRev, isTombstone } from './revision.js';
 export * from './buckets.js';

@@ -24,8 +24,9 @@ import { leaseTtlMinSecondsDefault, leaseCheckIntervalMsDefault, watchProgressIn
 import type { FileLayer } from '../util/file_layer.js';
 import { nodeFileLayer } from '../util/file_layer.js';
 import { InvalidArgumentError, requireBytes } from '../util/errors.js';
-import { Backend, type CompactableEngine, type Engine } from './backend.js';
-import { LeaseNotFoundError, StoreClosedError } from './errors.js';
+import { Backend, type Engine } from './backend.js';
+import { defragAsync, defragSync, removeStaleCopy, type DefragOptions, type DefragResult, type DefragTarget } from './defrag.js';
+import { DefragInProgressError, LeaseNotFoundError, StoreClosedError } from './errors.js';
 import {
   applyDeleteRange,
   applyPut,
@@ -127,6 +128,7 @@ export class Store {
   }
   private readonly reopenEngine: (() => Engine) | undefined;
   private readonly fileLayer: FileLayer;
+  private readonly noSync: boolean;
   private closed = false;
   private leaseTimer: NodeJS.Timeout | undefined;
   private progressTimer: NodeJS.Timeout | undefined;
@@ -135,6 +137,7 @@ export class Store {
     this.dbPath = dbPath;
     this.reopenEngine = reopenEngine;
     this.fileLayer = opts.fileLayer ?? nodeFileLayer;
+    this.noSync = opts.noSync ?? false;
     this.backend = new Backend(engine, {
       batchIntervalMs: opts.batchIntervalMs,
       batchOpsMax: opts.batchOpsMax,
@@ -176,6 +179,12 @@ export class Store {
     if (this.closed) throw new StoreClosedError();
   }
 
+  /** For writes: the store is open and no defragment holds the backend frozen. */
+  private openForWrite(): void {
+    this.open();
+    if (this.backend.frozen) throw new DefragInProgressError();
+  }
+
   /** The current store revision. */
   get revision(): number {
     return this.kv.currentRev;
@@ -212,7 +221,7 @@ export class Store {
   }
 
   put(req: PutRequest): PutResponse {
-    this.open();
+    this.openForWrite();
     checkPutRequest(req);
     checkRequestSize(req);
     if (req.lease !== undefined && req.lease !== 0n && this.lessor.lookup(req.lease) === undefined) throw new LeaseNotFoundError();
@@ -225,7 +234,7 @@ export class Store {
   }
 
   deleteRange(req: DeleteRangeRequest): DeleteRangeResponse {
-    this.open();
+    this.openForWrite();
     checkDeleteRequest(req);
     const tw = this.kv.write();
     try {
@@ -249,6 +258,7 @@ export class Store {
       resp.header = header(view.rev);
       return resp;
     }
+    if (this.backend.frozen) throw new DefragInProgressError();
     const tw = this.kv.write();
     try {
       const { resp } = applyTxnOps(view, tw, req, path);
@@ -261,7 +271,7 @@ export class Store {
 
   /** Compacts at revision (completes before returning; `physical` is accepted and moot). */
   compact(req: CompactionRequest): CompactionResponse {
-    this.open();
+    this.openForWrite();
     if (!Number.isSafeInteger(req.revision)) throw new InvalidArgumentError('revision must be an integer');
     this.kv.compact(req.revision);
     return { header: header(this.kv.currentRev) };
@@ -307,7 +317,7 @@ export class Store {
   // ---- leases ----
 
   leaseGrant(req: LeaseGrantRequest): LeaseGrantResponse {
-    this.open();
+    this.openForWrite();
     if (!Number.isSafeInteger(req.TTL)) throw new InvalidArgumentError('TTL must be an integer number of seconds');
     if (req.ID !== undefined) requireLeaseId(req.ID);
     const id = req.ID === undefined || req.ID === 0n ? this.lessor.newId() : req.ID;
@@ -316,7 +326,7 @@ export class Store {
   }
 
   leaseRevoke(req: LeaseRevokeRequest): LeaseRevokeResponse {
-    this.open();
+    this.openForWrite();
     requireLeaseId(req.ID);
     this.lessor.revoke(req.ID);
     return { header: header(this.kv.currentRev) };
@@ -326,7 +336,7 @@ export class Store {
     this.open();
     requireLeaseId(req.ID);
     const l = this.lessor.lookup(req.ID);
-    if (l !== undefined && l.remainingMs(this.lessor.clock.now()) <= 0 && this.leaseTimer !== undefined) {
+    if (l !== undefined && l.remainingMs(this.lessor.clock.now()) <= 0 && this.leaseTimer !== undefined && !this.backend.frozen) {
       // Expired but not yet revoked by the timer: revoke now, as etcd's leader would.
       this.lessor.revoke(req.ID);
     }
@@ -358,7 +368,8 @@ export class Store {
 
   /** Revokes every expired lease now; returns their IDs. */
   revokeExpiredLeases(): bigint[] {
-    if (this.closed) return [];
+    // During a defragment the revokes wait for the next tick after it.
+    if (this.closed || this.backend.frozen) return [];
     return this.lessor.revokeExpired();
   }
 
@@ -374,28 +385,29 @@ export class Store {
   }
 
   /**
-   * etcd's defragment: rewrites the btree file densely (btree compactTo into `<dir>/db.defrag`,
-   * then a rename over `db`), so the space that compaction freed goes back to the file system.
-   * Keys, revisions, leases and hashKV are unchanged. A crash before the rename leaves the old
-   * file (and a stale `db.defrag`, removed by the next defrag); after it, the new one.
+   * etcd's defragment, on the event loop: rewrites the btree file densely (compactTo into
+   * `<dir>/db.defrag`, synced, then renamed over `db`), so the space that compaction freed goes
+   * back to the file system. Keys, revisions, leases, watchers and hashKV are unchanged, and the
+   * key index is kept (no rebuild). See defrag.ts for the steps and the crash argument.
    */
-  defrag(): void {
-    this.open();
-    const engine = this.backend.currentEngine as Partial<CompactableEngine>;
-    if (this.dbPath === undefined || this.reopenEngine === undefined || typeof engine.compactTo !== 'function') {
-      throw new InvalidArgumentError('defrag needs a store opened on a btree file');
-    }
-    this.backend.commit();
-    const tmp = `${this.dbPath}.defrag`;
-    const fl = this.fileLayer;
-    if (fl.exists(tmp)) fl.unlink(tmp);
-    engine.compactTo.call(engine, tmp);
-    const oldEngine = this.backend.currentEngine;
-    oldEngine.close();
-    fl.rename(tmp, this.dbPath);
-    fl.fsyncDir(path.dirname(this.dbPath));
-    // The old engine is closed already; replaceEngine closes it again, which a Db tolerates.
-    this.backend.replaceEngine(this.reopenEngine());
+  defrag(): DefragResult {
+    return defragSync(this.defragTarget());
+  }
+
+  /**
+   * The same with the copy in a worker thread (defrag.ts): reads, watches and lease lookups go
+   * on meanwhile from the committed state; writes are refused with ERR_DEFRAG_IN_PROGRESS
+   * until it resolves (a server holds its applies instead).
+   */
+  async defragment(opts: DefragOptions = {}): Promise<DefragResult> {
+    return defragAsync(this.defragTarget(), opts);
+  }
+
+  private defragTarget(): DefragTarget {
+    this.openForWrite();
+    const reopen = this.reopenEngine;
+    if (this.dbPath === undefined || reopen === undefined) throw new InvalidArgumentError('defrag needs a store opened on a btree file');
+    return { backend: this.backend, dbPath: this.dbPath, fl: this.fileLayer, noSync: this.noSync, reopen, isClosed: () => this.closed };
   }
 
   /** Commits the open batch: every write before this call is durable when it returns. */
@@ -448,6 +460,8 @@ export function openStore(dir: string, opts: StoreOptions = {}): Store {
   const fl = opts.fileLayer ?? nodeFileLayer;
   fl.mkdir(dir);
   const dbPath = path.join(dir, 'db');
+  // A defragment that crashed before its rename left its copy; the db itself is complete.
+  removeStaleCopy(fl, dbPath);
   const open = (): Engine => openDb(dbPath, { noSync: opts.noSync, fileLayer: opts.fileLayer });
   return new Store(open(), dbPath, opts, open);
 }

@@ -15,7 +15,9 @@
  *
  * The parts that are their own concept live beside this file: the apply step (apply.ts),
  * alarms (alarms.ts), snapshots (snapshots.ts), clients' membership requests
- * (member_requests.ts), the cluster version (cluster_version.ts). Their state stays on EtcdServer; members marked "Internal" are for them.
+ * (member_requests.ts), the cluster version (cluster_version.ts), the defragment and the apply
+ * hold it needs (defrag.ts). Their state stays on EtcdServer; members marked "Internal" are for
+ * them.
  */
 import { type FileLayer, nodeFileLayer } from '../util/file_layer.js';
 import { Prng } from '../util/prng.js';
@@ -33,9 +35,8 @@ import {
 } from '../raft/index.js';
 import { InternalRaftRequest, type ResponseHeader } from '../proto/index.js';
 import type { Store } from '../mvcc/index.js';
-import { openStore, type StoreOptions } from '../mvcc/index.js';
-import { openDb } from '../btree/index.js';
-import { compactDb } from '../btree/compact.js';
+import type { StoreOptions } from '../mvcc/index.js';
+import type { DefragOptions, DefragResult } from '../mvcc/defrag.js';
 import * as limits from '../limits.js';
 import type { ServerConfig } from './config.js';
 import { initialMembers, urlString } from './config.js';
@@ -46,11 +47,11 @@ import { createEtcdMetrics, type EtcdMetrics } from './metrics.js';
 import { ReadIndexer } from './read_index.js';
 import { RequestIds, WaitMap } from './wait.js';
 import { Membership, type Member } from './members.js';
-import { applyEntries } from './apply.js';
+import { applyOrHold, defragmentMember, type HeldApply } from './defrag.js';
 import { memberAdd, memberPromote, memberRemove, memberUpdate } from './member_requests.js';
 import { loadAlarms, NOSPACE } from './alarms.js';
 import { loadClusterVersion, monitorVersions } from './cluster_version.js';
-import { applySnapshot, receiveSnapshot, snapshotDb, triggerSnapshot } from './snapshots.js';
+import { receiveSnapshot, snapshotDb, triggerSnapshot } from './snapshots.js';
 import type { Transport, TransportHost } from './transport.js';
 import { realTimers, type Timers } from './timers.js';
 import {
@@ -145,6 +146,9 @@ export class EtcdServer implements TransportHost {
   incomingDb: { index: number; path: string } | undefined;
   /** Internal (snapshots.ts). */
   snapshotting = false;
+  /** Internal (defrag.ts): the running defragment, and the applies it holds meanwhile. */
+  defragging: Promise<DefragResult> | undefined;
+  heldApplies: HeldApply[] | undefined;
   /** Resolves when the member stops (fatal error, removal or stop()). */
   readonly done: Promise<Error | undefined>;
   private resolveDone!: (e: Error | undefined) => void;
@@ -348,7 +352,7 @@ export class EtcdServer implements TransportHost {
   }
 
   applySnapshot(s: Snapshot): void {
-    applySnapshot(this, s);
+    applyOrHold(this, { snapshot: s });
   }
 
   /** Set by the client-facing side: watch streams must re-attach after the store is replaced. */
@@ -357,7 +361,7 @@ export class EtcdServer implements TransportHost {
   // ---- apply (apply.ts) ----
 
   apply(entries: Entry[]): void {
-    applyEntries(this, entries);
+    applyOrHold(this, { entries });
   }
 
   alarmList(): Array<{ memberID: bigint; alarm: 0 | 1 | 2 }> {
@@ -471,7 +475,8 @@ export class EtcdServer implements TransportHost {
 
   // ---- quota ----
 
-  private dbSizeCache = { bytes: 0, at: -Infinity };
+  /** Internal (defrag.ts resets it). */
+  dbSizeCache = { bytes: 0, at: -Infinity };
 
   /** The db file's size, read at most every 100 ms (the quota check runs on every write). */
   dbSize(): number {
@@ -599,32 +604,9 @@ export class EtcdServer implements TransportHost {
     };
   }
 
-  /**
-   * Defragments the db: a dense copy (src/btree's compactDb, what bbolt's compaction does) is
-   * swapped in, and the store reopened on it; watchers resume on the new store. The copy runs
-   * on the event loop, so requests wait for it (etcd blocks too; see the report for the gap).
-   */
-  async defragment(): Promise<void> {
-    this.checkRunning();
-    const p = dataDirPaths(this.cfg.dataDir);
-    const tmp = p.dbPath + '.defrag';
-    if (this.fl.exists(tmp)) this.fl.unlink(tmp);
-    this.store.close();
-    try {
-      const db = openDb(p.dbPath, { fileLayer: this.fl });
-      try {
-        compactDb(db, tmp, {});
-      } finally {
-        db.close();
-      }
-      this.fl.rename(tmp, p.dbPath);
-      this.fl.fsyncDir(p.snapDir);
-    } finally {
-      this.store = openStore(p.snapDir, this.storeOpts);
-      this.onStoreReplaced?.();
-    }
-    this.dbSizeCache.at = -Infinity;
-    this.log.info('defragmented', { dbSize: this.dbSize() });
+  /** Defragments the db while reads keep being served (defrag.ts). */
+  defragment(opts?: DefragOptions): Promise<DefragResult> {
+    return defragmentMember(this, opts);
   }
 
   // ---- stopping ----
