@@ -16,6 +16,7 @@ import {
   MemberListResponse, MemberPromoteRequest, MemberPromoteResponse,
   AlarmRequest, AlarmResponse, StatusResponse, HashResponse, HashKVRequest, HashKVResponse, SnapshotResponse,
   MoveLeaderRequest, MoveLeaderResponse, DefragmentResponse,
+  LeaseLeasesRequest, MemberListRequest, StatusRequest, HashRequest, DefragmentRequest, SnapshotRequest,
   type Member as PbMember, type WatchCreateRequest, type Event,
 } from '../proto/index.js';
 import { backendHash, eventBytes, type WatchHandle } from '../mvcc/index.js';
@@ -141,7 +142,8 @@ export function buildMethodTable(s: EtcdServer): MethodTable {
     }
   });
   t.unary('/etcdserverpb.Lease/LeaseTimeToLive', wrap((p) => leaseTimeToLive(s, p)));
-  t.unary('/etcdserverpb.Lease/LeaseLeases', wrap(async () => {
+  t.unary('/etcdserverpb.Lease/LeaseLeases', wrap(async (p) => {
+    LeaseLeasesRequest.decode(p); // a malformed request is INVALID_ARGUMENT, as every other method's
     await s.linearizableRead();
     const resp = s.store.leaseLeases();
     resp.header = hdr();
@@ -166,14 +168,18 @@ export function buildMethodTable(s: EtcdServer): MethodTable {
     await s.memberUpdate(req.ID, req.peerURLs);
     return MemberUpdateResponse.encode({ header: clusterHdr(), members: members() });
   }));
-  t.unary('/etcdserverpb.Cluster/MemberList', wrap(async () => MemberListResponse.encode({ header: clusterHdr(), members: members() })));
+  t.unary('/etcdserverpb.Cluster/MemberList', wrap(async (p) => {
+    MemberListRequest.decode(p);
+    return MemberListResponse.encode({ header: clusterHdr(), members: members() });
+  }));
   t.unary('/etcdserverpb.Cluster/MemberPromote', wrap(async (p) => {
     await s.memberPromote(MemberPromoteRequest.decode(p).ID);
     return MemberPromoteResponse.encode({ header: clusterHdr(), members: members() });
   }));
 
   // ---- Maintenance ----
-  t.unary('/etcdserverpb.Maintenance/Status', wrap(async () => {
+  t.unary('/etcdserverpb.Maintenance/Status', wrap(async (p) => {
+    StatusRequest.decode(p);
     const st = s.raftStatus();
     const size = s.dbSize();
     return StatusResponse.encode({
@@ -191,7 +197,10 @@ export function buildMethodTable(s: EtcdServer): MethodTable {
   }));
   // Every action goes through Raft and answers without a header, as etcd's (alarms.ts).
   t.unary('/etcdserverpb.Maintenance/Alarm', wrap(async (p) => AlarmResponse.encode((await s.propose({ alarm: AlarmRequest.decode(p) })) as AlarmResponse)));
-  t.unary('/etcdserverpb.Maintenance/Hash', wrap(async () => HashResponse.encode({ header: hdr(), hash: dbHash(s) })));
+  t.unary('/etcdserverpb.Maintenance/Hash', wrap(async (p) => {
+    HashRequest.decode(p);
+    return HashResponse.encode({ header: hdr(), hash: dbHash(s) });
+  }));
   t.unary('/etcdserverpb.Maintenance/HashKV', wrap(async (p) => {
     const req = HashKVRequest.decode(p);
     const r = s.store.hashKV({ revision: req.revision });
@@ -201,13 +210,14 @@ export function buildMethodTable(s: EtcdServer): MethodTable {
     await s.moveLeader(MoveLeaderRequest.decode(p).targetID);
     return MoveLeaderResponse.encode({ header: hdr() });
   }));
-  t.unary('/etcdserverpb.Maintenance/Defragment', wrap(async () => {
+  t.unary('/etcdserverpb.Maintenance/Defragment', wrap(async (p) => {
+    DefragmentRequest.decode(p); // garbage must not start a defragment
     await s.defragment();
     return DefragmentResponse.encode({ header: hdr() });
   }));
   t.stream('/etcdserverpb.Maintenance/Snapshot', 'server-stream', async (_m, stream) => {
     try {
-      await stream.recv();
+      SnapshotRequest.decode((await stream.recv()) ?? new Uint8Array(0));
       const db = s.snapshotDb();
       // etcd appends the db's SHA-256 so `etcdctl snapshot restore` can check integrity.
       const sum = createHash('sha256').update(db).digest();
