@@ -62,6 +62,11 @@ export const txnOpsMax = 128;
 /** Backend batch: commit the btree write transaction every interval or this many writes. */
 export const backendBatchOpsMax = 10_000;
 export const backendBatchIntervalMs = 100;
+/**
+ * While a batch commits off the event loop, new writes wait in memory; past this many times
+ * the batch bound, the writer finishes that commit synchronously (backpressure on a slow disk).
+ */
+export const backendFlightBufferFactor = 2;
 /** Events buffered per watcher before it is moved to the victims (etcd's chanBufLen). */
 export const watchBufferEventsMax = 128;
 /**

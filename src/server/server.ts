@@ -187,7 +187,16 @@ export class EtcdServer implements TransportHost {
   /** Opens or creates the data dir and starts the member. */
   static async start(cfg: ServerConfig, deps: ServerDeps): Promise<EtcdServer> {
     const fl = deps.fileLayer ?? nodeFileLayer;
-    const storeOpts: StoreOptions = { ...(deps.storeOptions ?? {}), leaseExpiry: 'caller', fileLayer: fl };
+    // The backend's commit hooks reach the member once it exists (the store opens first).
+    let member: EtcdServer | undefined;
+    const storeOpts: StoreOptions = {
+      ...(deps.storeOptions ?? {}),
+      leaseExpiry: 'caller',
+      fileLayer: fl,
+      onBackendCommit: (ms) => member?.metrics.backendCommitDuration.observe(ms / 1000),
+      // A failed async backend commit leaves the db's state unknown: stop serving, as etcd panics.
+      onBackendFatal: (err) => member?.onFatal(err),
+    };
     let opened: Opened;
     let peers: Member[] = [];
     if (hasData(cfg.dataDir, fl)) {
@@ -210,6 +219,7 @@ export class EtcdServer implements TransportHost {
       opened = createDataDir(cfg.dataDir, { id: self.id, clusterId: cluster.clusterId, bootstrap: [] }, fl, storeOpts);
     }
     const s = new EtcdServer(cfg, { ...deps, storeOptions: storeOpts }, opened, peers);
+    member = s;
     s.log.info('member started', {
       id: s.id,
       cluster: s.clusterId,
