@@ -152,6 +152,14 @@ export const grpcTimeoutMsMax = 100 * 24 * 3600_000;
  * etcd's own clients nest a handful of levels.
  */
 export const protoDepthMax = 64;
+/**
+ * Encoded messages up to this size are carved from a shared slab (Writer.finish) instead of
+ * an allocation each: a fresh Uint8Array over 64 bytes is an off-heap allocation the GC must
+ * track, and the write path encodes several per request. A slab lives while any message in it
+ * does, so slabs stay small.
+ */
+export const protoFinishInSlabBytesMax = 2 * KiB;
+export const protoFinishSlabBytes = 32 * KiB;
 /** Deepest nesting of arrays and objects the gateway's JSON reader follows (Go allows 10,000). */
 export const jsonDepthMax = 2 * protoDepthMax + 8;
 /** Messages read from one streaming gateway request body (concatenated JSON values). */
@@ -192,6 +200,7 @@ export const metricsLabelSetsMax = 10_000;
 // ---- relations between limits ----
 assert(btreePageSizeDefault >= btreePageSizeMin && btreePageSizeDefault <= btreePageSizeMax);
 assert(btreeCopyInSlabBytesMax * 16 <= btreeCopySlabBytes, 'a slab must hold many copies');
+assert(protoFinishInSlabBytesMax * 16 <= protoFinishSlabBytes, 'a slab must hold many messages');
 assert(requestBytesMax < frameBytesMax, 'a maximal request must fit in a frame');
 assert(raftMsgBytesMax <= raftInflightBytesMax, 'one message must fit in the inflight byte window');
 assert(raftMsgBytesMax < frameBytesMax, 'a raft message must fit in a peer frame');

@@ -23,6 +23,7 @@ import { ALL_BUCKETS } from '../mvcc/buckets.js';
 import { crc32c } from '../util/crc32c.js';
 import { errLearnerRpc, errNoLeader, errTimeout, toStatusError } from './errors.js';
 import type { EtcdServer } from './server.js';
+import { FIELD_DELETE_RANGE, FIELD_PUT, FIELD_TXN } from './entry_codec.js';
 import type { Member } from './members.js';
 
 /** etcd's version string this member reports (the API level it implements). */
@@ -77,14 +78,14 @@ export function buildMethodTable(s: EtcdServer): MethodTable {
     noLearner();
     const req = PutRequest.decode(p);
     s.checkQuota(approxSize(req));
-    const resp = (await s.propose({ put: req })) as PutResponse;
+    const resp = (await s.propose({ put: req }, { field: FIELD_PUT, bytes: p })) as PutResponse;
     resp.header = hdr(resp.header?.revision);
     return PutResponse.encode(resp);
   }));
   t.unary('/etcdserverpb.KV/DeleteRange', wrap(async (p) => {
     noLearner();
     const req = DeleteRangeRequest.decode(p);
-    const resp = (await s.propose({ deleteRange: req })) as DeleteRangeResponse;
+    const resp = (await s.propose({ deleteRange: req }, { field: FIELD_DELETE_RANGE, bytes: p })) as DeleteRangeResponse;
     resp.header = hdr(resp.header?.revision);
     return DeleteRangeResponse.encode(resp);
   }));
@@ -97,7 +98,7 @@ export function buildMethodTable(s: EtcdServer): MethodTable {
       resp = s.store.txn(req);
     } else {
       s.checkQuota(p.length);
-      resp = (await s.propose({ txn: req })) as TxnResponse;
+      resp = (await s.propose({ txn: req }, { field: FIELD_TXN, bytes: p })) as TxnResponse;
     }
     resp.header = hdr(resp.header?.revision);
     return TxnResponse.encode(resp);

@@ -42,6 +42,7 @@ import { initialMembers, urlString } from './config.js';
 import type { Logger } from './logger.js';
 import { createDataDir, dataDirPaths, hasData, openDataDir, type Opened } from './bootstrap.js';
 import { RaftLoop } from './raft_loop.js';
+import { encodeInternalRaw } from './entry_codec.js';
 import { createEtcdMetrics, type EtcdMetrics } from './metrics.js';
 import { ReadIndexer } from './read_index.js';
 import { RequestIds, WaitMap } from './wait.js';
@@ -388,9 +389,11 @@ export class EtcdServer implements TransportHost {
 
   /**
    * Proposes a request and resolves with what its apply returned (or rejects with its error).
-   * A follower's proposal is forwarded to the leader by Raft.
+   * A follower's proposal is forwarded to the leader by Raft. With `raw`, the entry embeds the
+   * request's wire bytes (the one field of r, already decoded from them) instead of encoding r
+   * again (entry_codec.ts).
    */
-  async propose(r: Omit<InternalRaftRequest, 'ID'>): Promise<unknown> {
+  async propose(r: Omit<InternalRaftRequest, 'ID'>, raw?: { field: number; bytes: Uint8Array }): Promise<unknown> {
     this.checkRunning();
     if (this.soft.lead === 0n && !(await this.waitLeader(this.cfg.electionMs * 2))) {
       this.metrics.proposalsFailed.inc();
@@ -401,7 +404,7 @@ export class EtcdServer implements TransportHost {
     const req = r as InternalRaftRequest;
     req.ID = id;
     req.header = { ID: id, username: '', authRevision: 0 };
-    const data = InternalRaftRequest.encode(req);
+    const data = raw === undefined ? InternalRaftRequest.encode(req) : encodeInternalRaw(id, raw.field, raw.bytes);
     if (data.length > this.cfg.maxRequestBytes + 1024) throw errRequestTooLarge();
     return new Promise((resolve, reject) => {
       this.waits.register(id, { req, resolve, reject, deadline: this.timers.now() + this.requestTimeoutMs });
