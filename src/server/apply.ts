@@ -58,12 +58,20 @@ function applyRequest(srv: EtcdServer, r: InternalRaftRequest): unknown {
   const capped = srv.alarms.size > 0 && [...srv.alarms.values()].some((a) => a.alarm === NOSPACE);
   if (r.put !== undefined) {
     if (capped) throw errNoSpace();
-    return s.put(r.put);
+    const resp = s.put(r.put);
+    srv.opCounts.put++;
+    return resp;
   }
-  if (r.deleteRange !== undefined) return s.deleteRange(r.deleteRange);
+  if (r.deleteRange !== undefined) {
+    const resp = s.deleteRange(r.deleteRange);
+    srv.opCounts.delete++;
+    return resp;
+  }
   if (r.txn !== undefined) {
     if (capped && !isReadOnlyTxn(r.txn)) throw errNoSpace();
-    return s.txn(r.txn);
+    const resp = s.txn(r.txn);
+    srv.opCounts.countTxn(r.txn, resp);
+    return resp;
   }
   if (r.compaction !== undefined) return s.compact(r.compaction);
   if (r.leaseGrant !== undefined) {

@@ -43,6 +43,7 @@ import type { Logger } from './logger.js';
 import { createDataDir, dataDirPaths, hasData, openDataDir, type Opened } from './bootstrap.js';
 import { RaftLoop } from './raft_loop.js';
 import { encodeInternalRaw } from './entry_codec.js';
+import { OpCounts } from './server_metrics.js';
 import { createEtcdMetrics, type EtcdMetrics } from './metrics.js';
 import { ReadIndexer } from './read_index.js';
 import { RequestIds, WaitMap } from './wait.js';
@@ -96,6 +97,8 @@ export class EtcdServer implements TransportHost {
   readonly loop: RaftLoop;
   /** etcd's Prometheus metrics; counters move where events happen, gauges are read at scrape (server_metrics.ts). */
   readonly metrics: EtcdMetrics = createEtcdMetrics();
+  /** Op and byte counts the hot paths bump; moved into `metrics` at each scrape. */
+  readonly opCounts = new OpCounts();
   readonly membership: Membership;
   readonly transport: Transport;
   readonly readIndexer: ReadIndexer;
