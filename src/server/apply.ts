@@ -194,13 +194,16 @@ function isReadOnlyTxn(t: { success?: Array<{ requestRange?: unknown }>; failure
  */
 export function readRequestId(data: Uint8Array): bigint | undefined {
   if (data.length < 2 || data[0] !== 0x08) return undefined;
-  let v = 0n;
-  let shift = 0n;
+  // The low 28 bits and the rest in plain numbers (exact: at most 42 bits above), one BigInt at
+  // the end: BigInt arithmetic per byte allocates on every applied entry.
+  let lo = 0;
+  let hi = 0;
   for (let i = 1; i < data.length && i < 11; i++) {
     const b = data[i]!;
-    v |= BigInt(b & 0x7f) << shift;
-    if ((b & 0x80) === 0) return v;
-    shift += 7n;
+    const shift = 7 * (i - 1);
+    if (shift < 28) lo |= (b & 0x7f) << shift;
+    else hi += (b & 0x7f) * 2 ** (shift - 28);
+    if ((b & 0x80) === 0) return hi === 0 ? BigInt(lo) : (BigInt(hi) << 28n) | BigInt(lo);
   }
   return undefined;
 }

@@ -66,3 +66,13 @@ test('request bytes with a field this version does not know travel unchanged and
   assert.deepEqual(back.put?.key, new Uint8Array([1, 2]));
   assert.deepEqual(back.put?.value, new Uint8Array([3]));
 });
+
+test('readRequestId reads every width of uint64 ID, and refuses what is not an ID first', () => {
+  for (const id of [0n, 1n, 127n, 128n, (1n << 28n) - 1n, 1n << 28n, (1n << 35n) + 5n, 0x6754153264c413fbn, 1n << 63n, 0xffffffffffffffffn]) {
+    const data = InternalRaftRequest.encode({ ID: id, header: { ID: id, username: '', authRevision: 0 }, put: PutRequest.create({ key: new Uint8Array([1]) }) });
+    if (id === 0n) assert.equal(readRequestId(data), undefined, 'an ID of 0 is not written');
+    else assert.equal(readRequestId(data), id, `id ${id.toString(16)}`);
+  }
+  assert.equal(readRequestId(new Uint8Array([0x12, 0x01])), undefined);
+  assert.equal(readRequestId(new Uint8Array([0x08, 0x80, 0x80])), undefined, 'a varint cut short');
+});
