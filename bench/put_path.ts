@@ -2,9 +2,10 @@
  * The member's write path without the network: one member started in this process, its Put
  * handler called directly (decode, propose, Raft, WAL group commit, apply, backend batch,
  * response encode) with --inflight calls outstanding. It reports puts/s and, steadier on a
- * shared machine, the CPU time and the GC count and pause per put, measured over this process
- * only (the fdatasyncs run on the thread pool and are not in the CPU figure). Run it on two
- * builds back to back to compare a change.
+ * shared machine, the CPU time and the GC count and pause per put, measured over this process,
+ * and the event loop's busy time per put (CPU work plus any blocking call on the loop, such
+ * as a synchronous fdatasync: what bounds a member's rate). Run it on two builds back to back
+ * to compare a change.
  *
  *   npm run bench -- put_path [--total 100000] [--inflight 100] [--val-size 256] [--runs 3]
  */
@@ -52,6 +53,7 @@ new PerformanceObserver((list) => {
 interface Run {
   rate: number;
   cpuUs: number;
+  loopUs: number;
   gcPer1k: number;
   gcUs: number;
 }
@@ -87,13 +89,16 @@ async function once(): Promise<Run> {
     const gc0 = gcCount;
     const gcMs0 = gcMs;
     const cpu0 = process.cpuUsage();
+    const elu0 = performance.eventLoopUtilization();
     const t0 = performance.now();
     await Promise.all(Array.from({ length: inflight }, worker));
     const secs = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
+    const elu = performance.eventLoopUtilization(elu0);
     return {
       rate: total / secs,
       cpuUs: (cpu.user + cpu.system) / total,
+      loopUs: (elu.active * 1000) / total,
       gcPer1k: ((gcCount - gc0) * 1000) / total,
       gcUs: ((gcMs - gcMs0) * 1000) / total,
     };
@@ -108,11 +113,11 @@ async function main(): Promise<void> {
   for (let r = 0; r < runs; r++) {
     const x = await once();
     all.push(x);
-    console.log(`  run ${r + 1}: ${Math.round(x.rate)} puts/s, ${x.cpuUs.toFixed(1)} us CPU, ${x.gcPer1k.toFixed(2)} GCs and ${x.gcUs.toFixed(2)} us GC per put`);
+    console.log(`  run ${r + 1}: ${Math.round(x.rate)} puts/s, ${x.cpuUs.toFixed(1)} us CPU, ${x.loopUs.toFixed(1)} us loop busy, ${x.gcPer1k.toFixed(2)} GCs and ${x.gcUs.toFixed(2)} us GC per put`);
   }
   const m = (f: (x: Run) => number): number => median(all.map(f));
   console.log(`put_path: total ${total}, inflight ${inflight}, value ${valSize} B, median of ${runs}`);
-  console.log(`  ${Math.round(m((x) => x.rate))} puts/s   ${m((x) => x.cpuUs).toFixed(1)} us CPU per put   ${m((x) => x.gcPer1k).toFixed(2)} GCs per 1k puts   ${m((x) => x.gcUs).toFixed(2)} us GC per put`);
+  console.log(`  ${Math.round(m((x) => x.rate))} puts/s   ${m((x) => x.cpuUs).toFixed(1)} us CPU per put   ${m((x) => x.loopUs).toFixed(1)} us loop busy per put   ${m((x) => x.gcPer1k).toFixed(2)} GCs per 1k puts   ${m((x) => x.gcUs).toFixed(2)} us GC per put`);
 }
 
 void main().catch((err) => {
