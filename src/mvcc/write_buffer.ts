@@ -55,11 +55,6 @@ export class WriteBuffer {
     return m.get(keyString(key));
   }
 
-  /** Buckets written to (even if only by deletes). */
-  bucketNames(): string[] {
-    return [...this.buckets.keys()];
-  }
-
   /** The entries of a bucket with start <= key < end (end undefined: no bound), in key order. */
   range(bucket: string, start: Uint8Array, end: Uint8Array | undefined): Array<[string, BufferedValue]> {
     const m = this.buckets.get(bucket);
@@ -81,15 +76,6 @@ export class WriteBuffer {
         else put(name, keyBytes(k), v);
       }
     }
-  }
-
-  /** Lays the entries of `over` on top of this buffer (over wins). */
-  absorb(over: WriteBuffer): void {
-    for (const [name, m] of over.buckets) {
-      const mine = this.bucketMap(name);
-      for (const [k, v] of m) mine.set(k, v);
-    }
-    this.writes += over.writes;
   }
 
   get isEmpty(): boolean {
