@@ -38,6 +38,12 @@ const watchers = Number(arg('watchers', '100'));
 const endpointsArg = arg('endpoints', '');
 /** --prof-dir DIR: the started members write V8 CPU profiles there (node --cpu-prof). */
 const profDir = arg('prof-dir', '');
+/**
+ * --gc: the started members run with --trace-gc and the report adds their collections and GC
+ * pause during the run, per request: a steadier measure of the write path's allocations than
+ * the rates on a shared machine.
+ */
+const gcTrace = process.argv.includes('--gc');
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const etsdBin = path.join(here, '..', 'src', 'cli', 'etsd.js');
@@ -52,8 +58,16 @@ async function freePort(): Promise<number> {
   });
 }
 
+interface GcStats {
+  scavenges: number;
+  markCompacts: number;
+  pauseMs: number;
+}
+
 interface Started {
   endpoints: string[];
+  /** Collections so far per member (with --gc; zeros otherwise). */
+  gcStats(): GcStats[];
   /** CPU seconds (user + system) each member has used so far (Linux /proc; NaN elsewhere). */
   cpuSeconds(): number[];
   stop(): Promise<void>;
@@ -67,6 +81,9 @@ async function startMembers(n: number): Promise<Started> {
   const children: ChildProcess[] = specs.map((s) =>
     spawn(process.execPath, [
       ...(profDir === '' ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir]),
+      ...(gcTrace ? ['--trace-gc'] : []),
+      // Extra node flags for the members (a profiler preload, say), space-separated.
+      ...(process.env.ETSD_LOAD_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''),
       etsdBin, '--name', s.name, '--data-dir', path.join(root, s.name),
       '--listen-client-urls', `http://127.0.0.1:${s.client}`, '--advertise-client-urls', `http://127.0.0.1:${s.client}`,
       '--listen-peer-urls', `http://127.0.0.1:${s.peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${s.peer}`,
@@ -75,7 +92,8 @@ async function startMembers(n: number): Promise<Started> {
   );
   // Members log at info so their Raft loop stats (entries per fsync) show at stop; only
   // warnings, errors and those stats are passed through.
-  for (const c of children) {
+  const gc: GcStats[] = children.map(() => ({ scavenges: 0, markCompacts: 0, pauseMs: 0 }));
+  for (const [ci, c] of children.entries()) {
     for (const st of [c.stdout, c.stderr]) {
       let buf = '';
       st?.setEncoding('utf8');
@@ -85,6 +103,14 @@ async function startMembers(n: number): Promise<Started> {
         while ((nl = buf.indexOf('\n')) >= 0) {
           const line = buf.slice(0, nl);
           buf = buf.slice(nl + 1);
+          // --trace-gc: "... ms: Scavenge 10.2 (12.0) -> 9.8 (13.0) MB, 0.85 / 0.00 ms ..."
+          const g = / ms: (Scavenge|Mark-Compact|Mark-Sweep|Minor Mark-Sweep)\b.*?MB, ([\d.]+) \/ /.exec(line);
+          if (g !== null) {
+            if (g[1] === 'Scavenge' || g[1] === 'Minor Mark-Sweep') gc[ci]!.scavenges++;
+            else gc[ci]!.markCompacts++;
+            gc[ci]!.pauseMs += Number(g[2]);
+            continue;
+          }
           if (/raft loop stats|"level":"(warn|error)"|\b(WARN|ERROR)\b/.test(line)) process.stderr.write(line + '\n');
         }
       });
@@ -105,7 +131,8 @@ async function startMembers(n: number): Promise<Started> {
         return NaN;
       }
     });
-  return { endpoints: specs.map((s) => `127.0.0.1:${s.client}`), stop, cpuSeconds };
+  const gcStats = (): GcStats[] => gc.map((x) => ({ ...x }));
+  return { endpoints: specs.map((s) => `127.0.0.1:${s.client}`), stop, cpuSeconds, gcStats };
 }
 
 async function waitLeader(c: NativeClient): Promise<void> {
@@ -162,6 +189,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   const memberCpu0 = started?.cpuSeconds() ?? [];
+  const memberGc0 = started?.gcStats() ?? [];
   const progress = setInterval(() => {
     const s = (performance.now() - t0) / 1000;
     process.stderr.write(`  ${done}/${total} (${Math.round(done / s)}/s, ${errors} errors)\n`);
@@ -260,6 +288,14 @@ async function main(): Promise<void> {
     const memberCpu = started?.cpuSeconds().map((c, i) => c - (memberCpu0[i] ?? 0)) ?? [];
     if (memberCpu.length > 0) {
       console.log(`  member CPU ${memberCpu.map((c) => `${c.toFixed(2)} s`).join(', ')}; ${memberCpu.map((c) => `${((c * 1e6) / done).toFixed(1)} us`).join(', ')} per request`);
+    }
+    if (gcTrace && started !== undefined) {
+      const gcs = started.gcStats().map((g, i) => {
+        const g0 = memberGc0[i]!;
+        const pause = g.pauseMs - g0.pauseMs;
+        return `${g.scavenges - g0.scavenges} scavenges, ${g.markCompacts - g0.markCompacts} mark-compacts, ${pause.toFixed(0)} ms paused (${((pause * 1000) / done).toFixed(2)} us per request)`;
+      });
+      console.log(`  member GC ${gcs.join('; ')}`);
     }
     console.log(`  load generator CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s (${(((cpu.user + cpu.system) / 1e6 / secs) * 100).toFixed(0)}% of one core)`);
   }

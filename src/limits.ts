@@ -62,6 +62,11 @@ export const txnOpsMax = 128;
 /** Backend batch: commit the btree write transaction every interval or this many writes. */
 export const backendBatchOpsMax = 10_000;
 export const backendBatchIntervalMs = 100;
+/**
+ * While a batch commits off the event loop, new writes wait in memory; past this many times
+ * the batch bound, the writer finishes that commit synchronously (backpressure on a slow disk).
+ */
+export const backendFlightBufferFactor = 2;
 /** Events buffered per watcher before it is moved to the victims (etcd's chanBufLen). */
 export const watchBufferEventsMax = 128;
 /**
@@ -167,6 +172,14 @@ export const selfCertValidityMs = 365 * 24 * 3600_000;
  * etcd's own clients nest a handful of levels.
  */
 export const protoDepthMax = 64;
+/**
+ * Encoded messages up to this size are carved from a shared slab (Writer.finish) instead of
+ * an allocation each: a fresh Uint8Array over 64 bytes is an off-heap allocation the GC must
+ * track, and the write path encodes several per request. A slab lives while any message in it
+ * does, so slabs stay small.
+ */
+export const protoFinishInSlabBytesMax = 2 * KiB;
+export const protoFinishSlabBytes = 32 * KiB;
 /** Deepest nesting of arrays and objects the gateway's JSON reader follows (Go allows 10,000). */
 export const jsonDepthMax = 2 * protoDepthMax + 8;
 /** Messages read from one streaming gateway request body (concatenated JSON values). */
@@ -225,6 +238,7 @@ export const serviceWaitsMax = 100_000;
 // ---- relations between limits ----
 assert(btreePageSizeDefault >= btreePageSizeMin && btreePageSizeDefault <= btreePageSizeMax);
 assert(btreeCopyInSlabBytesMax * 16 <= btreeCopySlabBytes, 'a slab must hold many copies');
+assert(protoFinishInSlabBytesMax * 16 <= protoFinishSlabBytes, 'a slab must hold many messages');
 assert(requestBytesMax < frameBytesMax, 'a maximal request must fit in a frame');
 assert(raftMsgBytesMax <= raftInflightBytesMax, 'one message must fit in the inflight byte window');
 assert(raftMsgBytesMax < frameBytesMax, 'a raft message must fit in a peer frame');

@@ -74,6 +74,8 @@ export class Db {
   readonly freelist = new Freelist();
   private readonly cache: PageCache;
   private writer: Tx | undefined;
+  /** The commitAsync being written, until it settles or is finished synchronously. */
+  private flight: CommitFlight | undefined;
   /** Open readers' txids, with counts. */
   private readonly readers = new Map<number, number>();
   private closed = false;
@@ -350,18 +352,70 @@ export class Db {
     this.finishCommit(tx);
   }
 
-  /** writeCommit with the fdatasyncs on the thread pool. */
+  /**
+   * writeCommit with the fdatasyncs on the thread pool. While it waits, finishCommitSync() may
+   * take the commit over and complete it on this thread (a caller that needs durability now);
+   * the pool's syncs then only repeat work, and this resolves without touching anything.
+   */
   async writeCommitAsync(tx: Tx): Promise<void> {
+    const f: CommitFlight = { tx, metaWritten: false, done: false };
+    this.flight = f;
     try {
       this.writePages(tx);
       if (!this.noSync) await this.fs.fdatasyncAsync(this.fd);
+      if (f.done) return;
       this.writeMeta(tx);
+      f.metaWritten = true;
       if (!this.noSync) await this.fs.fdatasyncAsync(this.fd);
+      if (f.done) return;
+    } catch (err) {
+      // Taken over already: the synchronous finish decided the outcome (and a failure there
+      // poisoned the Db itself).
+      if (f.done) return;
+      f.done = true;
+      this.flight = undefined;
+      this.failure = err;
+      throw err;
+    }
+    f.done = true;
+    this.flight = undefined;
+    this.finishCommit(tx);
+  }
+
+  /**
+   * Completes tx's in-flight writeCommitAsync on this thread: sync the pages (again: the pool's
+   * sync may not have finished), write the meta unless already written, sync. Durable when it
+   * returns. The order pages-durable-before-meta is kept whichever step the flight was at.
+   */
+  finishCommitSync(tx: Tx): void {
+    const f = this.flight;
+    assert(f !== undefined && f.tx === tx && !f.done, 'finishCommitSync without that commit in flight');
+    f.done = true;
+    this.flight = undefined;
+    try {
+      if (!this.noSync) this.fs.fdatasync(this.fd);
+      if (!f.metaWritten) {
+        this.writeMeta(tx);
+        if (!this.noSync) this.fs.fdatasync(this.fd);
+      }
     } catch (err) {
       this.failure = err;
       throw err;
     }
     this.finishCommit(tx);
+  }
+
+  /**
+   * Forgets tx's in-flight writeCommitAsync as a process death would: nothing more is written
+   * for it (its meta page, if not yet written, never is), and its promise resolves without
+   * publishing anything. The pages it wrote are unreferenced garbage in free space. For tests
+   * that simulate a crash mid-commit and then reopen the file in the same process.
+   */
+  abandonCommit(tx: Tx): void {
+    const f = this.flight;
+    assert(f !== undefined && f.tx === tx && !f.done, 'abandonCommit without that commit in flight');
+    f.done = true;
+    this.flight = undefined;
   }
 
   private writePages(tx: Tx): void {
@@ -471,6 +525,13 @@ export class Db {
   get isClosed(): boolean {
     return this.closed;
   }
+}
+
+interface CommitFlight {
+  tx: Tx;
+  metaWritten: boolean;
+  /** Settled: by the async path or by finishCommitSync (whichever came first). */
+  done: boolean;
 }
 
 /** Resolved paths of the databases open in this process. */

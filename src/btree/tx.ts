@@ -192,8 +192,40 @@ export class Tx {
       this.rollback();
       throw err;
     }
+    // finishCommitSync() may have completed (and closed) it while the syncs ran.
+    if (this.closed) return;
     this.committing = false;
     this.close();
+  }
+
+  /**
+   * Completes an in-flight commitAsync() now, on this thread (two blocking fdatasyncs at most):
+   * for a caller that needs the commit durable before it goes on. The pending commitAsync()
+   * promise then resolves without doing anything more. On failure the transaction is rolled
+   * back and the Db refuses further work, as for commit().
+   */
+  finishCommitSync(): void {
+    if (!this.committing || this.closed) throw new TxClosedError('finishCommitSync() without a commitAsync() in flight');
+    this.committing = false;
+    try {
+      this.db.finishCommitSync(this);
+    } catch (err) {
+      this.rollback();
+      throw err;
+    }
+    this.close();
+  }
+
+  /**
+   * Drops an in-flight commitAsync() as if the process had died: no further write happens for
+   * it, the transaction is rolled back, and the on-disk state is whatever the syncs so far
+   * made durable (the previous commit, or this one if its meta page was already synced).
+   */
+  abandonCommit(): void {
+    if (!this.committing || this.closed) throw new TxClosedError('abandonCommit() without a commitAsync() in flight');
+    this.db.abandonCommit(this);
+    this.committing = false;
+    this.rollback();
   }
 
   /** True while commitAsync() is writing. */

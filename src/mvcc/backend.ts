@@ -2,20 +2,39 @@
  * The backend: one long-lived write transaction over the storage engine (the batch), through
  * which the store both reads and writes, committed every `backendBatchIntervalMs` or every
  * `backendBatchOpsMax` writes, or on `commit()`. This is etcd's backend.BatchTx design
- * (mvcc/backend/batch_tx.go) without its read buffers: a single-threaded store can read
- * through the writer and see its own uncommitted writes.
+ * (mvcc/backend/batch_tx.go, tx_buffer.go), ours in the details.
  *
- * Durability contract: a write is durable once the batch holding it commits. Commit happens
- * on the timer, at the op bound, on `commit()` (the store's `sync()`), and at `close()`. A crash
- * loses at most the open batch; reopening gives exactly the last committed batch, and since the
- * key index is rebuilt from the `key` bucket, index and data always agree.
+ * Commits off the event loop. On an engine whose transactions have commitAsync() (the btree),
+ * the timer and the op bound start the batch's commit with both fdatasyncs on the thread pool,
+ * and the store goes on at once. While that commit is in flight (its transaction locked):
+ *
+ *     reads:  the next batch's writes  ->  the committing batch's writes  ->  a read
+ *             transaction over the last durable state (begun when the flight starts)
+ *     writes: recorded in the next batch's WriteBuffer only; when the flight settles, a new
+ *             write transaction begins and the buffer is replayed into it.
+ *
+ * So reads always see every write made so far, committed or not, exactly as through the
+ * single writer. Each batch's writes are recorded in a WriteBuffer (write_buffer.ts) while the
+ * batch is open, because the committing transaction cannot be read. A synchronous commit()
+ * during a flight finishes that flight on this thread (the btree's finishCommitSync) and then
+ * commits the next batch, so `commit()` still means "everything so far is durable".
+ *
+ * Durability contract: a write is durable once the batch holding it commits. The consistent
+ * index is written in the same batch as the changes of its entry (the server and the store see
+ * to that), and a batch commits whole or not at all (the btree's meta page), so a crash at any
+ * point, a flight included, reopens to the last durable batch: index and data agree, and a
+ * replay from the consistent index is exact. A failed async commit poisons the engine (its
+ * on-disk state is unknown); the backend then refuses all work with BackendFailedError.
  *
  * The engine is anything with the btree's transaction API (src/btree's openDb() result
- * matches it structurally), so tests and embedders can also run on MemoryEngine.
+ * matches it structurally), so tests and embedders can also run on MemoryEngine (which has no
+ * commitAsync and commits synchronously).
  */
 import { assert } from '../util/assert.js';
-import { backendBatchIntervalMs, backendBatchOpsMax } from '../limits.js';
+import { BackendFailedError } from './errors.js';
+import { backendBatchIntervalMs, backendBatchOpsMax, backendFlightBufferFactor } from '../limits.js';
 import { FrozenEngine } from './frozen_engine.js';
+import { WriteBuffer, bufferedKeyBytes } from './write_buffer.js';
 
 export interface EngineCursor {
   seek(key: Uint8Array): [Uint8Array, Uint8Array] | undefined;
@@ -41,6 +60,20 @@ export interface EngineTx {
   rollback(): void;
 }
 
+/** A transaction that can commit with its fdatasyncs on the thread pool (the btree's Tx). */
+export interface AsyncCommitTx extends EngineTx {
+  commitAsync(): Promise<void>;
+  /** Completes an in-flight commitAsync() synchronously. */
+  finishCommitSync(): void;
+  /** Forgets an in-flight commitAsync() as a process death would (no further writes). */
+  abandonCommit(): void;
+}
+
+function canCommitAsync(tx: EngineTx): tx is AsyncCommitTx {
+  const t = tx as Partial<AsyncCommitTx>;
+  return typeof t.commitAsync === 'function' && typeof t.finishCommitSync === 'function' && typeof t.abandonCommit === 'function';
+}
+
 export interface Engine {
   begin(writable: boolean): EngineTx;
   close(): void;
@@ -58,20 +91,60 @@ export interface BackendOptions {
   batchOpsMax?: number;
   /** Commit after every write call (durable per call) instead of batching. */
   syncEveryWrite?: boolean;
+  /** Commit batches with the fdatasyncs off the event loop when the engine can (default true). */
+  asyncCommit?: boolean;
+  /** Called after each commit with its duration (etcd_disk_backend_commit_duration_seconds). */
+  onCommit?: (durationMs: number) => void;
+  /**
+   * Called once when an async commit fails (the engine is poisoned; the backend refuses all
+   * further work). A server stops here. Without it the error is rethrown on the next call.
+   */
+  onFatal?: (err: unknown) => void;
+}
+
+/** One batch committing on the thread pool. */
+interface Flight {
+  readonly tx: AsyncCommitTx;
+  /** The writes of the committing batch (served to reads until it is durable). */
+  readonly writes: WriteBuffer;
+  /** A read transaction over the last durable state, under the two buffers. */
+  readonly read: EngineTx;
+  readonly readBuckets: Map<string, EngineBucket | undefined>;
+  readonly startMs: number;
+  settled: boolean;
 }
 
 export class Backend {
   private engine: Engine;
+  /** The open batch's write transaction; undefined while a flight runs (and when idle). */
   private tx: EngineTx | undefined;
   private readonly buckets = new Map<string, EngineBucket>();
+  /** The open batch's writes, recorded when commits may go async (for reads during its flight). */
+  private batch = new WriteBuffer();
+  private flight: Flight | undefined;
+  private failure: unknown = undefined;
   private pending = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Undecided until the first transaction shows whether the engine can commit async. */
+  private async: boolean | undefined;
   readonly batchIntervalMs: number;
   readonly batchOpsMax: number;
   readonly syncEveryWrite: boolean;
+  private readonly asyncWanted: boolean;
+  private readonly onCommit: ((durationMs: number) => void) | undefined;
+  private readonly onFatal: ((err: unknown) => void) | undefined;
+  /**
+   * Called just before each commit (timer, op bound, commit()), with the batch still open for
+   * writes: the store writes its consistent index here, once per batch.
+   */
+  preCommit: (() => void) | undefined;
+  /** Called when rollback() drops what was not durable: what preCommit would write goes too. */
+  onRollback: (() => void) | undefined;
   /** Commits so far (for tests and stats). */
   commits = 0;
+  /** Of which committed off the event loop. */
+  asyncCommits = 0;
   /** Buckets written in key order (the `key` bucket), filled densely as etcd does. */
   readonly seqBuckets = new Set<string>();
 
@@ -80,19 +153,45 @@ export class Backend {
     this.batchIntervalMs = opts.batchIntervalMs ?? backendBatchIntervalMs;
     this.batchOpsMax = opts.batchOpsMax ?? backendBatchOpsMax;
     this.syncEveryWrite = opts.syncEveryWrite ?? false;
+    this.asyncWanted = (opts.asyncCommit ?? true) && !this.syncEveryWrite;
+    this.onCommit = opts.onCommit;
+    this.onFatal = opts.onFatal;
   }
 
-  private current(): EngineTx {
+  private checkUsable(): void {
     assert(!this.closed, 'backend used after close');
+    if (this.failure !== undefined) throw new BackendFailedError(this.failure);
+  }
+
+  /** The open batch's transaction (begun on demand). Never called while a flight runs. */
+  private current(): EngineTx {
+    this.checkUsable();
+    assert(this.flight === undefined, 'the write transaction is committing');
     if (this.tx === undefined) {
-      this.tx = this.engine.begin(true);
+      const tx = this.engine.begin(true);
+      this.tx = tx;
       this.buckets.clear();
+      // A frozen engine's transactions are read-only wrappers: decide on the real engine's.
+      if (this.async === undefined && !this.frozen) this.async = this.asyncWanted && canCommitAsync(tx);
     }
     return this.tx;
   }
 
-  /** The bucket in the open batch, created when missing. */
+  /** True when writes go to the batch's transaction and its WriteBuffer must record them. */
+  private get recording(): boolean {
+    return this.async === true;
+  }
+
+  /** The bucket in the open batch, created when missing (finishes a flight first). */
   bucket(name: string): EngineBucket {
+    if (this.flight !== undefined) {
+      this.settleFlightSync();
+      this.armTimer();
+    }
+    return this.txBucket(name);
+  }
+
+  private txBucket(name: string): EngineBucket {
     const tx = this.current();
     let b = this.buckets.get(name);
     if (b === undefined) {
@@ -104,8 +203,8 @@ export class Backend {
     return b;
   }
 
-  /** The bucket if it exists, without creating it. */
-  bucketIfExists(name: string): EngineBucket | undefined {
+  /** The bucket in the open batch if it exists, without creating it (no flight running). */
+  private txBucketIfExists(name: string): EngineBucket | undefined {
     const tx = this.current();
     let b = this.buckets.get(name);
     if (b === undefined) {
@@ -118,23 +217,52 @@ export class Backend {
     return b;
   }
 
+  /** The durable state's bucket under a flight. */
+  private flightBucket(f: Flight, name: string): EngineBucket | undefined {
+    if (f.readBuckets.has(name)) return f.readBuckets.get(name);
+    const b = f.read.bucket(name) ?? undefined;
+    f.readBuckets.set(name, b);
+    return b;
+  }
+
   get(bucket: string, key: Uint8Array): Uint8Array | undefined {
-    return this.bucketIfExists(bucket)?.get(key);
+    const f = this.flight;
+    if (f === undefined) return this.txBucketIfExists(bucket)?.get(key);
+    this.checkUsable();
+    const mine = this.batch.get(bucket, key);
+    if (mine !== undefined) return mine ?? undefined;
+    const theirs = f.writes.get(bucket, key);
+    if (theirs !== undefined) return theirs ?? undefined;
+    return this.flightBucket(f, bucket)?.get(key);
   }
 
   /** Every bucket in the db (the open batch's view), in byte order of their names. */
   bucketNames(): string[] {
+    // Rare (Hash, tools): finishing a flight here is simpler than merging buffers by bucket.
+    if (this.flight !== undefined) this.settleFlightSync();
     const dec = new TextDecoder();
     return this.current().bucketNames().map((n) => dec.decode(n));
   }
 
   put(bucket: string, key: Uint8Array, value: Uint8Array): void {
-    this.bucket(bucket).put(key, value);
+    if (this.flight === undefined) {
+      this.txBucket(bucket).put(key, value);
+      if (this.recording) this.batch.put(bucket, key, value);
+    } else {
+      this.checkUsable();
+      this.batch.put(bucket, key, value);
+    }
     this.pending++;
   }
 
   delete(bucket: string, key: Uint8Array): void {
-    this.bucket(bucket).delete(key);
+    if (this.flight === undefined) {
+      this.txBucket(bucket).delete(key);
+      if (this.recording) this.batch.delete(bucket, key);
+    } else {
+      this.checkUsable();
+      this.batch.delete(bucket, key);
+    }
     this.pending++;
   }
 
@@ -143,13 +271,54 @@ export class Backend {
    * returns false. Keys and values may be views into engine buffers: copy what you keep.
    */
   forEach(bucket: string, start: Uint8Array, end: Uint8Array | undefined, f: (k: Uint8Array, v: Uint8Array) => boolean | void): void {
-    const b = this.bucketIfExists(bucket);
-    if (b === undefined) return;
-    const c = b.cursor();
-    for (let e = c.seek(start); e !== undefined; e = c.next()) {
-      if (end !== undefined && Buffer.compare(e[0], end) >= 0) return;
-      if (f(e[0], e[1]) === false) return;
+    const fl = this.flight;
+    if (fl === undefined) {
+      const b = this.txBucketIfExists(bucket);
+      if (b !== undefined) scan(b, start, end, f);
+      return;
     }
+    this.checkUsable();
+    this.forEachUnderFlight(fl, bucket, start, end, f);
+  }
+
+  /**
+   * A range under a flight: the durable state's cursor merged with the two buffers' entries in
+   * the range (the next batch over the committing one over the durable state).
+   */
+  private forEachUnderFlight(fl: Flight, bucket: string, start: Uint8Array, end: Uint8Array | undefined, f: (k: Uint8Array, v: Uint8Array) => boolean | void): void {
+    const over = new Map(fl.writes.range(bucket, start, end));
+    for (const [k, v] of this.batch.range(bucket, start, end)) over.set(k, v);
+    const extra = [...over.keys()].sort();
+    let i = 0;
+    const emitOverlay = (upTo: Uint8Array | undefined): boolean => {
+      // Emits overlay entries below upTo (all when undefined); false when f asked to stop.
+      while (i < extra.length) {
+        const ks = extra[i]!;
+        const kb = bufferedKeyBytes(ks);
+        if (upTo !== undefined && Buffer.compare(kb, upTo) >= 0) return true;
+        i++;
+        const v = over.get(ks)!;
+        if (v !== null && f(kb, v) === false) return false;
+      }
+      return true;
+    };
+    const b = this.flightBucket(fl, bucket);
+    if (b !== undefined) {
+      const c = b.cursor();
+      for (let e = c.seek(start); e !== undefined; e = c.next()) {
+        if (end !== undefined && Buffer.compare(e[0], end) >= 0) break;
+        if (!emitOverlay(e[0])) return;
+        // The overlay holds this key (a newer value or a delete): it was emitted or skipped.
+        if (i < extra.length && Buffer.compare(bufferedKeyBytes(extra[i]!), e[0]) === 0) {
+          i++;
+          const v = over.get(extra[i - 1]!)!;
+          if (v !== null && f(e[0], v) === false) return;
+          continue;
+        }
+        if (f(e[0], e[1]) === false) return;
+      }
+    }
+    emitOverlay(undefined);
   }
 
   /**
@@ -157,16 +326,38 @@ export class Backend {
    * durable per call or the batch is full, else makes sure the timer will commit it.
    */
   writeDone(): void {
-    if (this.syncEveryWrite || this.pending >= this.batchOpsMax) {
+    if (this.syncEveryWrite) {
       this.commit();
       return;
     }
-    if (this.timer === undefined && this.pending > 0) {
+    if (this.flight !== undefined) {
+      // The flight's end starts the next commit when this batch is due; only a disk so slow
+      // that writes pile up far past the bound makes the writer wait for it.
+      if (this.pending >= this.batchOpsMax * backendFlightBufferFactor) this.commit();
+      return;
+    }
+    if (this.pending >= this.batchOpsMax) {
+      this.startCommit();
+      return;
+    }
+    this.armTimer();
+  }
+
+  private armTimer(): void {
+    if (this.timer === undefined && this.pending > 0 && !this.closed) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
-        if (!this.closed) this.commit();
+        if (this.closed || this.failure !== undefined || this.flight !== undefined) return;
+        this.startCommit();
       }, this.batchIntervalMs);
       this.timer.unref();
+    }
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
     }
   }
 
@@ -175,48 +366,157 @@ export class Backend {
     return this.pending;
   }
 
-  /** Commits the open batch (durable when this returns); a no-op when nothing is open. */
-  commit(): void {
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
+  /** True while a batch is committing off the event loop. */
+  get committing(): boolean {
+    return this.flight !== undefined;
+  }
+
+  /**
+   * Commits the open batch: off the event loop when the engine can, else synchronously. A no-op
+   * when nothing is open or a flight runs (its end starts the next commit when one is due).
+   */
+  private startCommit(): void {
+    this.clearTimer();
+    if (this.flight !== undefined || this.tx === undefined) return;
+    this.preCommit?.();
+    if (!this.recording) {
+      this.commitOpenSync();
+      return;
     }
+    const tx = this.tx as AsyncCommitTx;
+    // Begun before the commit publishes anything: it sees the last durable state, which is
+    // exactly what lies under the committing batch's buffer.
+    const read = this.engine.begin(false);
+    const f: Flight = { tx, writes: this.batch, read, readBuckets: new Map(), startMs: performance.now(), settled: false };
+    this.flight = f;
+    this.tx = undefined;
+    this.buckets.clear();
+    this.batch = new WriteBuffer();
+    this.pending = 0;
+    let started: Promise<void>;
+    try {
+      started = tx.commitAsync();
+    } catch (err) {
+      // prepareCommit failed synchronously (the tx is rolled back): nothing was written.
+      this.flight = undefined;
+      read.rollback();
+      this.fail(err);
+      return;
+    }
+    started.then(
+      () => this.flightDone(f),
+      (err: unknown) => {
+        if (f.settled) return;
+        f.settled = true;
+        this.flight = undefined;
+        f.read.rollback();
+        this.fail(err);
+      },
+    );
+  }
+
+  /** The async path finished the flight (unless finishCommitSync took it over first). */
+  private flightDone(f: Flight): void {
+    if (f.settled) return;
+    this.endFlight(f);
+    if (this.closed || this.failure !== undefined) return;
+    if (this.pending >= this.batchOpsMax) this.startCommit();
+    else this.armTimer();
+  }
+
+  /** Bookkeeping once a flight is durable: drop the read view, reopen the batch from the buffer. */
+  private endFlight(f: Flight): void {
+    f.settled = true;
+    this.flight = undefined;
+    f.read.rollback();
+    this.commits++;
+    this.asyncCommits++;
+    this.onCommit?.(performance.now() - f.startMs);
+    if (this.closed || this.batch.isEmpty) return;
+    // The writes made during the flight become the next batch's transaction.
+    this.batch.replay(
+      (b, k, v) => this.txBucket(b).put(k, v),
+      (b, k) => this.txBucket(b).delete(k),
+    );
+  }
+
+  /** Finishes the running flight on this thread (two blocking fdatasyncs at most). */
+  private settleFlightSync(): void {
+    const f = this.flight;
+    if (f === undefined) return;
+    try {
+      f.tx.finishCommitSync();
+    } catch (err) {
+      f.settled = true;
+      this.flight = undefined;
+      f.read.rollback();
+      this.fail(err);
+      throw new BackendFailedError(err);
+    }
+    this.endFlight(f);
+  }
+
+  private fail(err: unknown): void {
+    if (this.failure !== undefined) return;
+    this.failure = err;
+    this.clearTimer();
+    this.tx = undefined;
+    this.buckets.clear();
+    this.onFatal?.(err);
+  }
+
+  /** Commits everything written so far: durable when this returns; a no-op when nothing is open. */
+  commit(): void {
+    this.clearTimer();
+    if (this.flight !== undefined) this.settleFlightSync();
+    this.checkUsable();
+    this.preCommit?.();
+    this.commitOpenSync();
+  }
+
+  private commitOpenSync(): void {
+    this.clearTimer();
     if (this.tx === undefined) return;
     const tx = this.tx;
     this.tx = undefined;
     this.buckets.clear();
+    this.batch = new WriteBuffer();
     this.pending = 0;
+    const t0 = performance.now();
     tx.commit();
     this.commits++;
+    this.onCommit?.(performance.now() - t0);
   }
 
-  /** Drops the open batch's writes (used when opening fails halfway). */
+  /**
+   * Drops every write not yet durable, as a process death would (used when opening fails
+   * halfway, and by the store's abandon()): the open batch, and a flight still running, which
+   * writes nothing more; what is on disk is what its syncs so far made durable.
+   */
   rollback(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.clearTimer();
+    const f = this.flight;
+    if (f !== undefined) {
+      f.settled = true;
+      this.flight = undefined;
+      f.tx.abandonCommit();
+      f.read.rollback();
+    }
     const tx = this.tx;
     this.tx = undefined;
     this.buckets.clear();
+    this.batch = new WriteBuffer();
     this.pending = 0;
     tx?.rollback();
+    this.onRollback?.();
   }
 
   close(): void {
     if (this.closed) return;
-    this.commit();
+    if (this.failure === undefined) this.commit();
+    else this.rollback();
     this.closed = true;
     this.engine.close();
-  }
-
-  /**
-   * Swaps the engine for another holding the same committed state (defrag): commits, closes the
-   * old one, and reads and writes go to the new one from the next call.
-   */
-  replaceEngine(next: Engine): void {
-    assert(!this.closed, 'replaceEngine after close');
-    this.commit();
-    this.engine.close();
-    this.engine = next;
   }
 
   // ---- defragment: freeze, copy elsewhere, swap (src/mvcc/defrag.ts) ----
@@ -268,5 +568,13 @@ export class Backend {
   /** The engine, for operations on the whole file (defrag, snapshots, check). */
   get currentEngine(): Engine {
     return this.engine;
+  }
+}
+
+function scan(b: EngineBucket, start: Uint8Array, end: Uint8Array | undefined, f: (k: Uint8Array, v: Uint8Array) => boolean | void): void {
+  const c = b.cursor();
+  for (let e = c.seek(start); e !== undefined; e = c.next()) {
+    if (end !== undefined && Buffer.compare(e[0], end) >= 0) return;
+    if (f(e[0], e[1]) === false) return;
   }
 }

@@ -19,6 +19,7 @@
  * | ERR_LEASE_TTL_TOO_LARGE      | OutOfRange          | etcdserver: too large lease TTL                           |
  * | ERR_STORE_CLOSED             | Unavailable         | mvcc: closed                                              |
  * | ERR_DEFRAG_IN_PROGRESS       | Unavailable         | mvcc: write refused while a defragment runs (etsd only)   |
+ * | ERR_BACKEND_FAILED           | Unavailable         | mvcc: backend failed: <the commit's error> (etcd panics)  |
  */
 import { EtsdError } from '../util/errors.js';
 
@@ -109,5 +110,17 @@ export class StoreClosedError extends MvccError {
 export class DefragInProgressError extends MvccError {
   constructor() {
     super('ERR_DEFRAG_IN_PROGRESS', 'Unavailable', 'mvcc: write refused while a defragment runs');
+  }
+}
+
+/**
+ * An async backend commit failed (an fdatasync or write error): the engine's on-disk state is
+ * unknown, so the backend refuses all further work until the store is reopened from disk.
+ */
+export class BackendFailedError extends MvccError {
+  readonly failure: unknown;
+  constructor(failure: unknown) {
+    super('ERR_BACKEND_FAILED', 'Unavailable', `mvcc: backend failed: ${failure instanceof Error ? failure.message : String(failure)}`);
+    this.failure = failure;
   }
 }

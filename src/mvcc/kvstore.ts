@@ -63,6 +63,8 @@ export class KVStore {
   currentRev = 1;
   compactMainRev = -1;
   private consistentIndexValue = 0n;
+  /** Set since the index was last written to the backend. */
+  private consistentIndexDirty = false;
   leases: LeaseHooks | undefined;
   /** Called at the end of each write transaction that changed something. */
   onChanges: ((rev: number, changes: Change[]) => void) | undefined;
@@ -74,6 +76,11 @@ export class KVStore {
     backend.seqBuckets.add(BUCKET_KEY);
     this.cache = new ValueCache(opts.valueCacheEntries ?? mvccValueCacheEntriesMax);
     for (const b of ALL_BUCKETS) backend.bucket(b);
+    backend.preCommit = () => this.writeConsistentIndex();
+    // An abandoned batch takes its entries' index with it (the store closes right after).
+    backend.onRollback = () => {
+      this.consistentIndexDirty = false;
+    };
   }
 
   // ---- reads ----
@@ -156,10 +163,22 @@ export class KVStore {
     return this.consistentIndexValue;
   }
 
-  /** Records the applied index in the open batch, so data and index commit together. */
+  /**
+   * Records the applied index. It reaches the backend once per batch, just before the batch
+   * commits (the backend's preCommit hook, as etcd 3.5 writes it in OnPreCommitUnsafe), not
+   * once per entry: commits happen only between entries, so the index written is that of the
+   * last entry whose changes are all in the batch, and data and index commit together.
+   */
   setConsistentIndex(ci: bigint): void {
     this.consistentIndexValue = ci;
-    this.backend.put(BUCKET_META, META_CONSISTENT_INDEX, u64ToBytes(ci));
+    this.consistentIndexDirty = true;
+  }
+
+  /** The backend's preCommit hook: the consistent index into the batch about to commit. */
+  private writeConsistentIndex(): void {
+    if (!this.consistentIndexDirty) return;
+    this.consistentIndexDirty = false;
+    this.backend.put(BUCKET_META, META_CONSISTENT_INDEX, u64ToBytes(this.consistentIndexValue));
   }
 
   // ---- compaction ----

@@ -10,7 +10,9 @@
  * the open batch, visible to every read and watcher; it is durable after the next commit, which
  * happens within `batchIntervalMs` (100 ms), after `batchOpsMax` (10,000) writes, on `sync()`,
  * and on `close()`. With `{ durability: 'sync' }` every write call commits (fdatasync) before
- * it returns. Reopening after a crash gives exactly the last committed batch.
+ * it returns. Reopening after a crash gives exactly the last committed batch. Timed and
+ * op-bound commits run their fdatasyncs on the thread pool (`asyncCommit`, default on), so the
+ * store keeps serving while the disk works; `sync()` and `close()` wait for them.
  *
  * Lease expiry: with `leaseExpiry: 'auto'` (the default) the store revokes expired leases
  * itself every `leaseCheckIntervalMs`. With `'caller'` nothing expires on its own: the owner (a
@@ -83,6 +85,15 @@ export interface StoreOptions {
   batchOpsMax?: number;
   /** Skip fdatasync in the btree (tests and benchmarks only: a crash may lose commits). */
   noSync?: boolean;
+  /**
+   * Batch commits with their fdatasyncs off the event loop (default true; backend.ts). Reads and
+   * writes go on during the commit; `sync()` still returns only when everything is durable.
+   */
+  asyncCommit?: boolean;
+  /** Called after each backend commit with its duration in milliseconds. */
+  onBackendCommit?: (durationMs: number) => void;
+  /** Called once if an async backend commit fails; the store then refuses work (reopen it). */
+  onBackendFatal?: (err: unknown) => void;
   fileLayer?: FileLayer;
   /** Time source for lease expiry, in milliseconds. */
   clock?: Clock;
@@ -142,6 +153,9 @@ export class Store {
       batchIntervalMs: opts.batchIntervalMs,
       batchOpsMax: opts.batchOpsMax,
       syncEveryWrite: opts.durability === 'sync',
+      asyncCommit: opts.asyncCommit,
+      onCommit: opts.onBackendCommit,
+      onFatal: opts.onBackendFatal,
     });
     this.kv = new KVStore(this.backend, { valueCacheEntries: opts.valueCacheEntries });
     this.lessor = new Lessor(this.backend, { clock: opts.clock, minTtlSeconds: opts.leaseMinTtlSeconds ?? leaseTtlMinSecondsDefault });

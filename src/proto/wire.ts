@@ -16,6 +16,7 @@
  * 64-bit IDs (lease, member, cluster) are bigint.
  */
 import { EtsdError } from '../util/errors.js';
+import { protoFinishInSlabBytesMax, protoFinishSlabBytes } from '../limits.js';
 
 export const WIRE_VARINT = 0;
 export const WIRE_I64 = 1;
@@ -30,6 +31,10 @@ export class ProtoDecodeError extends EtsdError {
 }
 
 const TWO_32 = 4294967296;
+
+/** The slab Writer.finish() carves small messages from. */
+let finishSlab = new Uint8Array(protoFinishSlabBytes);
+let finishSlabUsed = 0;
 
 /** An append-only encoder over a growable buffer. Reuse one with reset() on hot paths. */
 export class Writer {
@@ -234,7 +239,17 @@ export class Writer {
 
   /** A copy of the bytes written so far. */
   finish(): Uint8Array {
-    return this.buf.slice(0, this.pos);
+    const n = this.pos;
+    if (n > protoFinishInSlabBytesMax) return this.buf.slice(0, n);
+    // Small messages share a slab, 8-byte aligned as Buffer's pool does (see limits.ts).
+    if (finishSlabUsed + n > protoFinishSlabBytes) {
+      finishSlab = new Uint8Array(protoFinishSlabBytes);
+      finishSlabUsed = 0;
+    }
+    const out = new Uint8Array(finishSlab.buffer, finishSlabUsed, n);
+    out.set(this.buf.subarray(0, n));
+    finishSlabUsed = (finishSlabUsed + n + 7) & ~7;
+    return out;
   }
 
   /** A view of the bytes written so far (valid until the next write or reset). */

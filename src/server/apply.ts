@@ -63,12 +63,20 @@ function applyRequest(srv: EtcdServer, r: InternalRaftRequest): unknown {
   const capped = srv.alarms.size > 0 && [...srv.alarms.values()].some((a) => a.alarm === NOSPACE);
   if (r.put !== undefined) {
     if (capped) throw errNoSpace();
-    return s.put(r.put);
+    const resp = s.put(r.put);
+    srv.opCounts.put++;
+    return resp;
   }
-  if (r.deleteRange !== undefined) return s.deleteRange(r.deleteRange);
+  if (r.deleteRange !== undefined) {
+    const resp = s.deleteRange(r.deleteRange);
+    srv.opCounts.delete++;
+    return resp;
+  }
   if (r.txn !== undefined) {
     if (capped && !isReadOnlyTxn(r.txn)) throw errNoSpace();
-    return s.txn(r.txn);
+    const resp = s.txn(r.txn);
+    srv.opCounts.countTxn(r.txn, resp);
+    return resp;
   }
   if (r.compaction !== undefined) return s.compact(r.compaction);
   if (r.leaseGrant !== undefined) {
@@ -200,13 +208,16 @@ function isReadOnlyTxn(t: { success?: Array<{ requestRange?: unknown }>; failure
  */
 export function readRequestId(data: Uint8Array): bigint | undefined {
   if (data.length < 2 || data[0] !== 0x08) return undefined;
-  let v = 0n;
-  let shift = 0n;
+  // The low 28 bits and the rest in plain numbers (exact: at most 42 bits above), one BigInt at
+  // the end: BigInt arithmetic per byte allocates on every applied entry.
+  let lo = 0;
+  let hi = 0;
   for (let i = 1; i < data.length && i < 11; i++) {
     const b = data[i]!;
-    v |= BigInt(b & 0x7f) << shift;
-    if ((b & 0x80) === 0) return v;
-    shift += 7n;
+    const shift = 7 * (i - 1);
+    if (shift < 28) lo |= (b & 0x7f) << shift;
+    else hi += (b & 0x7f) * 2 ** (shift - 28);
+    if ((b & 0x80) === 0) return hi === 0 ? BigInt(lo) : (BigInt(hi) << 28n) | BigInt(lo);
   }
   return undefined;
 }

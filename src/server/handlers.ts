@@ -22,6 +22,8 @@ import {
 import { backendHash, eventBytes, type WatchHandle } from '../mvcc/index.js';
 import { errLearnerRpc, errNoLeader, errTimeout, toStatusError } from './errors.js';
 import type { EtcdServer } from './server.js';
+import type { OpCounts } from './server_metrics.js';
+import { FIELD_DELETE_RANGE, FIELD_PUT, FIELD_TXN } from './entry_codec.js';
 import type { Member } from './members.js';
 import { SERVER_VERSION, VERSION_PEER_METHOD, versionsJson } from './cluster_version.js';
 import { ServerKv } from './server_kv.js';
@@ -36,11 +38,22 @@ const snapshotChunkBytes = 32 * 1024;
 
 type Unary = (payload: Uint8Array, ctx: CallContext) => Promise<Uint8Array>;
 
-function wrap(h: Unary) {
+/**
+ * A unary handler with errors mapped to etcd's statuses; over gRPC its message bytes are
+ * counted (etcd_network_client_grpc_{received,sent}_bytes_total, message sizes as etcd's
+ * interceptor counts them).
+ */
+function wrap(counts: OpCounts, h: Unary) {
   return async (_m: string, payload: Uint8Array, ctx: CallContext): Promise<Uint8Array> => {
     try {
-      return await h(payload, ctx);
+      const out = await h(payload, ctx);
+      if (ctx.protocol === 'grpc') {
+        counts.grpcReceivedBytes += payload.length;
+        counts.grpcSentBytes += out.length;
+      }
+      return out;
     } catch (err) {
+      if (ctx.protocol === 'grpc') counts.grpcReceivedBytes += payload.length;
       throw toStatusError(err);
     }
   };
@@ -68,46 +81,48 @@ export function buildMethodTable(s: EtcdServer): MethodTable {
   };
 
   // ---- KV ----
-  t.unary('/etcdserverpb.KV/Range', wrap(async (p) => {
+  t.unary('/etcdserverpb.KV/Range', wrap(s.opCounts, async (p) => {
     const req = RangeRequest.decode(p);
     if (!req.serializable) {
       noLearner();
       await s.linearizableRead();
     }
     const resp = s.store.range(req);
+    s.opCounts.range++;
     resp.header = hdr(resp.header?.revision);
     return RangeResponse.encode(resp);
   }));
-  t.unary('/etcdserverpb.KV/Put', wrap(async (p) => {
+  t.unary('/etcdserverpb.KV/Put', wrap(s.opCounts, async (p) => {
     noLearner();
     const req = PutRequest.decode(p);
     s.checkQuota(approxSize(req));
-    const resp = (await s.propose({ put: req })) as PutResponse;
+    const resp = (await s.propose({ put: req }, { field: FIELD_PUT, bytes: p })) as PutResponse;
     resp.header = hdr(resp.header?.revision);
     return PutResponse.encode(resp);
   }));
-  t.unary('/etcdserverpb.KV/DeleteRange', wrap(async (p) => {
+  t.unary('/etcdserverpb.KV/DeleteRange', wrap(s.opCounts, async (p) => {
     noLearner();
     const req = DeleteRangeRequest.decode(p);
-    const resp = (await s.propose({ deleteRange: req })) as DeleteRangeResponse;
+    const resp = (await s.propose({ deleteRange: req }, { field: FIELD_DELETE_RANGE, bytes: p })) as DeleteRangeResponse;
     resp.header = hdr(resp.header?.revision);
     return DeleteRangeResponse.encode(resp);
   }));
-  t.unary('/etcdserverpb.KV/Txn', wrap(async (p) => {
+  t.unary('/etcdserverpb.KV/Txn', wrap(s.opCounts, async (p) => {
     noLearner();
     const req = TxnRequest.decode(p);
     let resp: TxnResponse;
     if (isTxnReadOnly(req)) {
       await s.linearizableRead();
       resp = s.store.txn(req);
+      s.opCounts.countTxn(req, resp);
     } else {
       s.checkQuota(p.length);
-      resp = (await s.propose({ txn: req })) as TxnResponse;
+      resp = (await s.propose({ txn: req }, { field: FIELD_TXN, bytes: p })) as TxnResponse;
     }
     resp.header = hdr(resp.header?.revision);
     return TxnResponse.encode(resp);
   }));
-  t.unary('/etcdserverpb.KV/Compact', wrap(async (p) => {
+  t.unary('/etcdserverpb.KV/Compact', wrap(s.opCounts, async (p) => {
     noLearner();
     const req = CompactionRequest.decode(p);
     const resp = (await s.propose({ compaction: req })) as CompactionResponse;
@@ -119,7 +134,7 @@ export function buildMethodTable(s: EtcdServer): MethodTable {
   t.stream('/etcdserverpb.Watch/Watch', 'bidi', (_m, stream) => serveWatch(s, stream));
 
   // ---- Lease ----
-  t.unary('/etcdserverpb.Lease/LeaseGrant', wrap(async (p) => {
+  t.unary('/etcdserverpb.Lease/LeaseGrant', wrap(s.opCounts, async (p) => {
     noLearner();
     const req = LeaseGrantRequest.decode(p);
     s.checkQuota(64);
@@ -128,7 +143,7 @@ export function buildMethodTable(s: EtcdServer): MethodTable {
     resp.header = hdr();
     return LeaseGrantResponse.encode(resp);
   }));
-  t.unary('/etcdserverpb.Lease/LeaseRevoke', wrap(async (p) => {
+  t.unary('/etcdserverpb.Lease/LeaseRevoke', wrap(s.opCounts, async (p) => {
     noLearner();
     const req = LeaseRevokeRequest.decode(p);
     await s.propose({ leaseRevoke: req });
@@ -141,8 +156,8 @@ export function buildMethodTable(s: EtcdServer): MethodTable {
       throw toStatusError(err);
     }
   });
-  t.unary('/etcdserverpb.Lease/LeaseTimeToLive', wrap((p) => leaseTimeToLive(s, p)));
-  t.unary('/etcdserverpb.Lease/LeaseLeases', wrap(async (p) => {
+  t.unary('/etcdserverpb.Lease/LeaseTimeToLive', wrap(s.opCounts, (p) => leaseTimeToLive(s, p)));
+  t.unary('/etcdserverpb.Lease/LeaseLeases', wrap(s.opCounts, async (p) => {
     LeaseLeasesRequest.decode(p); // a malformed request is INVALID_ARGUMENT, as every other method's
     await s.linearizableRead();
     const resp = s.store.leaseLeases();
@@ -154,31 +169,31 @@ export function buildMethodTable(s: EtcdServer): MethodTable {
   // etcd's ClusterServer fills cluster id, member id and raft term but no revision.
   const clusterHdr = () => s.header(0);
   const members = () => s.membership.list().map(toPbMember);
-  t.unary('/etcdserverpb.Cluster/MemberAdd', wrap(async (p) => {
+  t.unary('/etcdserverpb.Cluster/MemberAdd', wrap(s.opCounts, async (p) => {
     const req = MemberAddRequest.decode(p);
     const m = await s.memberAdd(req.peerURLs, req.isLearner);
     return MemberAddResponse.encode({ header: clusterHdr(), member: toPbMember(m), members: members() });
   }));
-  t.unary('/etcdserverpb.Cluster/MemberRemove', wrap(async (p) => {
+  t.unary('/etcdserverpb.Cluster/MemberRemove', wrap(s.opCounts, async (p) => {
     await s.memberRemove(MemberRemoveRequest.decode(p).ID);
     return MemberRemoveResponse.encode({ header: clusterHdr(), members: members() });
   }));
-  t.unary('/etcdserverpb.Cluster/MemberUpdate', wrap(async (p) => {
+  t.unary('/etcdserverpb.Cluster/MemberUpdate', wrap(s.opCounts, async (p) => {
     const req = MemberUpdateRequest.decode(p);
     await s.memberUpdate(req.ID, req.peerURLs);
     return MemberUpdateResponse.encode({ header: clusterHdr(), members: members() });
   }));
-  t.unary('/etcdserverpb.Cluster/MemberList', wrap(async (p) => {
+  t.unary('/etcdserverpb.Cluster/MemberList', wrap(s.opCounts, async (p) => {
     MemberListRequest.decode(p);
     return MemberListResponse.encode({ header: clusterHdr(), members: members() });
   }));
-  t.unary('/etcdserverpb.Cluster/MemberPromote', wrap(async (p) => {
+  t.unary('/etcdserverpb.Cluster/MemberPromote', wrap(s.opCounts, async (p) => {
     await s.memberPromote(MemberPromoteRequest.decode(p).ID);
     return MemberPromoteResponse.encode({ header: clusterHdr(), members: members() });
   }));
 
   // ---- Maintenance ----
-  t.unary('/etcdserverpb.Maintenance/Status', wrap(async (p) => {
+  t.unary('/etcdserverpb.Maintenance/Status', wrap(s.opCounts, async (p) => {
     StatusRequest.decode(p);
     const st = s.raftStatus();
     const size = s.dbSize();
@@ -196,21 +211,21 @@ export function buildMethodTable(s: EtcdServer): MethodTable {
     });
   }));
   // Every action goes through Raft and answers without a header, as etcd's (alarms.ts).
-  t.unary('/etcdserverpb.Maintenance/Alarm', wrap(async (p) => AlarmResponse.encode((await s.propose({ alarm: AlarmRequest.decode(p) })) as AlarmResponse)));
-  t.unary('/etcdserverpb.Maintenance/Hash', wrap(async (p) => {
+  t.unary('/etcdserverpb.Maintenance/Alarm', wrap(s.opCounts, async (p) => AlarmResponse.encode((await s.propose({ alarm: AlarmRequest.decode(p) })) as AlarmResponse)));
+  t.unary('/etcdserverpb.Maintenance/Hash', wrap(s.opCounts, async (p) => {
     HashRequest.decode(p);
     return HashResponse.encode({ header: hdr(), hash: dbHash(s) });
   }));
-  t.unary('/etcdserverpb.Maintenance/HashKV', wrap(async (p) => {
+  t.unary('/etcdserverpb.Maintenance/HashKV', wrap(s.opCounts, async (p) => {
     const req = HashKVRequest.decode(p);
     const r = s.store.hashKV({ revision: req.revision });
     return HashKVResponse.encode({ header: hdr(r.header?.revision), hash: r.hash, compactRevision: r.compactRevision });
   }));
-  t.unary('/etcdserverpb.Maintenance/MoveLeader', wrap(async (p) => {
+  t.unary('/etcdserverpb.Maintenance/MoveLeader', wrap(s.opCounts, async (p) => {
     await s.moveLeader(MoveLeaderRequest.decode(p).targetID);
     return MoveLeaderResponse.encode({ header: hdr() });
   }));
-  t.unary('/etcdserverpb.Maintenance/Defragment', wrap(async (p) => {
+  t.unary('/etcdserverpb.Maintenance/Defragment', wrap(s.opCounts, async (p) => {
     DefragmentRequest.decode(p); // garbage must not start a defragment
     await s.defragment();
     return DefragmentResponse.encode({ header: hdr() });

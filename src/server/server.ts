@@ -43,6 +43,8 @@ import { initialMembers, urlString } from './config.js';
 import type { Logger } from './logger.js';
 import { createDataDir, dataDirPaths, hasData, openDataDir, type Opened } from './bootstrap.js';
 import { RaftLoop } from './raft_loop.js';
+import { encodeInternalRaw } from './entry_codec.js';
+import { OpCounts } from './server_metrics.js';
 import { createEtcdMetrics, type EtcdMetrics } from './metrics.js';
 import { ReadIndexer } from './read_index.js';
 import { RequestIds, WaitMap } from './wait.js';
@@ -97,6 +99,8 @@ export class EtcdServer implements TransportHost {
   readonly loop: RaftLoop;
   /** etcd's Prometheus metrics; counters move where events happen, gauges are read at scrape (server_metrics.ts). */
   readonly metrics: EtcdMetrics = createEtcdMetrics();
+  /** Op and byte counts the hot paths bump; moved into `metrics` at each scrape. */
+  readonly opCounts = new OpCounts();
   readonly membership: Membership;
   readonly transport: Transport;
   readonly readIndexer: ReadIndexer;
@@ -207,7 +211,16 @@ export class EtcdServer implements TransportHost {
   /** Opens or creates the data dir and starts the member. */
   static async start(cfg: ServerConfig, deps: ServerDeps): Promise<EtcdServer> {
     const fl = deps.fileLayer ?? nodeFileLayer;
-    const storeOpts: StoreOptions = { ...(deps.storeOptions ?? {}), leaseExpiry: 'caller', fileLayer: fl };
+    // The backend's commit hooks reach the member once it exists (the store opens first).
+    let member: EtcdServer | undefined;
+    const storeOpts: StoreOptions = {
+      ...(deps.storeOptions ?? {}),
+      leaseExpiry: 'caller',
+      fileLayer: fl,
+      onBackendCommit: (ms) => member?.metrics.backendCommitDuration.observe(ms / 1000),
+      // A failed async backend commit leaves the db's state unknown: stop serving, as etcd panics.
+      onBackendFatal: (err) => member?.onFatal(err),
+    };
     let opened: Opened;
     let peers: Member[] = [];
     if (hasData(cfg.dataDir, fl)) {
@@ -230,6 +243,7 @@ export class EtcdServer implements TransportHost {
       opened = createDataDir(cfg.dataDir, { id: self.id, clusterId: cluster.clusterId, bootstrap: [] }, fl, storeOpts);
     }
     const s = new EtcdServer(cfg, { ...deps, storeOptions: storeOpts }, opened, peers);
+    member = s;
     s.log.info('member started', {
       id: s.id,
       cluster: s.clusterId,
@@ -400,9 +414,11 @@ export class EtcdServer implements TransportHost {
 
   /**
    * Proposes a request and resolves with what its apply returned (or rejects with its error).
-   * A follower's proposal is forwarded to the leader by Raft.
+   * A follower's proposal is forwarded to the leader by Raft. With `raw`, the entry embeds the
+   * request's wire bytes (the one field of r, already decoded from them) instead of encoding r
+   * again (entry_codec.ts).
    */
-  async propose(r: Omit<InternalRaftRequest, 'ID'>): Promise<unknown> {
+  async propose(r: Omit<InternalRaftRequest, 'ID'>, raw?: { field: number; bytes: Uint8Array }): Promise<unknown> {
     this.checkRunning();
     if (this.soft.lead === 0n && !(await this.waitLeader(this.cfg.electionMs * 2))) {
       this.metrics.proposalsFailed.inc();
@@ -413,7 +429,7 @@ export class EtcdServer implements TransportHost {
     const req = r as InternalRaftRequest;
     req.ID = id;
     req.header = { ID: id, username: '', authRevision: 0 };
-    const data = InternalRaftRequest.encode(req);
+    const data = raw === undefined ? InternalRaftRequest.encode(req) : encodeInternalRaw(id, raw.field, raw.bytes);
     if (data.length > this.cfg.maxRequestBytes + 1024) throw errRequestTooLarge();
     return new Promise((resolve, reject) => {
       this.waits.register(id, { req, resolve, reject, deadline: this.timers.now() + this.requestTimeoutMs });

@@ -5,6 +5,8 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { Cluster, startCluster } from './helpers.js';
+import { GrpcClient } from '../../src/net/grpc_client.js';
+import { PutRequest, RangeRequest, TxnRequest } from '../../src/proto/index.js';
 
 function get(port: number, path: string): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {
@@ -73,4 +75,39 @@ test('metrics: live leader, proposal, WAL fsync and db values after puts', async
   assert.ok(value(m, 'etcd_debugging_mvcc_keys_total') >= puts);
   assert.equal(value(m, 'etcd_debugging_mvcc_current_revision'), Number(st.header!.revision));
   assert.equal(value(m, `etcd_server_id{server_id="${st.header!.memberId.toString(16)}"}`), 1);
+});
+
+test('metrics: mvcc op counters, backend commit durations and gRPC message bytes', async () => {
+  const p = cl.procs[0]!;
+  const c = await cl.client(p);
+  const m0 = samples((await get(p.spec.clientPort, '/metrics')).body);
+  for (let i = 0; i < 4; i++) await c.put(`ops/${i}`, 'v');
+  await c.del('ops/0');
+  await c.get('ops/1');
+  // Over gRPC: a put, and a txn of two ops (a put and a range) that counts once as a txn and
+  // once per op; their request and response sizes are known.
+  const g = await GrpcClient.connect(`http://127.0.0.1:${p.spec.clientPort}`);
+  const putReq = PutRequest.encode(PutRequest.create({ key: Buffer.from('ops/grpc'), value: Buffer.from('vv') }));
+  const txnReq = TxnRequest.encode(TxnRequest.create({
+    success: [{ requestPut: PutRequest.create({ key: Buffer.from('ops/t'), value: Buffer.from('x') }) }, { requestRange: RangeRequest.create({ key: Buffer.from('ops/1') }) }],
+  }));
+  let sent = 0;
+  try {
+    sent += (await g.unary('/etcdserverpb.KV/Put', putReq)).length;
+    sent += (await g.unary('/etcdserverpb.KV/Txn', txnReq)).length;
+  } finally {
+    g.close();
+  }
+  // The backend commits within its 100 ms batch interval.
+  await new Promise((r) => setTimeout(r, 300));
+  const m = samples((await get(p.spec.clientPort, '/metrics')).body);
+  const grew = (k: string): number => value(m, k) - value(m0, k);
+  assert.equal(grew('etcd_mvcc_put_total'), 4 + 1 + 1);
+  assert.equal(grew('etcd_mvcc_delete_total'), 1);
+  assert.equal(grew('etcd_mvcc_range_total'), 1 + 1);
+  assert.equal(grew('etcd_mvcc_txn_total'), 1);
+  assert.equal(grew('etcd_network_client_grpc_received_bytes_total'), putReq.length + txnReq.length);
+  assert.equal(grew('etcd_network_client_grpc_sent_bytes_total'), sent);
+  assert.ok(grew('etcd_disk_backend_commit_duration_seconds_count') >= 1, 'backend commits are timed');
+  assert.equal(value(m, 'etcd_disk_backend_commit_duration_seconds_bucket{le="+Inf"}'), value(m, 'etcd_disk_backend_commit_duration_seconds_count'));
 });

@@ -1,0 +1,89 @@
+/**
+ * The writes of one backend batch, kept in memory beside the btree write transaction, so that
+ * while that transaction commits on the thread pool (its fdatasyncs in flight, the transaction
+ * locked) the store can still read what the batch wrote. This is etcd's txWriteBuffer
+ * (mvcc/backend/tx_buffer.go) in spirit: the last write of each key wins, a delete is kept as a
+ * tombstone (null) so it hides the committed value underneath.
+ *
+ * Keys are held as latin1 strings (one char per byte, so the string order is the byte order
+ * and the mapping is exact both ways); values by reference. Callers hand over ownership of the
+ * arrays they write, as they already do to the btree (the store never reuses them).
+ */
+
+/** A deleted key: hides any value below this buffer. */
+export type BufferedValue = Uint8Array | null;
+
+const latin1Slice = Buffer.prototype.latin1Slice as (this: Uint8Array, start: number, end: number) => string;
+
+/** The exact string form of key bytes (latin1: byte i is char i). */
+export function keyString(key: Uint8Array): string {
+  return latin1Slice.call(key, 0, key.length);
+}
+
+function keyBytes(s: string): Uint8Array {
+  return Buffer.from(s, 'latin1');
+}
+
+export class WriteBuffer {
+  private readonly buckets = new Map<string, Map<string, BufferedValue>>();
+  /** Write calls recorded (puts and deletes, repeats counted). */
+  writes = 0;
+
+  private bucketMap(name: string): Map<string, BufferedValue> {
+    let m = this.buckets.get(name);
+    if (m === undefined) {
+      m = new Map();
+      this.buckets.set(name, m);
+    }
+    return m;
+  }
+
+  put(bucket: string, key: Uint8Array, value: Uint8Array): void {
+    this.bucketMap(bucket).set(keyString(key), value);
+    this.writes++;
+  }
+
+  delete(bucket: string, key: Uint8Array): void {
+    this.bucketMap(bucket).set(keyString(key), null);
+    this.writes++;
+  }
+
+  /** The buffered value: bytes, null for a buffered delete, undefined when the key is not here. */
+  get(bucket: string, key: Uint8Array): BufferedValue | undefined {
+    const m = this.buckets.get(bucket);
+    if (m === undefined || m.size === 0) return undefined;
+    return m.get(keyString(key));
+  }
+
+  /** The entries of a bucket with start <= key < end (end undefined: no bound), in key order. */
+  range(bucket: string, start: Uint8Array, end: Uint8Array | undefined): Array<[string, BufferedValue]> {
+    const m = this.buckets.get(bucket);
+    if (m === undefined) return [];
+    const lo = keyString(start);
+    const hi = end === undefined ? undefined : keyString(end);
+    const out: Array<[string, BufferedValue]> = [];
+    for (const e of m) if (e[0] >= lo && (hi === undefined || e[0] < hi)) out.push(e);
+    // Latin1 strings compare char by char as their bytes compare, shorter prefix first.
+    out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    return out;
+  }
+
+  /** Calls put or del for every buffered key (the final state of each; order irrelevant). */
+  replay(put: (bucket: string, key: Uint8Array, value: Uint8Array) => void, del: (bucket: string, key: Uint8Array) => void): void {
+    for (const [name, m] of this.buckets) {
+      for (const [k, v] of m) {
+        if (v === null) del(name, keyBytes(k));
+        else put(name, keyBytes(k), v);
+      }
+    }
+  }
+
+  get isEmpty(): boolean {
+    return this.writes === 0;
+  }
+}
+
+/** The bytes of a key string from WriteBuffer.range(). */
+export function bufferedKeyBytes(s: string): Uint8Array {
+  return keyBytes(s);
+}
