@@ -30,7 +30,7 @@ import {
 import { appendEntry, committedEntryInCurrentTerm, maybeCommit, reduceUncommittedBytes } from './raft_commit.js';
 import type { RaftConfig, TestingBugs } from './raft_config.js';
 import { CampaignType, campaign, campaignTransfer, hup, stepCandidate, stepVoteRequest } from './raft_election.js';
-import { handleAppendEntries, stepFollower } from './raft_follower.js';
+import { handleAppendEntries, restore, stepFollower } from './raft_follower.js';
 import { stepLeader } from './raft_leader.js';
 import { RaftLog } from './raft_log.js';
 import { applyConfChange, applyConfState } from './raft_membership.js';
@@ -276,24 +276,9 @@ export class Raft {
     this.leadTransferee = None;
   }
 
-  /** Section 7: replaces the log with a snapshot; false if it is old or already covered. */
+  /** Section 7: replaces the log with a snapshot; false if it is old or already covered (raft_follower.ts). */
   restore(s: Snapshot): boolean {
-    const { index, term, confState } = s.metadata;
-    if (index <= this.raftLog.committed) return false;
-    if (this.state !== StateType.Follower) return false;
-    // A member is never told by a snapshot that it is not one (etcd: "should never happen").
-    // A member that joined with empty storage is not in its own configuration yet; it accepts a
-    // snapshot taken before it was added and learns of its addition from the log after it.
-    const inSnapshot = confState.voters.includes(this.id) || confState.learners.includes(this.id);
-    if (!inSnapshot && this.prs.progress.has(this.id)) return false;
-    if (this.raftLog.matchTerm(index, term)) {
-      // We already hold the snapshot's last entry: just commit up to it.
-      this.raftLog.commitTo(index);
-      return false;
-    }
-    this.raftLog.restore(s);
-    applyConfState(this, confState);
-    return true;
+    return restore(this, s);
   }
 
   // ---- membership (raft_membership.ts) ----
