@@ -14,76 +14,35 @@
  * counts itself towards a commit only for entries it has fsynced, and a candidate counts its own
  * vote only once the vote is durable (otherwise a crash could let it vote twice in one term).
  *
- * This file holds the node's state, sending, commit, role changes, time and the top of step();
- * the rest lives beside it as functions of a Raft: raft_election.ts (campaigns, votes, the
- * candidate), raft_leader.ts and raft_read_index.ts (the leader), raft_follower.ts (the
- * follower) and raft_membership.ts (configurations).
+ * This file holds the node's state, the delegating methods the rest of the package and the
+ * tests call, and the top of step() (the term checks and the dispatch on the role); the rest
+ * lives beside it as functions of a Raft: raft_config.ts (the configuration), raft_send.ts
+ * (sending), raft_commit.ts (appending and commit), raft_role.ts (role changes), raft_tick.ts
+ * (time), raft_election.ts (campaigns, votes, the candidate), raft_leader.ts and
+ * raft_read_index.ts (the leader), raft_follower.ts (the follower) and raft_membership.ts
+ * (configurations).
  */
 import { assert } from '../util/assert.js';
 import type { Prng } from '../util/prng.js';
 import {
   raftCommittedBytesPerReadyMax, raftInflightBytesMax, raftInflightMsgsMax, raftMsgBytesMax, raftReadIndexPendingMax, raftUncommittedBytesMax,
 } from '../limits.js';
-import { CompactedError, SnapshotTemporarilyUnavailableError, UnavailableError } from './errors.js';
-import { ProgressState } from './progress.js';
-import type { Progress } from './progress.js';
+import { appendEntry, committedEntryInCurrentTerm, maybeCommit, reduceUncommittedBytes } from './raft_commit.js';
+import type { RaftConfig, TestingBugs } from './raft_config.js';
 import { CampaignType, campaign, campaignTransfer, hup, stepCandidate, stepVoteRequest } from './raft_election.js';
-import { handleAppendEntries, stepFollower } from './raft_follower.js';
+import { handleAppendEntries, restore, stepFollower } from './raft_follower.js';
 import { stepLeader } from './raft_leader.js';
 import { RaftLog } from './raft_log.js';
 import { applyConfChange, applyConfState } from './raft_membership.js';
+import { becomeCandidate, becomeFollower, becomeLeader, becomePreCandidate } from './raft_role.js';
+import { bcastAppend, bcastHeartbeat, bcastHeartbeatWithCtx, maybeSendAppend, send } from './raft_send.js';
+import { pastElectionTimeout, tick } from './raft_tick.js';
 import { ReadOnly } from './read_only.js';
-import type { Storage } from './storage.js';
 import { ProgressTracker } from './tracker.js';
-import {
-  EntryType, MessageType, None, StateType, emptyBytes, entryPayloadBytes, isEmptySnapshot, msg,
-} from './types.js';
+import { MessageType, None, StateType, msg } from './types.js';
 import type { ConfChange, ConfState, Entry, HardState, Message, ReadState, Snapshot, SoftState } from './types.js';
 
-/**
- * Deliberate bugs for proving that the simulator catches them. Never set outside tests.
- *  - countLeaderBeforeFsync: the leader counts its own entries towards commit as soon as it
- *    appends them, before they are durable.
- *  - doubleVote: a follower grants a second vote in the same term.
- *  - commitOldTermByCounting: the leader commits an entry of an earlier term once a majority
- *    stores it (the Figure 8 bug of section 5.4.2).
- */
-export interface TestingBugs {
-  countLeaderBeforeFsync?: boolean;
-  doubleVote?: boolean;
-  commitOldTermByCounting?: boolean;
-}
-
-export interface RaftConfig {
-  /** This member's ID; never 0. */
-  id: bigint;
-  storage: Storage;
-  /** Ticks without hearing from a leader before a follower campaigns (randomized in [n, 2n)). */
-  electionTick: number;
-  /** Ticks between leader heartbeats; must be less than electionTick. */
-  heartbeatTick: number;
-  /** The index last applied by the application before a restart. */
-  applied?: number;
-  /** Byte cap per MsgApp (at least one entry is always sent). */
-  maxMsgBytes?: number;
-  /** In-flight appends per follower, by count and by payload bytes. */
-  maxInflightMsgs?: number;
-  maxInflightBytes?: number;
-  /** Proposals are dropped once this many payload bytes are uncommitted. */
-  maxUncommittedBytes?: number;
-  /** Bytes of committed entries handed out per Ready. */
-  maxCommittedBytesPerReady?: number;
-  /** Leader steps down when it has not heard from a quorum for an election timeout (section 6.2 thesis). */
-  checkQuorum?: boolean;
-  /** Pre-vote phase before a real election (thesis 9.6). */
-  preVote?: boolean;
-  /** Followers drop proposals instead of forwarding them to the leader. */
-  disableProposalForwarding?: boolean;
-  /** The seeded PRNG for election timeouts. */
-  prng: Prng;
-  testingBugs?: TestingBugs;
-}
-
+export type { RaftConfig, TestingBugs };
 export { campaignTransfer };
 
 export class Raft {
@@ -168,280 +127,81 @@ export class Raft {
     return pr !== undefined && !pr.isLearner && !this.raftLog.unstable.snapshot;
   }
 
-  // ---- sending ----
+  // ---- sending (raft_send.ts) ----
 
   /** Queues m, stamping from and term; responses that need durable state wait for the fsync. */
   send(m: Message): void {
-    if (m.from === None) m.from = this.id;
-    const t = m.type;
-    if (t === MessageType.MsgVote || t === MessageType.MsgVoteResp || t === MessageType.MsgPreVote || t === MessageType.MsgPreVoteResp) {
-      // Vote messages carry the term of the election, which is not always ours (pre-vote).
-      if (!(m.term !== 0)) assert(false, `term should be set when sending ${t}`);
-    } else {
-      if (!(m.term === 0)) assert(false, `term should not be set when sending ${t} (was ${m.term})`);
-      // Proposals and read requests are forwarded as if local, without a term.
-      if (t !== MessageType.MsgProp && t !== MessageType.MsgReadIndex) m.term = this.term;
-    }
-    if (t === MessageType.MsgAppResp || t === MessageType.MsgVoteResp || t === MessageType.MsgPreVoteResp) {
-      this.msgsAfterAppend.push(m);
-    } else {
-      assert(m.to !== this.id, 'message should not be self-addressed when sending');
-      this.msgs.push(m);
-    }
+    send(this, m);
   }
 
   /** Sends an append (or a snapshot) to `to` if its progress allows it. */
   sendAppend(to: bigint): void {
-    this.maybeSendAppend(to, true);
+    maybeSendAppend(this, to, true);
   }
 
-  /**
-   * Sends one MsgApp with new entries (at most maxMsgBytes) to `to`, or a snapshot if the entries
-   * it needs are compacted. Returns true if a message was sent. With sendIfEmpty false, an append
-   * without entries is not sent (used to fill the pipeline).
-   */
+  /** Sends an append or snapshot to `to`; with sendIfEmpty false, only one with entries. */
   maybeSendAppend(to: bigint, sendIfEmpty: boolean): boolean {
-    const pr = this.prs.progress.get(to);
-    if (pr === undefined || pr.isPaused()) return false;
-    let term: number;
-    let ents: Entry[];
-    try {
-      term = this.raftLog.term(pr.next - 1);
-      ents = this.raftLog.entries(pr.next, this.maxMsgBytes);
-    } catch (e) {
-      if (!(e instanceof CompactedError || e instanceof UnavailableError)) throw e;
-      return this.sendSnapshot(to, pr);
-    }
-    if (ents.length === 0 && !sendIfEmpty) return false;
-    const m = msg({ type: MessageType.MsgApp, to, index: pr.next - 1, logTerm: term, entries: ents, commit: this.raftLog.committed });
-    const n = ents.length;
-    if (n !== 0) {
-      switch (pr.state) {
-        case ProgressState.Replicate: {
-          // Pipelining (section 5.3 lets appends be sent without waiting): assume success.
-          const last = ents[n - 1]!.index;
-          let bytes = 0;
-          for (let k = 0; k < n; k++) bytes += entryPayloadBytes(ents[k]!);
-          pr.optimisticUpdate(last);
-          pr.inflights.add(last, bytes);
-          break;
-        }
-        case ProgressState.Probe:
-          pr.probeSent = true;
-          break;
-        default:
-          assert(false, `sending append in unhandled state ${pr.state}`);
-      }
-    }
-    this.send(m);
-    return true;
-  }
-
-  private sendSnapshot(to: bigint, pr: Progress): boolean {
-    // Only send a snapshot to a follower that is known to be alive: it is expensive.
-    if (!pr.recentActive) return false;
-    let snap: Snapshot;
-    try {
-      snap = this.raftLog.snapshot();
-    } catch (e) {
-      if (e instanceof SnapshotTemporarilyUnavailableError) return false;
-      throw e;
-    }
-    assert(!isEmptySnapshot(snap), 'need non-empty snapshot');
-    pr.becomeSnapshot(snap.metadata.index);
-    this.send(msg({ type: MessageType.MsgSnap, to, snapshot: snap }));
-    return true;
-  }
-
-  private sendHeartbeat(to: bigint, ctx: Uint8Array): void {
-    // The follower may not have all entries up to our commit: send at most what it matched, so
-    // it never commits an index it does not hold.
-    const pr = this.prs.progress.get(to)!;
-    const commit = Math.min(pr.match, this.raftLog.committed);
-    this.send(msg({ type: MessageType.MsgHeartbeat, to, commit, context: ctx }));
+    return maybeSendAppend(this, to, sendIfEmpty);
   }
 
   bcastAppend(): void {
-    for (const id of this.prs.progress.keys()) {
-      if (id !== this.id) this.sendAppend(id);
-    }
+    bcastAppend(this);
   }
 
   bcastHeartbeat(): void {
-    const ctx = this.readOnly.lastPendingRequestCtx();
-    this.bcastHeartbeatWithCtx(ctx ?? emptyBytes);
+    bcastHeartbeat(this);
   }
 
   bcastHeartbeatWithCtx(ctx: Uint8Array): void {
-    for (const id of this.prs.progress.keys()) {
-      if (id !== this.id) this.sendHeartbeat(id, ctx);
-    }
+    bcastHeartbeatWithCtx(this, ctx);
   }
 
-  // ---- commit ----
+  // ---- appending and commit (raft_commit.ts) ----
 
   /** Advances the commit index to what a quorum stores; true if it moved (section 5.3, 5.4.2). */
   maybeCommit(): boolean {
-    const mci = this.prs.committed();
-    if (this.bugs.commitOldTermByCounting) {
-      const to = Math.min(mci, this.raftLog.lastIndex());
-      if (to > this.raftLog.committed) {
-        this.raftLog.commitTo(to);
-        return true;
-      }
-      return false;
-    }
-    return this.raftLog.maybeCommit(mci, this.term);
+    return maybeCommit(this);
   }
 
   committedEntryInCurrentTerm(): boolean {
-    return this.raftLog.zeroTermOnErr(this.raftLog.committed) === this.term;
-  }
-
-  // ---- role changes ----
-
-  private reset(term: number): void {
-    if (this.term !== term) {
-      this.term = term;
-      this.vote = None;
-    }
-    this.lead = None;
-    this.electionElapsed = 0;
-    this.heartbeatElapsed = 0;
-    this.resetRandomizedElectionTimeout();
-    this.abortLeaderTransfer();
-    this.prs.resetVotes();
-    const last = this.raftLog.lastIndex();
-    for (const [id, pr] of this.prs.progress) {
-      const isLearner = pr.isLearner;
-      pr.match = 0;
-      pr.next = last + 1;
-      pr.state = ProgressState.Probe;
-      pr.probeSent = false;
-      pr.pendingSnapshot = 0;
-      pr.recentActive = false;
-      pr.inflights.reset();
-      pr.isLearner = isLearner;
-      if (id === this.id) {
-        // The leader's own match is what is durable, never what is merely appended.
-        pr.match = this.bugs.countLeaderBeforeFsync ? last : this.raftLog.stableLastIndex();
-        pr.recentActive = true;
-      }
-    }
-    this.pendingConfIndex = 0;
-    this.uncommittedBytes = 0;
-    this.readOnly.reset();
-    this.pendingReadIndexMessages = [];
-  }
-
-  private resetRandomizedElectionTimeout(): void {
-    // Section 5.2: randomized timeouts in [electionTimeout, 2*electionTimeout) make split votes rare.
-    this.randomizedElectionTimeout = this.electionTimeout + this.prng.int(this.electionTimeout);
-  }
-
-  becomeFollower(term: number, lead: bigint): void {
-    this.reset(term);
-    this.lead = lead;
-    this.state = StateType.Follower;
-  }
-
-  becomeCandidate(): void {
-    assert(this.state !== StateType.Leader, 'invalid transition [leader -> candidate]');
-    // Section 5.2: increment the term and vote for self.
-    this.reset(this.term + 1);
-    this.vote = this.id;
-    this.state = StateType.Candidate;
-  }
-
-  becomePreCandidate(): void {
-    assert(this.state !== StateType.Leader, 'invalid transition [leader -> pre-candidate]');
-    // Thesis 9.6: a pre-candidate changes neither its term nor its vote.
-    this.prs.resetVotes();
-    this.lead = None;
-    this.state = StateType.PreCandidate;
-  }
-
-  becomeLeader(): void {
-    assert(this.state !== StateType.Follower, 'invalid transition [follower -> leader]');
-    this.reset(this.term);
-    this.lead = this.id;
-    this.state = StateType.Leader;
-    this.prs.progress.get(this.id)!.state = ProgressState.Replicate;
-    this.prs.progress.get(this.id)!.next = this.raftLog.lastIndex() + 1;
-    // Conservatively treat every uncommitted entry as a possible conf change.
-    this.pendingConfIndex = this.raftLog.lastIndex();
-    // Section 8: a new leader commits an empty entry of its own term, which also commits every
-    // earlier entry (section 5.4.2) and serves as the first ReadIndex barrier.
-    const ok = this.appendEntry([{ term: 0, index: 0, type: EntryType.EntryNormal, data: emptyBytes }]);
-    assert(ok, 'empty entry was dropped');
+    return committedEntryInCurrentTerm(this);
   }
 
   /** Appends entries proposed to this leader; false if the uncommitted-bytes bound drops them. */
   appendEntry(proposed: Entry[]): boolean {
-    let li = this.raftLog.lastIndex();
-    // Fresh entry objects: the proposal's entries may be shared (a duplicated message).
-    const es: Entry[] = new Array(proposed.length);
-    for (let i = 0; i < proposed.length; i++) {
-      const e = proposed[i]!;
-      es[i] = { term: this.term, index: li + 1 + i, type: e.type, data: e.data };
-    }
-    if (!this.increaseUncommittedBytes(es)) return false;
-    li = this.raftLog.append(es);
-    if (this.bugs.countLeaderBeforeFsync) {
-      this.prs.progress.get(this.id)!.maybeUpdate(li);
-      this.maybeCommit();
-    }
-    return true;
-  }
-
-  private increaseUncommittedBytes(es: Entry[]): boolean {
-    let s = 0;
-    for (const e of es) s += entryPayloadBytes(e);
-    if (this.uncommittedBytes > 0 && s > 0 && this.uncommittedBytes + s > this.maxUncommittedBytes) return false;
-    this.uncommittedBytes += s;
-    return true;
+    return appendEntry(this, proposed);
   }
 
   reduceUncommittedBytes(ents: Entry[]): void {
-    if (this.state !== StateType.Leader) return;
-    let s = 0;
-    for (const e of ents) s += entryPayloadBytes(e);
-    this.uncommittedBytes = s > this.uncommittedBytes ? 0 : this.uncommittedBytes - s;
+    reduceUncommittedBytes(this, ents);
   }
 
-  // ---- time ----
+  // ---- role changes (raft_role.ts) ----
+
+  becomeFollower(term: number, lead: bigint): void {
+    becomeFollower(this, term, lead);
+  }
+
+  becomeCandidate(): void {
+    becomeCandidate(this);
+  }
+
+  becomePreCandidate(): void {
+    becomePreCandidate(this);
+  }
+
+  becomeLeader(): void {
+    becomeLeader(this);
+  }
+
+  // ---- time (raft_tick.ts) ----
 
   tick(): void {
-    if (this.state === StateType.Leader) this.tickHeartbeat();
-    else this.tickElection();
-  }
-
-  private tickElection(): void {
-    this.electionElapsed++;
-    if (this.promotable() && this.pastElectionTimeout()) {
-      this.electionElapsed = 0;
-      this.step(msg({ type: MessageType.MsgHup, from: this.id }));
-    }
-  }
-
-  private tickHeartbeat(): void {
-    this.heartbeatElapsed++;
-    this.electionElapsed++;
-    if (this.electionElapsed >= this.electionTimeout) {
-      this.electionElapsed = 0;
-      if (this.checkQuorum) this.step(msg({ type: MessageType.MsgCheckQuorum, from: this.id }));
-      // A transfer that did not finish within an election timeout is abandoned (thesis 3.10).
-      if (this.state === StateType.Leader && this.leadTransferee !== None) this.abortLeaderTransfer();
-    }
-    if (this.state !== StateType.Leader) return;
-    if (this.heartbeatElapsed >= this.heartbeatTimeout) {
-      this.heartbeatElapsed = 0;
-      this.step(msg({ type: MessageType.MsgBeat, from: this.id }));
-    }
+    tick(this);
   }
 
   pastElectionTimeout(): boolean {
-    return this.electionElapsed >= this.randomizedElectionTimeout;
+    return pastElectionTimeout(this);
   }
 
   // ---- elections (raft_election.ts) ----
@@ -516,24 +276,9 @@ export class Raft {
     this.leadTransferee = None;
   }
 
-  /** Section 7: replaces the log with a snapshot; false if it is old or already covered. */
+  /** Section 7: replaces the log with a snapshot; false if it is old or already covered (raft_follower.ts). */
   restore(s: Snapshot): boolean {
-    const { index, term, confState } = s.metadata;
-    if (index <= this.raftLog.committed) return false;
-    if (this.state !== StateType.Follower) return false;
-    // A member is never told by a snapshot that it is not one (etcd: "should never happen").
-    // A member that joined with empty storage is not in its own configuration yet; it accepts a
-    // snapshot taken before it was added and learns of its addition from the log after it.
-    const inSnapshot = confState.voters.includes(this.id) || confState.learners.includes(this.id);
-    if (!inSnapshot && this.prs.progress.has(this.id)) return false;
-    if (this.raftLog.matchTerm(index, term)) {
-      // We already hold the snapshot's last entry: just commit up to it.
-      this.raftLog.commitTo(index);
-      return false;
-    }
-    this.raftLog.restore(s);
-    applyConfState(this, confState);
-    return true;
+    return restore(this, s);
   }
 
   // ---- membership (raft_membership.ts) ----

@@ -1,12 +1,14 @@
 /**
  * The follower's step function for Raft (raft.ts) and the handlers a follower (or a candidate
- * that steps down) uses for appends, heartbeats and snapshots from the leader.
+ * that steps down) uses for appends, heartbeats and snapshots from the leader, including
+ * installing a snapshot in place of the log.
  */
 import type { Raft } from './raft.js';
 import { ProposalDroppedError } from './errors.js';
 import { CampaignType, hup } from './raft_election.js';
-import { MessageType, None, msg } from './types.js';
-import type { Message } from './types.js';
+import { applyConfState } from './raft_membership.js';
+import { MessageType, None, StateType, msg } from './types.js';
+import type { Message, Snapshot } from './types.js';
 
 export function stepFollower(raft: Raft, m: Message): void {
   switch (m.type) {
@@ -76,9 +78,29 @@ export function handleHeartbeat(raft: Raft, m: Message): void {
   raft.send(msg({ type: MessageType.MsgHeartbeatResp, to: m.from, context: m.context }));
 }
 
+/** Section 7: replaces the log with a snapshot; false if it is old or already covered. */
+export function restore(raft: Raft, s: Snapshot): boolean {
+  const { index, term, confState } = s.metadata;
+  if (index <= raft.raftLog.committed) return false;
+  if (raft.state !== StateType.Follower) return false;
+  // A member is never told by a snapshot that it is not one (etcd: "should never happen").
+  // A member that joined with empty storage is not in its own configuration yet; it accepts a
+  // snapshot taken before it was added and learns of its addition from the log after it.
+  const inSnapshot = confState.voters.includes(raft.id) || confState.learners.includes(raft.id);
+  if (!inSnapshot && raft.prs.progress.has(raft.id)) return false;
+  if (raft.raftLog.matchTerm(index, term)) {
+    // We already hold the snapshot's last entry: just commit up to it.
+    raft.raftLog.commitTo(index);
+    return false;
+  }
+  raft.raftLog.restore(s);
+  applyConfState(raft, confState);
+  return true;
+}
+
 export function handleSnapshot(raft: Raft, m: Message): void {
   const s = m.snapshot!;
-  if (raft.restore(s)) {
+  if (restore(raft, s)) {
     raft.send(msg({ type: MessageType.MsgAppResp, to: m.from, index: raft.raftLog.lastIndex() }));
   } else {
     raft.send(msg({ type: MessageType.MsgAppResp, to: m.from, index: raft.raftLog.committed }));
