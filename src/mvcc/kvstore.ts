@@ -170,6 +170,8 @@ export class KVStore {
    * last entry whose changes are all in the batch, and data and index commit together.
    */
   setConsistentIndex(ci: bigint): void {
+    // Applies are held while a defragment copies the file: an index set now is a bug.
+    assert(!this.backend.frozen, 'consistent index set while a defragment holds the backend frozen');
     this.consistentIndexValue = ci;
     this.consistentIndexDirty = true;
   }
