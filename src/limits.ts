@@ -153,6 +153,13 @@ export const httpBodyTimeoutMs = 30_000;
 export const httpStreamObjectsMax = 100_000;
 /** Concurrent HTTP/2 streams per gRPC session (etcd's default is 2^32-1; bounded here). */
 export const grpcStreamsPerSessionMax = 10_000;
+/**
+ * Largest HTTP/2 header block the HPACK decoder remembers to replay when the next block is
+ * byte-identical and left the dynamic table alone (a client's per-call request headers).
+ */
+export const hpackRepeatBlockBytesMax = 1 * KiB;
+/** How many such blocks it remembers (a client sees response headers and trailers alternate). */
+export const hpackRepeatBlocksMax = 2;
 /** Longest grpc-timeout value honoured (clamped above). */
 export const grpcTimeoutMsMax = 100 * 24 * 3600_000;
 /** An idle gRPC session with open streams is PINGed; no ack within this closes it (etcd's --grpc-keepalive-timeout). */

@@ -331,6 +331,14 @@ export interface CallHeader {
 /** Method names decoded once per distinct byte string: a client reuses a handful of names. */
 const methodCache = new Map<string, string>();
 const methodCacheMax = 1024;
+/** The last method name decoded (already checked printable), and its bytes. */
+let lastMethod = '';
+let lastMethodBytes = new Uint8Array(0);
+
+function sameBytes(a: Uint8Array, at: number, b: Uint8Array): boolean {
+  for (let i = b.length - 1; i >= 0; i--) if (a[at + i] !== b[i]) return false;
+  return true;
+}
 
 export function decodeCallHeader(payload: Uint8Array): CallHeader {
   if (payload.length < CALL_OFF_METHOD + 1) throw new FrameMalformedError('call header truncated');
@@ -338,6 +346,11 @@ export function decodeCallHeader(payload: Uint8Array): CallHeader {
   const n = payload[CALL_OFF_METHOD_LEN] as number;
   if (n === 0) throw new FrameMalformedError('empty method name');
   if (payload.length < CALL_OFF_METHOD + n) throw new FrameMalformedError('method name truncated');
+  // Calls on a connection mostly repeat one method: compare its bytes with the last name
+  // decoded before making a Buffer view and a string for it (two allocations per call).
+  if (n === lastMethodBytes.length && sameBytes(payload, CALL_OFF_METHOD, lastMethodBytes)) {
+    return { method: lastMethod, timeoutMs, message: payload.subarray(CALL_OFF_METHOD + n) };
+  }
   const raw = Buffer.from(payload.buffer, payload.byteOffset + CALL_OFF_METHOD, n).toString('latin1');
   let method = methodCache.get(raw);
   if (method === undefined) {
@@ -348,6 +361,8 @@ export function decodeCallHeader(payload: Uint8Array): CallHeader {
     method = raw;
     if (methodCache.size < methodCacheMax) methodCache.set(raw, raw);
   }
+  lastMethod = method;
+  lastMethodBytes = Uint8Array.from(payload.subarray(CALL_OFF_METHOD, CALL_OFF_METHOD + n));
   return { method, timeoutMs, message: payload.subarray(CALL_OFF_METHOD + n) };
 }
 

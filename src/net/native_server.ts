@@ -24,6 +24,7 @@ import {
 } from './methods.js';
 import { OK_STATUS, Status, StatusError, statusFromError } from './status.js';
 import { SocketTransport } from './transport.js';
+import { CallDeadlines } from './call_deadlines.js';
 
 export interface NativeServerOptions {
   methods: MethodTable;
@@ -37,13 +38,14 @@ export interface NativeServerOptions {
 interface UnaryCall {
   kind: 'unary';
   ctx: CallContextImpl;
-  timer: NodeJS.Timeout | undefined;
+  /** performance.now() deadline (call_deadlines.ts); Infinity for none. */
+  expiresAt: number;
 }
 
 interface StreamCall {
   kind: 'stream';
   stream: ServerStreamImpl;
-  timer: NodeJS.Timeout | undefined;
+  expiresAt: number;
 }
 
 type Call = UnaryCall | StreamCall;
@@ -54,6 +56,7 @@ const CANCELED_TEXT = 'context canceled';
 export class NativeServerConnection {
   readonly link: FramedLink;
   private readonly calls = new Map<number, Call>();
+  private readonly deadlines = new CallDeadlines<Call>(this.calls, (id, call) => this.expire(id, call));
   private closing = false;
 
   constructor(private readonly opts: NativeServerOptions) {
@@ -128,9 +131,9 @@ export class NativeServerConnection {
     }
     const deadline = head.timeoutMs > 0 ? Date.now() + head.timeoutMs : undefined;
     const ctx = new CallContextImpl(head.method, 'native', deadline, this.link.peer);
-    const call: UnaryCall = { kind: 'unary', ctx, timer: undefined };
-    if (head.timeoutMs > 0) call.timer = setTimeout(() => this.expire(id, call), head.timeoutMs);
+    const call: UnaryCall = { kind: 'unary', ctx, expiresAt: head.timeoutMs > 0 ? performance.now() + head.timeoutMs : Infinity };
     this.calls.set(id, call);
+    if (head.timeoutMs > 0) this.deadlines.added(call.expiresAt);
     let p: Promise<Uint8Array>;
     try {
       p = entry.handler(head.method, head.message, ctx);
@@ -184,9 +187,9 @@ export class NativeServerConnection {
       },
     };
     const stream = new ServerStreamImpl(ctx, transport);
-    const call: StreamCall = { kind: 'stream', stream, timer: undefined };
-    if (head.timeoutMs > 0) call.timer = setTimeout(() => this.expire(id, call), head.timeoutMs);
+    const call: StreamCall = { kind: 'stream', stream, expiresAt: head.timeoutMs > 0 ? performance.now() + head.timeoutMs : Infinity };
     this.calls.set(id, call);
+    if (head.timeoutMs > 0) this.deadlines.added(call.expiresAt);
     let p: Promise<void>;
     try {
       p = entry.handler(head.method, stream);
@@ -210,15 +213,14 @@ export class NativeServerConnection {
     );
   }
 
-  private finish(id: number, call: Call): void {
-    if (call.timer !== undefined) clearTimeout(call.timer);
+  private finish(id: number, _call: Call): void {
     this.calls.delete(id);
+    if (this.calls.size === 0) this.deadlines.clear();
     this.link.resumeFor(id);
   }
 
   private expire(id: number, call: Call): void {
     if (this.calls.get(id) !== call) return;
-    call.timer = undefined;
     this.finish(id, call);
     const reason = new StatusError(Status.DEADLINE_EXCEEDED, DEADLINE_TEXT);
     if (call.kind === 'unary') {
@@ -278,6 +280,7 @@ export class NativeServerConnection {
       if (call.kind === 'unary') call.ctx.abort(reason);
       else call.stream.end(reason);
     }
+    this.deadlines.clear();
   }
 
   private onClose(): void {

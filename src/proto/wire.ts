@@ -31,6 +31,7 @@ export class ProtoDecodeError extends EtsdError {
 }
 
 const TWO_32 = 4294967296;
+const UINT64_MAX = (1n << 64n) - 1n;
 
 /** The slab Writer.finish() carves small messages from. */
 let finishSlab = new Uint8Array(protoFinishSlabBytes);
@@ -40,7 +41,13 @@ let finishSlabUsed = 0;
 export class Writer {
   buf: Uint8Array;
   pos = 0;
+  /**
+   * Open fork() positions: stack[0, depth). A depth counter rather than `stack.length = 0` on
+   * reset(), which would drop the array's backing store and make the next fork() allocate a
+   * new one (once per encode of any message with a sub-message).
+   */
   private stack: number[] = [];
+  private depth = 0;
 
   constructor(initialBytes = 256) {
     this.buf = new Uint8Array(initialBytes);
@@ -48,7 +55,7 @@ export class Writer {
 
   reset(): this {
     this.pos = 0;
-    this.stack.length = 0;
+    this.depth = 0;
     return this;
   }
 
@@ -92,7 +99,8 @@ export class Writer {
   /** An int64/uint64 varint of a bigint (two's complement for negatives). */
   int64Big(v: bigint): this {
     // Split into two 32-bit halves once, then shift numbers: BigInt arithmetic per byte is slow.
-    const u = BigInt.asUintN(64, v);
+    // asUintN allocates a BigInt; a non-negative uint64 (IDs, the common case) is already one.
+    const u = v >= 0n && v <= UINT64_MAX ? v : BigInt.asUintN(64, v);
     let lo = Number(u & 0xffffffffn);
     let hi = Number(u >> 32n);
     this.ensure(10);
@@ -212,14 +220,14 @@ export class Writer {
   fork(field: number): this {
     this.tag(field, WIRE_LEN);
     this.ensure(1);
-    this.stack.push(this.pos);
+    this.stack[this.depth++] = this.pos;
     this.pos += 1; // one byte reserved for the length; ldelim() widens it if needed
     return this;
   }
 
   ldelim(): this {
-    const start = this.stack.pop();
-    if (start === undefined) throw new Error('ldelim without fork');
+    if (this.depth === 0) throw new Error('ldelim without fork');
+    const start = this.stack[--this.depth] as number;
     const len = this.pos - start - 1;
     const lenBytes = varintSize(len);
     if (lenBytes > 1) {

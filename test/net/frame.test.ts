@@ -110,6 +110,20 @@ test('call header and status payloads decode', () => {
   assert.throws(() => decodeCallHeader(Uint8Array.of(0, 0, 0, 0, 1, 0x0a)), FrameMalformedError);
 });
 
+test('call headers naming the same method in a row, then others, decode each name right', () => {
+  const names = ['/etcdserverpb.KV/Put', '/etcdserverpb.KV/Put', '/etcdserverpb.KV/Txn', '/etcdserverpb.KV/Put', '/x', '/etcdserverpb.KV/Pux'];
+  for (const [i, m] of names.entries()) {
+    const h = decodeCallHeader(encodeCallPayload(m, i, Uint8Array.of(i)));
+    assert.equal(h.method, m);
+    assert.equal(h.timeoutMs, i);
+    assert.deepEqual([...h.message], [i]);
+  }
+  // Same length as the last name, one byte not printable: still refused.
+  const bad = encodeCallPayload('/etcdserverpb.KV/Pux', 0, Uint8Array.of());
+  bad[bad.length - 1] = 0x0a;
+  assert.throws(() => decodeCallHeader(bad), FrameMalformedError);
+});
+
 test('an oversized frame is rejected from its header, before any payload', () => {
   const { parser, got } = collect({ expectPreface: false });
   const header = new Uint8Array(HEADER_BYTES);

@@ -69,3 +69,33 @@ test('fuzz: random header blocks only throw HpackError', () => {
     }
   }
 });
+
+test('a repeated block is replayed only while the dynamic table is unchanged', () => {
+  const d = new HpackDecoder();
+  // 0x40 literal with incremental indexing: custom-key: custom-header (enters the table as 62).
+  const insert = hex('400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572');
+  // Indexed 62 (the newest dynamic entry) and a literal without indexing, no table change.
+  const reuse = hex('be 040c 2f73 616d 706c 652f 7061 7468');
+  assert.deepEqual(decodeAll(d, insert), [['custom-key', 'custom-header']]);
+  assert.deepEqual(decodeAll(d, reuse), [['custom-key', 'custom-header'], [':path', '/sample/path']]);
+  // Same bytes, same table: the same fields (from the remembered block).
+  assert.deepEqual(decodeAll(d, reuse), [['custom-key', 'custom-header'], [':path', '/sample/path']]);
+  // A block that inserts is never remembered: decoding it twice inserts twice.
+  const insert2 = hex('4004 6b65 7931 0376 616c'); // key1: val
+  assert.deepEqual(decodeAll(d, insert2), [['key1', 'val']]);
+  assert.deepEqual(decodeAll(d, insert2), [['key1', 'val']]);
+  // Index 62 is now key1: val and 63 the older key1: val; the remembered `reuse` must not replay.
+  assert.deepEqual(decodeAll(d, reuse), [['key1', 'val'], [':path', '/sample/path']]);
+  assert.deepEqual(decodeAll(d, hex('bf')), [['key1', 'val']]);
+  assert.deepEqual(decodeAll(d, hex('c0')), [['custom-key', 'custom-header']]);
+  // A size update empties the table: the remembered block no longer resolves.
+  assert.deepEqual(decodeAll(d, reuse), [['key1', 'val'], [':path', '/sample/path']]);
+  assert.throws(() => decodeAll(d, Buffer.concat([hex('20'), reuse])), HpackError);
+  assert.throws(() => decodeAll(d, reuse), HpackError);
+  // The list bound still applies to a replayed block.
+  const d2 = new HpackDecoder();
+  const lit = encodeHeaderBlock([['content-type', 'application/grpc'], ['te', 'trailers']]);
+  assert.equal(decodeAll(d2, lit).length, 2);
+  assert.equal(decodeAll(d2, lit).length, 2);
+  assert.throws(() => d2.decode(lit, () => {}, 40), HpackError);
+});

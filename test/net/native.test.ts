@@ -249,6 +249,29 @@ test('native protocol errors: oversized and malformed frames get GOAWAY and a cl
   client.close();
 });
 
+test('native server deadlines (no client timer): each call expires at its own deadline, earliest first; finished calls never do', async () => {
+  const frames: Array<{ type: number; id: number; payload: Uint8Array }> = [];
+  const parser = new FrameParser((type, _f, id, payload) => frames.push({ type, id, payload: Uint8Array.from(payload) }));
+  const socket = net.connect(port, '127.0.0.1');
+  socket.on('data', (c) => parser.push(c));
+  await new Promise((r) => socket.once('connect', r));
+  const call = (id: number, method: string, timeoutMs: number): Uint8Array =>
+    encodeFrame(FrameType.CALL, 0, id, encodeCallPayload(method, timeoutMs, Uint8Array.of(id)));
+  // A later call with a shorter deadline than the armed one must re-arm the shared timer.
+  socket.write(concat(encodePreface(), call(1, '/test.Echo/Hang', 400), call(2, '/test.Echo/Hang', 40),
+    call(3, '/test.Echo/Unary', 20), call(4, '/test.Echo/Hang', 150)));
+  while (frames.filter((f) => f.type === FrameType.ERROR).length < 3) await new Promise((r) => setTimeout(r, 5));
+  const errors = frames.filter((f) => f.type === FrameType.ERROR);
+  assert.deepEqual(errors.map((f) => f.id), [2, 4, 1]);
+  for (const e of errors) assert.equal(decodeStatus(e.payload).status, Status.DEADLINE_EXCEEDED);
+  assert.deepEqual(frames.filter((f) => f.type === FrameType.REPLY).map((f) => [f.id, [...f.payload]]), [[3, [3]]]);
+  // The connection goes on: a new call with a deadline after all the others ended expires too.
+  socket.write(call(5, '/test.Echo/Hang', 20));
+  while (frames.filter((f) => f.type === FrameType.ERROR).length < 4) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(frames.at(-1)?.id, 5);
+  socket.destroy();
+});
+
 test('native fuzz over the socket: mutated valid sessions never crash the server', async () => {
   const seed = seedFromEnv();
   const rng = new Prng(seed);

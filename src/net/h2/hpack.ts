@@ -16,6 +16,7 @@
  * A string is H (1 bit: Huffman) + a 7-bit-prefix length, then the bytes.
  */
 import { EtsdError } from '../../util/errors.js';
+import { hpackRepeatBlockBytesMax, hpackRepeatBlocksMax } from '../../limits.js';
 import { HUFFMAN_CODES, HUFFMAN_CODE_BITS, STATIC_TABLE } from './hpack_tables.js';
 
 /** A header block that cannot be decoded: a connection error (COMPRESSION_ERROR). */
@@ -81,11 +82,30 @@ export function huffmanDecode(src: Uint8Array, start: number, end: number): stri
   return latin1.decode(Uint8Array.from(out));
 }
 
+interface RepeatBlock {
+  block: Uint8Array;
+  gen: number;
+  /** name, value, name, value, ... in block order. */
+  fields: string[];
+  listBytes: number;
+}
+
 export class HpackDecoder {
   /** Newest entry first. */
   private dyn: Array<readonly [string, string]> = [];
   private dynBytes = 0;
   private maxBytes: number;
+  /** Bumped by every change to the dynamic table (insertion, eviction, size update). */
+  private tableGen = 0;
+  /**
+   * The last blocks that changed no table state, each with the table generation it was
+   * decoded against and its fields. A client sends the same request headers on every call
+   * (literals without indexing, or indexed fields), and a server the same response headers
+   * and trailers, so the next block is often byte-identical to one of the last few: with the
+   * same table it decodes to the same fields, and replaying them skips the string decoding
+   * (a TextDecoder call per literal). Newest first.
+   */
+  private repeats: RepeatBlock[] = [];
 
   /** settingsMax: our SETTINGS_HEADER_TABLE_SIZE (the peer may choose less, never more). */
   constructor(private readonly settingsMax = 4096) {
@@ -97,6 +117,15 @@ export class HpackDecoder {
    * the decoded size (names + values + 32 each), as SETTINGS_MAX_HEADER_LIST_SIZE does.
    */
   decode(b: Uint8Array, onField: (name: string, value: string) => void, listBytesMax: number): void {
+    const hit = this.repeatOf(b, listBytesMax);
+    if (hit !== undefined) {
+      const f = hit.fields;
+      for (let i = 0; i < f.length; i += 2) onField(f[i] as string, f[i + 1] as string);
+      return;
+    }
+    const genBefore = this.tableGen;
+    const remember = b.length <= hpackRepeatBlockBytesMax;
+    const seen: string[] = [];
     let p = 0;
     let listBytes = 0;
     let fieldsSeen = false;
@@ -142,6 +171,7 @@ export class HpackDecoder {
         const size = readInt(5);
         if (size > this.settingsMax) throw new HpackError(`table size ${size} above the advertised ${this.settingsMax}`);
         this.maxBytes = size;
+        this.tableGen++;
         this.evict(0);
         continue;
       } else {
@@ -152,8 +182,25 @@ export class HpackDecoder {
       fieldsSeen = true;
       listBytes += name.length + value.length + ENTRY_OVERHEAD;
       if (listBytes > listBytesMax) throw new HpackError(`header list larger than ${listBytesMax} bytes`);
+      if (remember) seen.push(name, value);
       onField(name, value);
     }
+    if (remember && this.tableGen === genBefore) {
+      this.repeats.unshift({ block: Uint8Array.from(b), gen: genBefore, fields: seen, listBytes });
+      if (this.repeats.length > hpackRepeatBlocksMax) this.repeats.pop();
+    }
+  }
+
+  /** The remembered block equal to b, if decoded against the current table. */
+  private repeatOf(b: Uint8Array, listBytesMax: number): RepeatBlock | undefined {
+    for (const r of this.repeats) {
+      if (r.gen !== this.tableGen || r.block.length !== b.length || r.listBytes > listBytesMax) continue;
+      const x = r.block;
+      let i = x.length - 1;
+      while (i >= 0 && x[i] === b[i]) i--;
+      if (i < 0) return r;
+    }
+    return undefined;
   }
 
   private entry(idx: number): readonly [string, string] {
@@ -165,6 +212,7 @@ export class HpackDecoder {
   }
 
   private insert(name: string, value: string): void {
+    this.tableGen++;
     const size = name.length + value.length + ENTRY_OVERHEAD;
     if (size > this.maxBytes) {
       // An entry larger than the table empties it and is not added (RFC 7541 4.4).
