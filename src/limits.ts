@@ -226,6 +226,12 @@ export const snapFilesKeep = 5;
 export const applyGapEntriesMax = 5000;
 /** Raft log entries kept after a snapshot so slow followers catch up without one (etcd: 5000). */
 export const snapshotCatchUpEntriesDefault = 5000;
+/**
+ * Committed entries a defragment may hold unapplied (src/server/defrag.ts). Past it the Raft
+ * loop takes no more Readies until the defragment ends, and the member drops incoming appends
+ * as a lossy link would: the leader's inflight window and retries hold the rest, not our memory.
+ */
+export const defragHeldEntriesMax = 1_000;
 /** How often the leader re-decides the cluster version besides each new term (etcd's monitorVersionInterval: 5 s - 1 s). */
 export const clusterVersionCheckIntervalMs = 4000;
 
@@ -259,4 +265,5 @@ assert(raftMsgBytesMax < walRecordBytesMax, 'a raft entry must fit in a WAL reco
 assert(leaseTtlMinSecondsDefault >= leaseTtlMinSeconds && leaseTtlMinSecondsDefault < leaseTtlMaxSeconds);
 assert(watchSyncBatchMax >= watchBufferEventsMax, 'a sync pass must be able to deliver what a buffer holds');
 assert(clientRetryBackoffMsMin <= clientRetryBackoffMsMax && clientRetryBackoffMsMax < clientCommandTimeoutMsDefault);
+assert(defragHeldEntriesMax > 0 && defragHeldEntriesMax < applyGapEntriesMax, 'a defragment must stop taking entries before proposals are refused for the apply gap');
 assert(clientKeepAliveTickMs * 3 < leaseTtlMinSeconds * 1000, 'the keep-alive loop must renew a minimal lease in time');

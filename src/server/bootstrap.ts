@@ -23,6 +23,7 @@ import { BUCKET_AUTH, u64ToBytes } from '../mvcc/buckets.js';
 import { CorruptDataError } from './errors.js';
 import { Snapshotter } from './snap.js';
 import { memberToJson, type Member } from './members.js';
+import { initialMembers, urlString, type ServerConfig } from './config.js';
 
 export interface DataDir {
   memberDir: string;
@@ -160,4 +161,37 @@ export function openDataDir(dataDir: string, fl: FileLayer, storeOpts: StoreOpti
   storage.setHardState(read.hardState);
   storage.append(read.entries as Entry[]);
   return { id: meta.NodeID, clusterId: meta.ClusterID, wal, storage, store, snapshotter, snapshot, fresh: false };
+}
+
+/** How a joining member (--initial-cluster-state existing) learns the cluster: from a peer. */
+export type FetchCluster = (peerUrls: string[]) => Promise<{ clusterId: bigint; members: Member[] }>;
+
+/**
+ * Opens the member's data dir, or creates it: for a new cluster from --initial-cluster, for a
+ * member joining an existing one from what a peer reports. `peers` are the members to reach
+ * before the log has told us about them (none on a restart: the db knows them).
+ */
+export async function openOrCreate(
+  cfg: ServerConfig,
+  fl: FileLayer,
+  storeOpts: StoreOptions,
+  fetchCluster: FetchCluster | undefined,
+): Promise<{ opened: Opened; peers: Member[] }> {
+  if (hasData(cfg.dataDir, fl)) return { opened: openDataDir(cfg.dataDir, fl, storeOpts), peers: [] };
+  if (cfg.initialClusterState === 'new') {
+    const init = initialMembers(cfg);
+    const peers: Member[] = init.members.map((m) => ({ ...m, clientUrls: [], isLearner: false }));
+    peers.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    // Every member must write the same bootstrap entries: client URLs come later (publish).
+    const self = peers.find((m) => m.name === cfg.name)!;
+    return { opened: createDataDir(cfg.dataDir, { id: self.id, clusterId: init.clusterId, bootstrap: peers }, fl, storeOpts), peers };
+  }
+  if (fetchCluster === undefined) throw new Error('joining an existing cluster needs a way to reach its peers');
+  const own = cfg.initialAdvertisePeerUrls.map(urlString);
+  const others = [...cfg.initialCluster].filter(([n]) => n !== cfg.name).flatMap(([, urls]) => urls.map(urlString));
+  const cluster = await fetchCluster(others);
+  const self = cluster.members.find((m) => m.peerUrls.some((u) => own.includes(u)));
+  if (self === undefined) throw new Error(`this member's peer URLs ${own.join(',')} are not in the cluster (add it with member add first)`);
+  const opened = createDataDir(cfg.dataDir, { id: self.id, clusterId: cluster.clusterId, bootstrap: [] }, fl, storeOpts);
+  return { opened, peers: cluster.members };
 }

@@ -16,8 +16,19 @@
  * index), and the frozen backend asserts on any write, so a path missed here crashes loudly
  * instead of corrupting the copy.
  *
- * Held entries are bounded like any apply backlog: a proposal is refused with etcd's "too many
- * requests" once committed - applied passes applyGapEntriesMax (server.ts propose).
+ * Held entries are bounded twice. A proposal is refused with etcd's "too many requests" once
+ * committed - applied passes applyGapEntriesMax (proposals.ts), which bounds what this member
+ * proposes but not what a leader sends a follower. So once the held entries reach
+ * heldEntriesMax (limits.defragHeldEntriesMax) the member pauses the apply path
+ * (applyPaused): the Raft loop takes no Ready (raft_loop.ts), so nothing more is appended,
+ * acknowledged or handed here, and the member drops incoming appends (server.ts receive), as a
+ * lossy link would, so its unstable log does not grow either; the leader keeps the entries and
+ * retries once the member answers again. Ticks, heartbeats and their responses still flow (the
+ * loop sends what Raft lets leave before a persist), so neither side starts an election. This
+ * is the bound etcd lacks: its apply queue (the FIFO scheduler behind applyc) grows while a
+ * defragment holds the batch tx lock. The release applies what was held and schedules a turn.
+ * Linearizable reads on a paused member wait for the release (read states come with Readies),
+ * as they would anyway: its commit index is past what it has applied.
  */
 import type { Entry, Snapshot } from '../raft/index.js';
 import type { DefragOptions, DefragResult } from '../mvcc/defrag.js';
@@ -33,9 +44,16 @@ export type HeldApply = { entries: Entry[] } | { snapshot: Snapshot };
 export function applyOrHold(s: EtcdServer, a: HeldApply): void {
   if (s.heldApplies !== undefined) {
     s.heldApplies.push(a);
+    // A snapshot replaces the state: it counts as one.
+    s.heldEntries += 'entries' in a ? a.entries.length : 1;
     return;
   }
   runApply(s, a);
+}
+
+/** True while a defragment holds heldEntriesMax entries or more: no Ready is taken meanwhile. */
+export function applyPaused(s: EtcdServer): boolean {
+  return s.heldApplies !== undefined && s.heldEntries >= s.heldEntriesMax;
 }
 
 function runApply(s: EtcdServer, a: HeldApply): void {
@@ -88,6 +106,7 @@ async function run(s: EtcdServer, opts: DefragOptions): Promise<DefragResult> {
 function releaseApplies(s: EtcdServer): void {
   const held = s.heldApplies ?? [];
   s.heldApplies = undefined;
+  s.heldEntries = 0;
   if (s.stopping) return;
   try {
     for (const a of held) runApply(s, a);

@@ -32,6 +32,8 @@ export interface LoopHost {
   send(msgs: Message[]): void;
   onSoftState(s: SoftState): void;
   onReadStates(rs: ReadState[]): void;
+  /** True while applies are held past their bound (defrag.ts): no Ready is taken meanwhile. */
+  applyPaused(): boolean;
   /** Called at the end of every turn (snapshot trigger, waiting reads). */
   afterTurn(): void;
   onFatal(err: unknown): void;
@@ -93,6 +95,10 @@ export class RaftLoop {
     try {
       while (!this.stopped) {
         this.host.flushProposals();
+        if (this.host.applyPaused()) {
+          this.sendWhilePaused();
+          break;
+        }
         if (!this.node.hasReady()) break;
         await this.turn(this.node.ready());
       }
@@ -102,6 +108,20 @@ export class RaftLoop {
     } finally {
       this.running = false;
     }
+  }
+
+  /**
+   * While the host holds applies past its bound no Ready is taken, so nothing more is appended,
+   * acknowledged or applied; the messages Raft lets leave before a persist still go (the Ready
+   * contract's rd.messages: heartbeats and their responses, a leader's appends), so the leader
+   * keeps its followers and a follower its leader. The host schedules a turn when it resumes.
+   */
+  private sendWhilePaused(): void {
+    const r = this.node.raft;
+    if (r.msgs.length === 0) return;
+    const msgs = r.msgs;
+    r.msgs = [];
+    this.host.send(msgs);
   }
 
   private async turn(rd: Ready): Promise<void> {

@@ -1,8 +1,8 @@
 /**
  * The values behind `GET /metrics`. Counters (leader changes, failed proposals) and the WAL
- * fsync histogram move where their events happen (server.ts, raft_loop.ts); every gauge that
- * can be read from the server's state is read here, at scrape time, so the write path pays
- * nothing for it.
+ * fsync histogram move where their events happen (server.ts, proposals.ts, raft_loop.ts);
+ * every gauge that can be read from the server's state is read here, at scrape time, so the
+ * write path pays nothing for it.
  */
 import type { EtcdServer } from './server.js';
 import { serverVersion } from './handlers.js';

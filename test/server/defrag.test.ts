@@ -19,7 +19,7 @@ import { peerMethods } from '../../src/server/handlers.js';
 import { defragmentMember } from '../../src/server/defrag.js';
 import { LocalNetwork } from '../../src/server/transport.js';
 import type { PutResponse, RangeResponse } from '../../src/proto/index.js';
-import { Cluster, eventually, startCluster, tempDir } from './helpers.js';
+import { Cluster, eventually, sleep, startCluster, tempDir } from './helpers.js';
 
 const roots: string[] = [];
 const clusters: Cluster[] = [];
@@ -39,7 +39,7 @@ interface InCluster {
   stop: () => Promise<void>;
 }
 
-async function inCluster(n: number, opts: { snapshotCount?: number; catchUp?: number } = {}): Promise<InCluster> {
+async function inCluster(n: number, opts: { snapshotCount?: number; catchUp?: number; heldEntriesMax?: number } = {}): Promise<InCluster> {
   const root = tempDir('etsd-defrag-');
   roots.push(root);
   const net = new LocalNetwork();
@@ -62,6 +62,7 @@ async function inCluster(n: number, opts: { snapshotCount?: number; catchUp?: nu
       transport: (host) => net.attach(host),
       requestTimeoutMs: 5000,
       snapshotCatchUpEntries: opts.catchUp,
+      heldEntriesMax: opts.heldEntriesMax,
     });
     s.peerCall = peerMethods(s);
     servers[i] = s;
@@ -289,6 +290,96 @@ test('defragment: two calls at once share one run; a stopped member refuses', as
     await put(s, 'a', '2');
     await s.stop();
     await assert.rejects(s.defragment(), { code: 'ERR_STOPPED' });
+  } finally {
+    await c.stop();
+  }
+});
+
+/**
+ * While a member's defragment holds its bound of entries, its Raft loop takes no Ready: the
+ * member's log stops growing (appends are dropped) and so do its held entries, over many
+ * heartbeats. Asserted without timing: progress is compared before and after a pause of several
+ * election timeouts, in which a member that kept taking entries would have taken the writes.
+ */
+async function assertPausedHolds(s: EtcdServer, bound: number, electionMs: number): Promise<void> {
+  // Past the bound and between turns (the turn that reached it may still be applying the rest
+  // of its Ready): from here the loop stops before taking the next one.
+  await eventually(async () => assert.ok(s.heldEntries >= bound && s.node.readiesInFlight() === 0, `held ${s.heldEntries} < ${bound}`));
+  const held = s.heldEntries;
+  const turns = s.loop.turns;
+  const last = s.node.raft.raftLog.lastIndex();
+  await sleep(electionMs * 4);
+  assert.equal(s.heldEntries, held, 'no entry taken past the bound while held');
+  assert.equal(s.loop.turns, turns, 'no Ready taken while paused');
+  assert.equal(s.node.raft.raftLog.lastIndex(), last, 'appends are dropped while paused');
+}
+
+const HELD_BOUND = 5;
+const ELECTION_MS = 200;
+
+test('defragment past its held-entry bound on a follower: no entry is taken from Raft until it ends, then all apply; the leader keeps its leadership', async () => {
+  const c = await inCluster(3, { heldEntriesMax: HELD_BOUND });
+  try {
+    const l = await leaderOf(c.servers);
+    const term = l.term;
+    const f = c.servers.find((s) => s !== l)!;
+    await put(l, 'warm', '1');
+    await eventually(async () => assert.equal(get(f, 'warm'), '1'));
+    const order: string[] = [];
+    const { release, done } = await heldDefrag(f, order);
+    const n = 40;
+    // The leader and the other follower commit these; the held member's share stops at its bound.
+    await Promise.all(Array.from({ length: n }, (_, i) => put(l, `h${i}`, `${i}`)));
+    // A write through the paused member: forwarded to the leader, answered after the release.
+    const viaF = put(f, 'viaF', 'y').then(() => order.push('viaF returned'));
+    await assertPausedHolds(f, HELD_BOUND, ELECTION_MS);
+    assert.ok(f.node.raft.raftLog.lastIndex() < l.node.raft.raftLog.committed, 'the leader is ahead of the paused member');
+    assert.ok(l.isLeader && l.term === term, 'the leader kept its leadership');
+    assert.equal(f.node.raft.lead, l.id, 'the paused member still follows the leader');
+    assert.equal(f.node.raft.term, term, 'the paused member did not campaign');
+    assert.ok(!order.includes('viaF returned'), 'the write through the paused member waits');
+    release();
+    await done;
+    await viaF;
+    assert.equal(f.heldEntries, 0);
+    await eventually(async () => assert.equal(f.store.revision, l.store.revision));
+    for (let i = 0; i < n; i++) assert.equal(get(f, `h${i}`), `${i}`, `h${i} applied after the defragment`);
+    assert.equal(get(f, 'viaF'), 'y');
+    assert.deepEqual(snapshotOf(f), snapshotOf(l));
+    assert.ok(l.isLeader && l.term === term);
+    assert.deepEqual(f.store.check(), []);
+  } finally {
+    await c.stop();
+  }
+});
+
+test('defragment past its held-entry bound on the leader: the followers keep committing and applying, the leader keeps its leadership and answers every write after it ends', async () => {
+  const c = await inCluster(3, { heldEntriesMax: HELD_BOUND });
+  try {
+    const l = await leaderOf(c.servers);
+    const term = l.term;
+    const fs2 = c.servers.filter((s) => s !== l);
+    await put(l, 'warm', '1');
+    const order: string[] = [];
+    const { release, done } = await heldDefrag(l, order);
+    const n = 40;
+    const writes = Array.from({ length: n }, (_, i) => put(l, `g${i}`, `${i}`));
+    const all = Promise.all(writes).then(() => order.push('writes returned'));
+    // The paused leader still sends its appends and heartbeats: the followers commit and apply.
+    for (const f of fs2) await eventually(async () => assert.equal(get(f, `g${n - 1}`), `${n - 1}`));
+    await assertPausedHolds(l, HELD_BOUND, ELECTION_MS);
+    assert.ok(l.isLeader && l.node.raft.term === term, 'the leader kept its leadership');
+    for (const f of fs2) assert.equal(f.node.raft.lead, l.id);
+    assert.ok(!order.includes('writes returned'), 'the writes wait for the leader to apply them');
+    release();
+    await done;
+    await all;
+    assert.equal(l.heldEntries, 0);
+    for (let i = 0; i < n; i++) assert.equal(get(l, `g${i}`), `${i}`);
+    for (const f of fs2) assert.deepEqual(snapshotOf(f), snapshotOf(l));
+    await put(l, 'after', '1');
+    assert.ok(l.isLeader && l.term === term);
+    assert.deepEqual(l.store.check(), []);
   } finally {
     await c.stop();
   }
