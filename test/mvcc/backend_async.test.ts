@@ -20,6 +20,7 @@ import { Backend } from '../../src/mvcc/backend.js';
 import { BackendFailedError } from '../../src/mvcc/errors.js';
 import { openStore, openMemoryStore, type Store } from '../../src/mvcc/index.js';
 import { FaultyFileLayer, InjectedIOError } from '../../src/util/file_layer.js';
+import { backendFlightBufferFactor } from '../../src/limits.js';
 import { Prng, seedFromEnv } from '../../src/util/prng.js';
 import { tempDir, b, kvPlain } from './helpers.js';
 
@@ -189,10 +190,10 @@ function sameAs(st: Store, twin: Store, rev: number, why: string, hash = true): 
  * One write to both stores that always makes a revision, with the consistent index set first
  * to that revision, as the server's apply does (index and data in one batch).
  */
-function write(p: Prng, st: Store, twin: Store, i: number): void {
+function write(p: Prng, st: Store, twin: Store, i: number, deletes = true): void {
   const k = b(`k${p.int(30)}`);
   const range = { key: k, rangeEnd: b(`k${p.int(30)}z`) };
-  const del = p.chance(0.2) && st.range({ ...range, countOnly: true }).count > 0;
+  const del = p.chance(0.2) && deletes && st.range({ ...range, countOnly: true }).count > 0;
   const value = b(`v${i}`.repeat(p.range(1, 30)));
   for (const s of [st, twin]) {
     s.kv.setConsistentIndex(BigInt(s.revision + 1));
@@ -308,8 +309,11 @@ test('store: a crash at either sync of a flight reopens before or after it, inde
         fl.hold = true;
         while (!st.backend.committing) write(p, st, twin, 100);
         const after = st.revision;
-        // Writes during the flight (lost at the crash: never committed).
-        for (let i = 0; i < p.range(0, 6); i++) write(p, st, twin, 200 + i);
+        // Writes during the flight (lost at the crash: never committed). Puts only: a range
+        // delete writes a tombstone per key and could pass the flight buffer's bound, which
+        // finishes the flight on the spot (backpressure, tested apart).
+        for (let i = 0; i < p.range(0, 6); i++) write(p, st, twin, 200 + i, false);
+        assert.ok(st.backend.committing, 'the flight is still running');
         const stage = p.int(3);
         if (stage >= 1) await fl.releaseOne(); // pages synced, meta written, its sync held
         if (stage >= 2) assert.equal(fl.held, 1);
@@ -385,6 +389,47 @@ test('backend: commit duration hook and async counters', async () => {
     assert.equal(durations.length, base + 2, 'sync commits are timed too');
   } finally {
     st.close();
+    cleanup();
+  }
+});
+
+test('backend: writes piling up past the flight buffer bound finish the flight on the spot, durably', async () => {
+  const { dir, cleanup } = tempDir();
+  const fl = new GatedLayer();
+  let db = openDb(path.join(dir, 'db'), { fileLayer: fl });
+  const opsMax = 3;
+  let be = new Backend(db, { batchOpsMax: opsMax, batchIntervalMs: 1e9 });
+  try {
+    be.bucket('key');
+    be.commit();
+    fl.hold = true;
+    let i = 0;
+    const put = (): void => {
+      be.put('key', b(`k${i}`), b(`v${i}`));
+      i++;
+      be.writeDone();
+    };
+    while (!be.committing) put();
+    const flightWrites = i;
+    // Below the bound the flight keeps running and the writer does not wait.
+    while (i < flightWrites + opsMax * backendFlightBufferFactor - 1) {
+      put();
+      assert.ok(be.committing, `write ${i}: the flight still runs below the bound`);
+    }
+    put(); // reaches the bound: the writer finishes the flight and commits what piled up
+    assert.equal(be.committing, false, 'the flight was finished on this thread');
+    assert.ok(fl.held > 0, 'its async sync never ran: the sync path made it durable');
+    // A process death: nothing more is written; the open batch (nothing in it) goes too.
+    fl.crash();
+    be.rollback();
+    db.close();
+    db = openDb(path.join(dir, 'db'), { fileLayer: fl });
+    be = new Backend(db);
+    for (let k = 0; k < i; k++) assert.equal(Buffer.from(be.get('key', b(`k${k}`)) ?? []).toString(), `v${k}`, `k${k} durable`);
+    assert.deepEqual(db.check(), []);
+  } finally {
+    await fl.releaseAll();
+    be.close();
     cleanup();
   }
 });

@@ -334,9 +334,14 @@ test('native limits: a small server frame limit refuses big requests and big rep
     .stream('/test.Big/Slow', 'bidi', async (_m, s) => {
       await untilAborted(s.ctx.signal);
     });
-  const s2 = net.createServer((socket) => serveNative(socket, { methods: big, maxPayloadBytes: 1000, idleTimeoutMs: 100 }));
+  // The limit checks get a long idle timeout: on a loaded machine 100 ms between two calls
+  // would close their connection. The idle check has its own listener.
+  const s2 = net.createServer((socket) => serveNative(socket, { methods: big, maxPayloadBytes: 1000, idleTimeoutMs: 60_000 }));
+  const s3 = net.createServer((socket) => serveNative(socket, { methods: big, maxPayloadBytes: 1000, idleTimeoutMs: 100 }));
   await new Promise<void>((r) => s2.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => s3.listen(0, '127.0.0.1', r));
   const p2 = (s2.address() as net.AddressInfo).port;
+  const p3 = (s3.address() as net.AddressInfo).port;
   try {
     const c = await NativeClient.connect('127.0.0.1', p2);
     await assert.rejects(c.call('/test.Big/Reply', new Uint8Array(0)), (e: StatusError) => e.status === Status.RESOURCE_EXHAUSTED);
@@ -348,11 +353,12 @@ test('native limits: a small server frame limit refuses big requests and big rep
       e.status === Status.UNAVAILABLE && /exceeds the maximum of 1000/.test(e.details));
     assert.ok(c.closed);
     // A connection with no call open is closed after the idle timeout.
-    const idle = await NativeClient.connect('127.0.0.1', p2);
+    const idle = await NativeClient.connect('127.0.0.1', p3);
     const reason = await new Promise<StatusError>((r) => idle.onClose(r));
     assert.equal(reason.status, Status.UNAVAILABLE);
   } finally {
     await new Promise((r) => s2.close(r));
+    await new Promise((r) => s3.close(r));
   }
 });
 
