@@ -31,6 +31,8 @@ import { registerLockService } from './lock_service.js';
 import { registerElectionService } from './election_service.js';
 import { registerAuthService } from './auth_service.js';
 import { WatchCoalescer } from './watch_coalescer.js';
+import { fragmentWatchResponse } from './watch_fragment.js';
+import { watchCoalesceBytesMax } from '../limits.js';
 
 /** etcd's version string this member reports (the API level it implements). */
 export const serverVersion = SERVER_VERSION;
@@ -334,10 +336,13 @@ async function serveWatch(s: EtcdServer, stream: ServerStream): Promise<void> {
   // congested so the store holds the watcher's next events back (watch_coalescer.ts).
   // Others (the JSON gateway) get one assembled response per batch.
   const sendFast = stream.sendFast?.bind(stream);
+  // etcd sends a synced watcher one response per revision: merged ones stay below
+  // --max-request-bytes, so a fragmenting watcher gets fragments only where etcd sends them.
+  const maxBytes = s.cfg.maxRequestBytes;
   const coalescer = sendFast === undefined ? undefined : new WatchCoalescer((parts) => {
     const p = sendFast(parts);
     return p === undefined ? undefined : p.catch(() => {});
-  });
+  }, Math.min(watchCoalesceBytesMax, maxBytes - 1));
   const sendEvents = (tpl: WatchResponseTemplate, watchId: number, idField: Uint8Array): Promise<void> | undefined =>
     coalescer !== undefined ? coalescer.add(watchId, idField, tpl) : stream.send(tpl.bytes(watchId)).catch(() => {});
   // Any other response first lets the merged events out, so it overtakes none of them.
@@ -358,7 +363,16 @@ async function serveWatch(s: EtcdServer, stream: ServerStream): Promise<void> {
         return send({ ...base, header: s.header(), watchId: w.id, canceled: true, compactRevision: notice.compactRevision, cancelReason: 'etcdserver: mvcc: required revision has been compacted' });
       }
       if (events.length === 0) return send({ ...base, header: s.header(revision), watchId: w.id });
-      return sendEvents(eventBatch(s, events, revision), w.id, idField);
+      const tpl = eventBatch(s, events, revision);
+      // A fragmenting watcher's response of --max-request-bytes or more goes as fragments
+      // (watch_fragment.ts), after whatever is merged for the stream, so it overtakes nothing.
+      if (w.req.fragment && events.length >= 2 && tpl.head.length + idField.length + tpl.tail.length >= maxBytes) {
+        coalescer?.flush();
+        let last: Promise<void> = Promise.resolve();
+        for (const m of fragmentWatchResponse(tpl.head, idField, events.map(eventBytes), maxBytes)) last = stream.send(m).catch(() => {});
+        return last;
+      }
+      return sendEvents(tpl, w.id, idField);
     });
   };
   // After a snapshot from the leader replaced the store, watchers resume on the new one.
