@@ -32,7 +32,7 @@ import { registerElectionService } from './election_service.js';
 import { registerAuthService } from './auth_service.js';
 import { WatchCoalescer } from './watch_coalescer.js';
 import { fragmentWatchResponse } from './watch_fragment.js';
-import { watchCoalesceBytesMax } from '../limits.js';
+import { watchFragmentOverheadBytes } from '../limits.js';
 
 /** etcd's version string this member reports (the API level it implements). */
 export const serverVersion = SERVER_VERSION;
@@ -336,13 +336,14 @@ async function serveWatch(s: EtcdServer, stream: ServerStream): Promise<void> {
   // congested so the store holds the watcher's next events back (watch_coalescer.ts).
   // Others (the JSON gateway) get one assembled response per batch.
   const sendFast = stream.sendFast?.bind(stream);
-  // etcd sends a synced watcher one response per revision: merged ones stay below
-  // --max-request-bytes, so a fragmenting watcher gets fragments only where etcd sends them.
-  const maxBytes = s.cfg.maxRequestBytes;
   const coalescer = sendFast === undefined ? undefined : new WatchCoalescer((parts) => {
     const p = sendFast(parts);
     return p === undefined ? undefined : p.catch(() => {});
-  }, Math.min(watchCoalesceBytesMax, maxBytes - 1));
+  });
+  // Where a fragmenting watcher's responses are split, as etcd's watch server. Merged responses
+  // stay below it (watchCoalesceBytesMax, checked in limits.ts), so only a single batch as
+  // large as etcd's would be (one revision, or a catch-up pass) is ever split.
+  const fragmentBytes = s.cfg.maxRequestBytes + watchFragmentOverheadBytes;
   const sendEvents = (tpl: WatchResponseTemplate, watchId: number, idField: Uint8Array): Promise<void> | undefined =>
     coalescer !== undefined ? coalescer.add(watchId, idField, tpl) : stream.send(tpl.bytes(watchId)).catch(() => {});
   // Any other response first lets the merged events out, so it overtakes none of them.
@@ -366,10 +367,10 @@ async function serveWatch(s: EtcdServer, stream: ServerStream): Promise<void> {
       const tpl = eventBatch(s, events, revision);
       // A fragmenting watcher's response of --max-request-bytes or more goes as fragments
       // (watch_fragment.ts), after whatever is merged for the stream, so it overtakes nothing.
-      if (w.req.fragment && events.length >= 2 && tpl.head.length + idField.length + tpl.tail.length >= maxBytes) {
+      if (w.req.fragment && events.length >= 2 && tpl.head.length + idField.length + tpl.tail.length >= fragmentBytes) {
         coalescer?.flush();
         let last: Promise<void> = Promise.resolve();
-        for (const m of fragmentWatchResponse(tpl.head, idField, events.map(eventBytes), maxBytes)) last = stream.send(m).catch(() => {});
+        for (const m of fragmentWatchResponse(tpl.head, idField, events.map(eventBytes), fragmentBytes)) last = stream.send(m).catch(() => {});
         return last;
       }
       return sendEvents(tpl, w.id, idField);

@@ -38,18 +38,8 @@ export class WatchCoalescer {
   private congestion: Promise<void> | undefined;
   private readonly flushNow = (): void => this.flush();
 
-  /**
-   * sendParts sends one message given as parts; it returns a promise when the stream is
-   * congested. maxBytes bounds a merged response (a single batch may be larger: it goes
-   * alone): the stream's server passes min(watchCoalesceBytesMax, --max-request-bytes - 1), so
-   * merging never makes a response reach the size at which etcd fragments (watch_fragment.ts).
-   */
-  constructor(
-    private readonly sendParts: (parts: readonly Uint8Array[]) => Promise<void> | undefined,
-    private readonly maxBytes: number = watchCoalesceBytesMax,
-  ) {
-    assert(maxBytes >= 0, 'a non-negative merge bound');
-  }
+  /** sendParts sends one message given as parts; it returns a promise when the stream is congested. */
+  constructor(private readonly sendParts: (parts: readonly Uint8Array[]) => Promise<void> | undefined) {}
 
   /**
    * Adds an event batch for a watcher. Returns a promise when the stream is congested (the
@@ -57,7 +47,7 @@ export class WatchCoalescer {
    */
   add(watchId: number, idField: Uint8Array, tpl: WatchResponseTemplate): Promise<void> | undefined {
     let p = this.pending.get(watchId);
-    if (p !== undefined && p.bytes - (p.parts[0] as Uint8Array).length + tpl.head.length + tpl.tail.length > this.maxBytes) {
+    if (p !== undefined && p.bytes - (p.parts[0] as Uint8Array).length + tpl.head.length + tpl.tail.length > watchCoalesceBytesMax) {
       this.pending.delete(watchId);
       this.sendOne(p);
       p = undefined;

@@ -1,7 +1,8 @@
 /**
  * Watch response fragmentation (WatchCreateRequest.fragment), as etcd 3.4's sendFragments:
  * the splitter against a straightforward transcription of etcd's loop on random events, then a
- * member started with --max-request-bytes 64 KiB over gRPC (catch-up and live responses), the
+ * member started with --max-request-bytes 1 MiB (etcd fragments at that plus 512 KiB) over
+ * gRPC (catch-up and live responses), the
  * JSON gateway (one {"result":...} per fragment) and the native client, which joins fragments.
  */
 import { test, before, after } from 'node:test';
@@ -15,17 +16,22 @@ import { GrpcClient } from '../../src/net/grpc_client.js';
 import { fragmentWatchResponse } from '../../src/server/watch_fragment.js';
 import { watchIdField } from '../../src/proto/rpc_watch.js';
 import {
-  Event, PutRequest, PutResponse, TxnRequest, TxnResponse, DeleteRangeRequest, WatchRequest, WatchResponse,
+  Event, PutRequest, TxnRequest, TxnResponse, DeleteRangeRequest, WatchRequest, WatchResponse,
   type WatchCreateRequest,
 } from '../../src/proto/index.js';
 import { ResponseHeader } from '../../src/proto/rpc_kv.js';
 import { connect } from '../../src/client/index.js';
 import { Prng, seedFromEnv } from '../../src/util/prng.js';
+import { watchFragmentOverheadBytes } from '../../src/limits.js';
 import { freePort, tempDir } from './helpers.js';
 import { post } from './services_helpers.js';
 
-const MAX = 64 * 1024;
+/** The member's --max-request-bytes, and where etcd fragments: that plus its gRPC overhead (512 KiB). */
+const MAX = 1024 * 1024;
+const LIMIT = MAX + watchFragmentOverheadBytes;
 const VALUE = 20 * 1024;
+/** Puts per seeding txn: 40 values of 20 KiB stay below MAX. */
+const TXN_PUTS = 40;
 const enc = new TextEncoder();
 
 /** etcd's sendFragments, transcribed with WatchResponse.encode for every size it takes. */
@@ -136,12 +142,26 @@ after(async () => {
   if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
 });
 
+const dec = new TextDecoder();
 /** A value of VALUE bytes, distinct per key and round. */
 const value = (key: string, round: number): Uint8Array => enc.encode(`${key}:${round}:`.padEnd(VALUE, key.slice(-1)));
+const keysOf = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(3, '0')}`);
+const rangeOf = (prefix: string): { key: Uint8Array; rangeEnd: Uint8Array } => {
+  const end = Buffer.from(prefix);
+  end[end.length - 1]!++;
+  return { key: enc.encode(prefix), rangeEnd: end };
+};
 
-async function put(key: string, v: Uint8Array): Promise<number> {
-  const r = PutResponse.decode(await grpc.unary('/etcdserverpb.KV/Put', PutRequest.encode(PutRequest.create({ key: enc.encode(key), value: v }))));
-  return r.header!.revision;
+/** Puts keys (round `round` values), TXN_PUTS per txn; returns the first revision written. */
+async function putAll(keys: readonly string[], round: number): Promise<number> {
+  let first = 0;
+  for (let i = 0; i < keys.length; i += TXN_PUTS) {
+    const success = keys.slice(i, i + TXN_PUTS).map((k) => ({ requestPut: PutRequest.create({ key: enc.encode(k), value: value(k, round) }) }));
+    const r = TxnResponse.decode(await grpc.unary('/etcdserverpb.KV/Txn', TxnRequest.encode({ compare: [], success, failure: [] })));
+    assert.equal(r.succeeded, true);
+    if (first === 0) first = r.header!.revision;
+  }
+  return first;
 }
 
 /** One watch on its own gRPC stream; reads until `events` events arrived. */
@@ -170,105 +190,106 @@ async function watchOnce(create: Partial<WatchCreateRequest>, events: number, du
   }
 }
 
-/** What etcd sends for one whole response: its fragments, as decoded messages. */
-function expectedFragments(whole: WatchResponse): WatchResponse[] {
-  return etcdFragments(whole, MAX).map((r) => WatchResponse.decode(WatchResponse.encode(r)));
+const shape = (rs: readonly WatchResponse[]): Array<[boolean, number]> => rs.map((r) => [r.fragment, r.events.length]);
+/** What etcd sends for one whole response, as [fragment flag, events] per message. */
+const expectedShape = (whole: WatchResponse): Array<[boolean, number]> => shape(etcdFragments(whole, LIMIT));
+/** The fragments must be etcd's for the response they join into: same header, id, flags, split points. */
+function assertFragmentsOf(frags: readonly WatchResponse[], whole: WatchResponse): void {
+  const want = expectedShape(whole);
+  assert.ok(want.length >= 2, `etcd splits this response (${WatchResponse.encode(whole).length} bytes)`);
+  assert.deepEqual(shape(frags), want);
+  for (const r of frags) {
+    assert.deepEqual(r.header, whole.header, 'every fragment carries the same header');
+    assert.equal(r.watchId, whole.watchId);
+  }
+  const bytes = (evs: readonly Event[]): Buffer[] => evs.map((e) => Buffer.from(Event.encode(e)));
+  assert.deepEqual(bytes(frags.flatMap((r) => r.events)), bytes(whole.events), 'joined, the fragments are the whole response');
 }
 
-test('gRPC: a catch-up watch with fragment=true gets etcd fragments; a plain one gets the response whole', async () => {
-  const keys = Array.from({ length: 10 }, (_, i) => `cu/${i}`);
-  let first = 0;
-  for (const k of keys) {
-    const rev = await put(k, value(k, 0));
-    if (first === 0) first = rev;
-  }
-  const range = { key: enc.encode('cu/'), rangeEnd: enc.encode('cu0'), startRevision: first };
+test('gRPC: a catch-up watch with fragment=true gets etcd fragments; a plain one gets the response whole; a prefix delete too', async () => {
+  const keys = keysOf('cu/', 90);
+  const first = await putAll(keys, 0);
+  const range = { ...rangeOf('cu/'), startRevision: first };
   const plain = await watchOnce(range, keys.length);
   assert.equal(plain.responses.length, 1, 'without fragment the catch-up response goes whole');
   const whole = plain.responses[0]!;
-  assert.ok(WatchResponse.encode(whole).length >= MAX, 'the whole response is past the limit');
+  assert.ok(WatchResponse.encode(whole).length >= LIMIT, 'the whole response is past the limit');
   assert.equal(whole.fragment, false);
 
   const frag = await watchOnce({ ...range, fragment: true }, keys.length);
-  const want = expectedFragments({ ...whole, watchId: frag.created.watchId });
-  assert.ok(want.length >= 3, `etcd splits it (${want.length} fragments)`);
-  assert.deepEqual(frag.responses.map((r) => [r.fragment, r.events.length]), want.map((r) => [r.fragment, r.events.length]));
-  for (const r of frag.responses) {
-    assert.deepEqual(r.header, whole.header, 'every fragment carries the same header');
-    assert.equal(r.watchId, frag.created.watchId);
-    assert.ok(WatchResponse.encode({ ...r, fragment: true }).length < MAX || r.events.length === 1);
-  }
-  assert.deepEqual(frag.responses.flatMap((r) => r.events), whole.events, 'joined, the fragments are the whole response');
+  assertFragmentsOf(frag.responses, { ...whole, watchId: frag.created.watchId });
+  // Past --max-request-bytes but below it plus 512 KiB: whole, as etcd sends it.
+  const some = await watchOnce({ key: enc.encode('cu/'), rangeEnd: enc.encode('cu/060'), startRevision: first, fragment: true }, 60);
+  assert.deepEqual(shape(some.responses), [[false, 60]]);
+  const size = WatchResponse.encode(some.responses[0]!).length;
+  assert.ok(size > MAX && size < LIMIT, `${size} bytes: between the flag and etcd's fragment size`);
+
+  // Live: a prefix delete with prev_kv (each event carries its 20 KiB previous value).
+  const del = async (): Promise<void> => {
+    await grpc.unary('/etcdserverpb.KV/DeleteRange', DeleteRangeRequest.encode(DeleteRangeRequest.create(rangeOf('cu/'))));
+  };
+  const deleted = await watchOnce({ ...rangeOf('cu/'), prevKv: true, fragment: true }, keys.length, del);
+  const joined: WatchResponse = { ...deleted.responses[0]!, fragment: false, events: deleted.responses.flatMap((r) => r.events) };
+  assertFragmentsOf(deleted.responses, joined);
+  assert.ok(joined.events.every((e) => e.type === 1 && e.prevKv !== undefined));
 });
 
-test('gRPC: live responses are fragmented too (a txn of large puts, a prefix delete with prev_kv); small ones go whole', async () => {
-  const keys = ['lv/a', 'lv/b', 'lv/c'];
-  for (const k of keys) await put(k, value(k, 0));
-  const range = { key: enc.encode('lv/'), rangeEnd: enc.encode('lv0'), prevKv: true, fragment: true };
-  // Each event carries the new and the previous 20 KiB value: two events reach 64 KiB.
-  const txn = async (): Promise<void> => {
-    const success = keys.map((k) => ({ requestPut: PutRequest.create({ key: enc.encode(k), value: value(k, 1) }) }));
-    const r = TxnResponse.decode(await grpc.unary('/etcdserverpb.KV/Txn', TxnRequest.encode({ compare: [], success, failure: [] })));
-    assert.equal(r.succeeded, true);
-  };
-  const live = await watchOnce(range, keys.length, txn);
-  assert.deepEqual(live.responses.map((r) => [r.fragment, r.events.length]), [[true, 1], [true, 1], [false, 1]]);
+test('gRPC: a live txn of large puts is fragmented for a prev_kv watcher; small responses go whole', async () => {
+  const keys = keysOf('lv/', TXN_PUTS);
+  await putAll(keys, 0);
+  // Each event carries the new and the previous 20 KiB value: 40 of them pass 1.5 MiB.
+  const live = await watchOnce({ ...rangeOf('lv/'), prevKv: true, fragment: true }, keys.length, async () => {
+    await putAll(keys, 1);
+  });
   const rev = live.responses[0]!.header!.revision;
-  for (const r of live.responses) assert.equal(r.header!.revision, rev);
-  assert.deepEqual(live.responses.map((r) => new TextDecoder().decode(r.events[0]!.kv.key)), keys);
-  assert.ok(live.responses.every((r) => r.events[0]!.kv.modRevision === rev && r.events[0]!.prevKv !== undefined));
+  const whole: WatchResponse = { ...live.responses[0]!, fragment: false, events: live.responses.flatMap((r) => r.events) };
+  assertFragmentsOf(live.responses, whole);
+  assert.deepEqual(whole.events.map((e) => dec.decode(e.kv.key)), keys);
+  assert.ok(whole.events.every((e) => e.kv.modRevision === rev && e.prevKv !== undefined), 'one revision, every event with its previous value');
 
-  // Five keys with 20 KiB values: the delete's events (prev_kv) are past the limit together.
-  for (const k of ['lv/d', 'lv/e']) await put(k, value(k, 0));
-  const del = async (): Promise<void> => {
-    await grpc.unary('/etcdserverpb.KV/DeleteRange', DeleteRangeRequest.encode(DeleteRangeRequest.create({ key: enc.encode('lv/'), rangeEnd: enc.encode('lv0') })));
-  };
-  const deleted = await watchOnce(range, keys.length + 2, del);
-  const whole: WatchResponse = { ...deleted.responses[0]!, fragment: false, events: deleted.responses.flatMap((r) => r.events) };
-  assert.deepEqual(deleted.responses.map((r) => [r.fragment, r.events.length]), expectedFragments(whole).map((r) => [r.fragment, r.events.length]));
-  assert.ok(deleted.responses.length >= 2);
+  // Without fragment=true the same kind of response goes whole.
+  const plain = await watchOnce({ ...rangeOf('lv/'), prevKv: true }, keys.length, async () => {
+    await putAll(keys, 2);
+  });
+  assert.deepEqual(shape(plain.responses), [[false, keys.length]]);
 
   // Below the limit: one response, no flag, even with fragment=true.
-  const small = await watchOnce({ key: enc.encode('sm/'), rangeEnd: enc.encode('sm0'), fragment: true }, 2, async () => {
+  const small = await watchOnce({ ...rangeOf('sm/'), fragment: true }, 2, async () => {
     const success = ['sm/a', 'sm/b'].map((k) => ({ requestPut: PutRequest.create({ key: enc.encode(k), value: enc.encode('v') }) }));
     await grpc.unary('/etcdserverpb.KV/Txn', TxnRequest.encode({ compare: [], success, failure: [] }));
   });
-  assert.deepEqual(small.responses.map((r) => [r.fragment, r.events.length]), [[false, 2]]);
+  assert.deepEqual(shape(small.responses), [[false, 2]]);
 });
 
 test('gateway: each fragment is its own {"result":...} with "fragment":true, the last without', async () => {
-  const keys = Array.from({ length: 5 }, (_, i) => `gw/${i}`);
-  let first = 0;
-  for (const k of keys) {
-    const rev = await put(k, value(k, 0));
-    if (first === 0) first = rev;
-  }
-  const create = { create_request: { key: Buffer.from('gw/').toString('base64'), range_end: Buffer.from('gw0').toString('base64'), start_revision: String(first), fragment: true } };
-  const parse = (body: string): Array<{ result: { fragment?: boolean; events?: unknown[]; created?: boolean } }> =>
-    body.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l));
-  const countEvents = (body: string): number => {
-    try {
-      return parse(body).reduce((n, o) => n + (o.result.events?.length ?? 0), 0);
-    } catch {
-      return -1; // a partial line
-    }
+  const keys = keysOf('gw/', 90);
+  const first = await putAll(keys, 0);
+  const r0 = rangeOf('gw/');
+  const body = (fragment: boolean): unknown => ({
+    create_request: { key: Buffer.from(r0.key).toString('base64'), range_end: Buffer.from(r0.rangeEnd).toString('base64'), start_revision: String(first), fragment },
+  });
+  type Obj = { result: { fragment?: boolean; events?: unknown[]; created?: boolean } };
+  const parse = (text: string): Obj[] => text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Obj);
+  // Complete lines only: a stream is cut wherever the test hangs up.
+  const events = (text: string): number => parse(text.slice(0, text.lastIndexOf('\n') + 1)).reduce((n, o) => n + (o.result.events?.length ?? 0), 0);
+  const read = async (fragment: boolean): Promise<Obj[]> => {
+    const r = await post(port, '/v3/watch', body(fragment), { until: (b) => events(b) === keys.length });
+    assert.equal(r.status, 200);
+    return parse(r.body.slice(0, r.body.lastIndexOf('\n') + 1)).filter((o) => o.result.created !== true);
   };
-  const r = await post(port, '/v3/watch', create, { until: (b) => countEvents(b) === keys.length });
-  assert.equal(r.status, 200);
-  const objs = parse(r.body).filter((o) => o.result.created !== true);
-  // 5 events of ~20 KiB under 64 KiB: 3 fit in a fragment, then the other 2.
-  assert.deepEqual(objs.map((o) => [o.result.fragment === true, o.result.events?.length]), [[true, 3], [false, 2]]);
-  assert.ok(!('fragment' in objs[1]!.result), 'the last fragment leaves the false flag out, as jsonpb does');
+  const plain = await read(false);
+  assert.deepEqual(plain.map((o) => [o.result.fragment === true, o.result.events?.length]), [[false, keys.length]]);
+  const frags = await read(true);
+  assert.ok(frags.length >= 2);
+  assert.deepEqual(frags.map((o) => o.result.fragment === true), frags.map((_, i) => i < frags.length - 1));
+  assert.ok(!('fragment' in frags[frags.length - 1]!.result), 'the last fragment leaves the false flag out, as jsonpb does');
+  assert.deepEqual(frags.flatMap((o) => o.result.events), plain[0]!.result.events);
 });
 
 test('client: fragment: true joins the fragments into one response per server response', async () => {
-  const keys = Array.from({ length: 7 }, (_, i) => `cl/${i}`);
-  let first = 0;
-  for (const k of keys) {
-    const rev = await put(k, value(k, 0));
-    if (first === 0) first = rev;
-  }
-  const client = await connect({ endpoints: [`127.0.0.1:${port}`], commandTimeoutMs: 5000, dialTimeoutMs: 2000 });
+  const keys = keysOf('cl/', 90);
+  const first = await putAll(keys, 0);
+  const client = await connect({ endpoints: [`127.0.0.1:${port}`], commandTimeoutMs: 10_000, dialTimeoutMs: 2000 });
   try {
     const joined = await client.watch.watch('cl/', { prefix: true, startRevision: first, fragment: true });
     const plain = await client.watch.watch('cl/', { prefix: true, startRevision: first });
@@ -279,16 +300,13 @@ test('client: fragment: true joins the fragments into one response per server re
     const bytes = (evs: Event[]): Buffer[] => evs.map((e) => Buffer.from(Event.encode(e)));
     assert.deepEqual(bytes(a.events), bytes(b.events));
     assert.equal(a.revision, b.revision);
-    // Live: a txn of three large puts arrives as one joined response too.
-    const live = async (): Promise<void> => {
-      const success = keys.slice(0, 3).map((k) => ({ requestPut: PutRequest.create({ key: enc.encode(k), value: value(k, 2) }) }));
-      await grpc.unary('/etcdserverpb.KV/Txn', TxnRequest.encode({ compare: [], success, failure: [] }));
-    };
+    assert.equal(joined.nextRev, a.revision + 1);
+    // Live: a txn of large puts seen with prev_kv arrives as one joined response too.
     const withPrev = await client.watch.watch('cl/', { prefix: true, prevKv: true, fragment: true });
-    await live();
+    await putAll(keys.slice(0, TXN_PUTS), 1);
     const r = await withPrev.next();
     assert.ok(r !== undefined);
-    assert.equal(r.events.length, 3);
+    assert.equal(r.events.length, TXN_PUTS);
     assert.ok(r.events.every((e) => e.prevKv !== undefined && e.kv.modRevision === r.revision));
     assert.equal(withPrev.nextRev, r.revision + 1);
     joined.cancel();
