@@ -247,6 +247,12 @@ export const sessionTtlSecondsDefault = 60;
 export const serviceNoLeaderElectionsMax = 3;
 /** Lock, Campaign and Observe calls one member keeps waiting at once; more are refused (too many requests). */
 export const serviceWaitsMax = 100_000;
+/**
+ * A watcher created with WatchCreateRequest.fragment gets a response of --max-request-bytes
+ * plus this many bytes or more as fragments: etcd 3.4's watch server fragments at
+ * MaxRequestBytes + grpcOverheadBytes (v3rpc/watch.go, grpc.go), not at the flag itself.
+ */
+export const watchFragmentOverheadBytes = 512 * KiB;
 
 // ---- relations between limits ----
 assert(btreePageSizeDefault >= btreePageSizeMin && btreePageSizeDefault <= btreePageSizeMax);
@@ -257,6 +263,9 @@ assert(raftMsgBytesMax <= raftInflightBytesMax, 'one message must fit in the inf
 assert(raftMsgBytesMax < frameBytesMax, 'a raft message must fit in a peer frame');
 assert(snapshotChunkBytes < frameBytesMax, 'a snapshot chunk must fit in a frame');
 assert(grpcMessageBytesMax < frameBytesMax, 'a maximal gRPC message must fit in a native frame');
+// The watch coalescer merges batches only below the size etcd fragments at, so a merged
+// response is never split where etcd (one response per revision) would not split.
+assert(watchCoalesceBytesMax < watchFragmentOverheadBytes, 'a merged watch response stays below the fragment size');
 assert(netSniffBytesMax >= 24, 'the sniffer must be able to hold the whole HTTP/2 preface');
 assert(raftHeartbeatTicksDefault < raftElectionTicksDefault);
 assert(walRecordBytesMax < 2 ** 32, 'a WAL record length must fit the low 32 bits of its length word');

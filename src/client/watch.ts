@@ -37,6 +37,12 @@ export interface WatchOptions extends RangeSpec {
   noDelete?: boolean;
   /** How long to wait for the first `created` (the client's command timeout by default). */
   timeoutMs?: number;
+  /**
+   * Let the server split a response of --max-request-bytes or more into fragments (etcd's
+   * WatchCreateRequest.fragment); the reader still sees one response per server response:
+   * fragments are joined, as clientv3 does.
+   */
+  fragment?: boolean;
 }
 
 /** One response as a watch's reader sees it. */
@@ -69,6 +75,8 @@ export class Watch implements AsyncIterable<WatchResponseView> {
   private closeWaiters: Array<(r: ClientError | undefined) => void> = [];
   /** @internal */ createdSettle: { resolve: () => void; reject: (e: ClientError) => void } | undefined;
   /** @internal */ cancelRequested = false;
+  /** @internal Events of the fragments of a response received so far (fragment watches). */
+  fragments: Event[] = [];
 
   constructor(
     private readonly watcher: Watcher,
@@ -189,7 +197,7 @@ export class Watcher {
       filters,
       prevKv: opts.prevKv === true,
       watchId: 0,
-      fragment: false,
+      fragment: opts.fragment === true,
     };
     const w = new Watch(this, req);
     const created = new Promise<void>((resolve, reject) => {
@@ -354,16 +362,30 @@ export class Watcher {
       }
       return;
     }
-    const last = r.events[r.events.length - 1];
+    if (r.fragment) {
+      // More of this response follows. nextRev stays: a fragment may end inside a revision,
+      // and a stream lost now re-creates the watch from the response's first revision.
+      for (const ev of r.events) w.fragments.push(ev);
+      return;
+    }
+    let events = r.events;
+    if (w.fragments.length > 0) {
+      for (const ev of r.events) w.fragments.push(ev);
+      events = w.fragments;
+      w.fragments = [];
+    }
+    const last = events[events.length - 1];
     if (last !== undefined) w.nextRev = last.kv.modRevision + 1;
     else w.nextRev = Math.max(w.nextRev, rev + 1);
-    await w.push({ revision: rev, events: r.events, compactRevision: 0, canceled: false, progress: last === undefined });
+    await w.push({ revision: rev, events, compactRevision: 0, canceled: false, progress: last === undefined });
   }
 
   /** The stream is gone: every watch it carried is created again on the next one, from its nextRev. */
   private requeue(): void {
     const again = [...this.active.values()];
     if (this.creating !== undefined && !this.creating.done) again.unshift(this.creating);
+    // An incomplete fragmented response is sent again, whole or fragmented, on the next stream.
+    for (const w of again) w.fragments = [];
     this.active.clear();
     this.creating = undefined;
     this.toCreate = [...again.filter((w) => !w.done), ...this.toCreate];

@@ -31,6 +31,8 @@ import { registerLockService } from './lock_service.js';
 import { registerElectionService } from './election_service.js';
 import { registerAuthService } from './auth_service.js';
 import { WatchCoalescer } from './watch_coalescer.js';
+import { fragmentWatchResponse } from './watch_fragment.js';
+import { watchFragmentOverheadBytes } from '../limits.js';
 
 /** etcd's version string this member reports (the API level it implements). */
 export const serverVersion = SERVER_VERSION;
@@ -338,6 +340,10 @@ async function serveWatch(s: EtcdServer, stream: ServerStream): Promise<void> {
     const p = sendFast(parts);
     return p === undefined ? undefined : p.catch(() => {});
   });
+  // Where a fragmenting watcher's responses are split, as etcd's watch server. Merged responses
+  // stay below it (watchCoalesceBytesMax, checked in limits.ts), so only a single batch as
+  // large as etcd's would be (one revision, or a catch-up pass) is ever split.
+  const fragmentBytes = s.cfg.maxRequestBytes + watchFragmentOverheadBytes;
   const sendEvents = (tpl: WatchResponseTemplate, watchId: number, idField: Uint8Array): Promise<void> | undefined =>
     coalescer !== undefined ? coalescer.add(watchId, idField, tpl) : stream.send(tpl.bytes(watchId)).catch(() => {});
   // Any other response first lets the merged events out, so it overtakes none of them.
@@ -358,7 +364,16 @@ async function serveWatch(s: EtcdServer, stream: ServerStream): Promise<void> {
         return send({ ...base, header: s.header(), watchId: w.id, canceled: true, compactRevision: notice.compactRevision, cancelReason: 'etcdserver: mvcc: required revision has been compacted' });
       }
       if (events.length === 0) return send({ ...base, header: s.header(revision), watchId: w.id });
-      return sendEvents(eventBatch(s, events, revision), w.id, idField);
+      const tpl = eventBatch(s, events, revision);
+      // A fragmenting watcher's response of --max-request-bytes or more goes as fragments
+      // (watch_fragment.ts), after whatever is merged for the stream, so it overtakes nothing.
+      if (w.req.fragment && events.length >= 2 && tpl.head.length + idField.length + tpl.tail.length >= fragmentBytes) {
+        coalescer?.flush();
+        let last: Promise<void> = Promise.resolve();
+        for (const m of fragmentWatchResponse(tpl.head, idField, events.map(eventBytes), fragmentBytes)) last = stream.send(m).catch(() => {});
+        return last;
+      }
+      return sendEvents(tpl, w.id, idField);
     });
   };
   // After a snapshot from the leader replaced the store, watchers resume on the new one.

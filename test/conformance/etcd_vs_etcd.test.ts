@@ -15,8 +15,8 @@ import { ctlScripts, gatewayScripts, perfScript } from './scripts.js';
 const haveEtcd = (await commandAvailable('etcd')) && (await commandAvailable('etcdctl', 'version'));
 const skip = haveEtcd ? false : 'etcd and etcdctl are not on PATH (CI installs etcd-server and etcd-client)';
 
-async function pair<T>(fn: (a: Member, b: Member) => Promise<T>): Promise<T> {
-  const [a, b] = await Promise.all([startMember('etcd'), startMember('etcd')]);
+async function pair<T>(fn: (a: Member, b: Member) => Promise<T>, flags: readonly string[] = []): Promise<T> {
+  const [a, b] = await Promise.all([startMember('etcd', { flags }), startMember('etcd', { flags })]);
   try {
     return await fn(a, b);
   } finally {
@@ -30,7 +30,7 @@ for (const script of [...ctlScripts, ...gatewayScripts]) {
       const { diff, left } = await compareScript(a, b, script);
       assert.equal(diff, '', `outputs differ:\n${diff}`);
       assert.equal(left.length, script.steps.filter((s) => !('sleepMs' in s) && !('bg' in s)).length);
-    });
+    }, script.memberFlags);
   });
 }
 

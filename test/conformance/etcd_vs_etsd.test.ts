@@ -23,8 +23,8 @@ const skip = !haveEtcd
 /** Scripts etsd fails today, with what differs (seen on the last run of this suite). */
 const KNOWN_GAPS: Readonly<Record<string, string>> = {};
 
-async function pair<T>(fn: (a: Member, b: Member) => Promise<T>): Promise<T> {
-  const [a, b] = await Promise.allSettled([startMember('etcd'), startMember('etsd')]);
+async function pair<T>(fn: (a: Member, b: Member) => Promise<T>, flags: readonly string[] = []): Promise<T> {
+  const [a, b] = await Promise.allSettled([startMember('etcd', { flags }), startMember('etsd', { flags })]);
   try {
     if (a.status === 'rejected') throw a.reason;
     if (b.status === 'rejected') throw b.reason;
@@ -40,7 +40,7 @@ for (const script of [...ctlScripts, ...gatewayScripts]) {
     await pair(async (etcd, etsd) => {
       const { diff } = await compareScript(etcd, etsd, script);
       assert.equal(diff, '', `outputs differ:\n${diff}`);
-    });
+    }, script.memberFlags);
   });
 }
 

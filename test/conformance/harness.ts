@@ -102,6 +102,8 @@ export interface Member {
 export interface StartOptions {
   readonly name?: string;
   readonly token?: string;
+  /** More server flags, given to etcd and etsd alike (a script's memberFlags). */
+  readonly flags?: readonly string[];
 }
 
 /** Starts one single-member cluster of the given kind and waits until etcdctl finds it healthy. */
@@ -123,6 +125,7 @@ export async function startMember(kind: ServerKind, opts: StartOptions = {}): Pr
     `--initial-cluster=${name}=${peerUrl}`,
     `--initial-cluster-state=new`,
     `--initial-cluster-token=${token}`,
+    ...(opts.flags ?? []),
   ];
   const proc =
     kind === 'etcd'
@@ -356,6 +359,8 @@ export type Step =
 export interface Script {
   readonly name: string;
   readonly steps: readonly Step[];
+  /** Server flags both members of this script start with (e.g. a small --max-request-bytes). */
+  readonly memberFlags?: readonly string[];
 }
 
 export interface StepOutput {

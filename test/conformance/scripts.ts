@@ -288,6 +288,30 @@ export const gatewayScripts: readonly Script[] = [
     ],
   },
   {
+    // etcd 3.4 splits a watch response for a watcher created with fragment=true once it
+    // reaches --max-request-bytes + 512 KiB (v3rpc sendFragments, grpcOverheadBytes); its
+    // gateway sends each fragment as its own {"result":...}. Ten values of 60000 bytes under
+    // --max-request-bytes=65536 (fragments at 589824 bytes): 9 events, then 1 (the split is
+    // tens of KiB from the limit, so the masked ids' sizes do not matter). `}}]}}` ends an
+    // events response (values are base64: no braces); with its newline, a stream is read in whole lines.
+    name: 'gateway: fragmented catch-up watch',
+    memberFlags: ['--max-request-bytes=65536'],
+    steps: [
+      ...Array.from({ length: 10 }, (_, i) => ({ http: '/v3/kv/put', body: { key: b64(`f/${i}`), value: b64(`value ${i} `.padEnd(60_000, String(i))) } })),
+      {
+        http: '/v3/watch',
+        body: { create_request: { key: b64('f/'), range_end: b64('f0'), start_revision: '2', fragment: true } },
+        stream: { maxMs: 10_000, untilText: '}}]}}\n', count: 2 },
+      },
+      // Without fragment the same response goes whole.
+      {
+        http: '/v3/watch',
+        body: { create_request: { key: b64('f/'), range_end: b64('f0'), start_revision: '2' } },
+        stream: { maxMs: 10_000, untilText: '}}]}}\n', count: 1 },
+      },
+    ],
+  },
+  {
     name: 'gateway: lease, cluster, maintenance, health, version',
     steps: [
       { http: '/v3/lease/grant', body: { TTL: '60', ID: '7587' } },
