@@ -62,25 +62,17 @@ interface LoadClient {
   close(): void;
 }
 import { commandAvailable, etsdAvailable, startMember, type Member, type ServerKind } from '../test/conformance/harness.js';
+import { positiveIntArg } from './_shared.js';
 
-function arg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : dflt;
-  if (!Number.isSafeInteger(v) || v <= 0) {
-    console.error(`--${name} must be a positive integer`);
-    process.exit(2);
-  }
-  return v;
-}
-const total = arg('total', 20_000);
-const clients = arg('clients', 100);
-const conns = arg('conns', 10);
-const watchers = arg('watchers', 100);
-const watchPuts = arg('watch-puts', 5000);
-const valSize = arg('val-size', 256);
+const total = positiveIntArg('total', 20_000);
+const clients = positiveIntArg('clients', 100);
+const conns = positiveIntArg('conns', 10);
+const watchers = positiveIntArg('watchers', 100);
+const watchPuts = positiveIntArg('watch-puts', 5000);
+const valSize = positiveIntArg('val-size', 256);
 const rangeKeys = 1000;
-const watchPutClients = arg('watch-put-clients', clients);
-const watchStreams = arg('watch-streams', watchers);
+const watchPutClients = positiveIntArg('watch-put-clients', clients);
+const watchStreams = positiveIntArg('watch-streams', watchers);
 const useNodeHttp2 = process.argv.includes('--node-http2');
 const fullDecode = process.argv.includes('--full-decode');
 const rowNames = ['put', 'range', 'watch'] as const;
