@@ -54,6 +54,14 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * The echo suites' options (net, tls): `--calls` concurrent callers over `--conns` connections,
+ * `--seconds` per run, `--runs` runs, `--bytes` per message.
+ */
+export function echoArgs(): { concurrency: number; conns: number; seconds: number; runs: number; bytes: number } {
+  return { concurrency: numArg('calls', 100), conns: numArg('conns', 10), seconds: numArg('seconds', 3), runs: numArg('runs', 3), bytes: numArg('bytes', 256) };
+}
+
 /** One echo call: sends a message, resolves with what came back. */
 export type EchoCaller = (m: Uint8Array) => Promise<Uint8Array>;
 

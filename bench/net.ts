@@ -16,14 +16,9 @@ import { MethodTable } from '../src/net/methods.js';
 import { NativeClient } from '../src/net/native_client.js';
 import { GrpcClient } from '../src/net/grpc_client.js';
 import { GrpcH2Client } from '../src/net/h2/grpc_h2_client.js';
-import { driveEcho, median, numArg, type EchoCaller } from './_shared.js';
+import { driveEcho, echoArgs, median, type EchoCaller } from './_shared.js';
 
-
-const concurrency = numArg('calls', 100);
-const conns = numArg('conns', 10);
-const seconds = numArg('seconds', 3);
-const runs = numArg('runs', 3);
-const bytes = numArg('bytes', 256);
+const { concurrency, conns, seconds, runs, bytes } = echoArgs();
 
 type Caller = EchoCaller;
 const drive = (callers: Caller[]): Promise<number> => driveEcho(callers, { concurrency, seconds, bytes });

@@ -15,14 +15,9 @@ import { NativeClient } from '../src/net/native_client.js';
 import { GrpcH2Client } from '../src/net/h2/grpc_h2_client.js';
 import { makeSelfSignedCert } from '../src/net/self_cert.js';
 import { connectTls } from '../src/net/tls.js';
-import { driveEcho, median, numArg, type EchoCaller } from './_shared.js';
+import { driveEcho, echoArgs, median, type EchoCaller } from './_shared.js';
 
-
-const concurrency = numArg('calls', 100);
-const conns = numArg('conns', 10);
-const seconds = numArg('seconds', 3);
-const runs = numArg('runs', 3);
-const bytes = numArg('bytes', 256);
+const { concurrency, conns, seconds, runs, bytes } = echoArgs();
 
 type Caller = EchoCaller;
 const drive = (callers: Caller[]): Promise<number> => driveEcho(callers, { concurrency, seconds, bytes });
