@@ -10,17 +10,13 @@
 import { fork } from 'node:child_process';
 import { connect, type Client } from '../src/client/index.js';
 import { TestMember, tempStore } from '../test/client/test_server.js';
-import { median } from './_shared.js';
+import { median, numArg } from './_shared.js';
 
-function arg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-}
 
-const n = arg('n', 20_000);
-const concurrency = arg('concurrency', 100);
-const valueBytes = arg('value', 256);
-const runs = arg('runs', 3);
+const n = numArg('n', 20_000);
+const concurrency = numArg('concurrency', 100);
+const valueBytes = numArg('value', 256);
+const runs = numArg('runs', 3);
 const value = Buffer.alloc(valueBytes, 0x61);
 
 if (process.argv.includes('--serve')) {

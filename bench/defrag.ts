@@ -24,15 +24,11 @@ import { memoryLogger } from '../src/server/logger.js';
 import { EtcdServer } from '../src/server/server.js';
 import { LocalNetwork } from '../src/server/transport.js';
 import { Prng } from '../src/util/prng.js';
-import { median } from './_shared.js';
+import { median, numArg } from './_shared.js';
 
-function arg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-}
-const KEYS = arg('keys', 100_000);
-const RUNS = arg('runs', 3);
-const MEMBER_KEYS = arg('member-keys', 20_000);
+const KEYS = numArg('keys', 100_000);
+const RUNS = numArg('runs', 3);
+const MEMBER_KEYS = numArg('member-keys', 20_000);
 const VALUE = Buffer.alloc(256, 0x61);
 const key = (i: number): Buffer => Buffer.from(`key-${i.toString().padStart(12, '0')}`, 'latin1');
 

@@ -16,37 +16,12 @@ import { MethodTable } from '../src/net/methods.js';
 import { NativeClient } from '../src/net/native_client.js';
 import { GrpcClient } from '../src/net/grpc_client.js';
 import { GrpcH2Client } from '../src/net/h2/grpc_h2_client.js';
-import { median } from './_shared.js';
+import { driveEcho, echoArgs, median, type EchoCaller } from './_shared.js';
 
-function arg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-}
+const { concurrency, conns, seconds, runs, bytes } = echoArgs();
 
-const concurrency = arg('calls', 100);
-const conns = arg('conns', 10);
-const seconds = arg('seconds', 3);
-const runs = arg('runs', 3);
-const bytes = arg('bytes', 256);
-
-type Caller = (m: Uint8Array) => Promise<Uint8Array>;
-
-async function drive(callers: Caller[]): Promise<number> {
-  const message = new Uint8Array(bytes).fill(7);
-  let done = 0;
-  const until = performance.now() + seconds * 1000;
-  const worker = async (i: number): Promise<void> => {
-    const call = callers[i % callers.length] as Caller;
-    while (performance.now() < until) {
-      const r = await call(message);
-      if (r.length !== bytes) throw new Error('bad echo');
-      done++;
-    }
-  };
-  const start = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, (_, i) => worker(i)));
-  return done / ((performance.now() - start) / 1000);
-}
+type Caller = EchoCaller;
+const drive = (callers: Caller[]): Promise<number> => driveEcho(callers, { concurrency, seconds, bytes });
 
 
 /** Child mode: serve echo; on each stdin line print calls and CPU µs since the last line. */

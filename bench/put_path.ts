@@ -12,7 +12,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as net from 'node:net';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { buildConfig } from '../src/server/config.js';
 import { createLogger } from '../src/server/logger.js';
@@ -20,26 +19,12 @@ import { startMember } from '../src/server/embed.js';
 import { buildMethodTable } from '../src/server/handlers.js';
 import { PutRequest } from '../src/proto/index.js';
 import type { CallContext } from '../src/net/methods.js';
-import { median } from './_shared.js';
+import { freePort, median, numArg } from './_shared.js';
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
-}
-const total = Number(arg('total', '100000'));
-const inflight = Number(arg('inflight', '100'));
-const valSize = Number(arg('val-size', '256'));
-const runs = Number(arg('runs', '3'));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
+const total = numArg('total', 100000);
+const inflight = numArg('inflight', 100);
+const valSize = numArg('val-size', 256);
+const runs = numArg('runs', 3);
 
 let gcCount = 0;
 let gcMs = 0;

@@ -20,21 +20,12 @@ import { LockRequest, LockResponse, UnlockRequest } from '../src/proto/v3lockpb.
 import { CampaignRequest, CampaignResponse, ResignRequest } from '../src/proto/v3electionpb.js';
 import { GrpcClient } from '../src/net/index.js';
 import { commandAvailable, etsdAvailable, startMember, type Member, type ServerKind } from '../test/conformance/harness.js';
-import { median } from './_shared.js';
+import { median, positiveIntArg } from './_shared.js';
 
-function arg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : dflt;
-  if (!Number.isSafeInteger(v) || v <= 0) {
-    console.error(`--${name} must be a positive integer`);
-    process.exit(2);
-  }
-  return v;
-}
-const rounds = arg('rounds', 2000);
-const clients = arg('clients', 20);
-const contenders = arg('contenders', 8);
-const handoffs = arg('handoffs', 1000);
+const rounds = positiveIntArg('rounds', 2000);
+const clients = positiveIntArg('clients', 20);
+const contenders = positiveIntArg('contenders', 8);
+const handoffs = positiveIntArg('handoffs', 1000);
 const runs = 5;
 
 interface Row {

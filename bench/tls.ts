@@ -15,37 +15,12 @@ import { NativeClient } from '../src/net/native_client.js';
 import { GrpcH2Client } from '../src/net/h2/grpc_h2_client.js';
 import { makeSelfSignedCert } from '../src/net/self_cert.js';
 import { connectTls } from '../src/net/tls.js';
-import { median } from './_shared.js';
+import { driveEcho, echoArgs, median, type EchoCaller } from './_shared.js';
 
-function arg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-}
+const { concurrency, conns, seconds, runs, bytes } = echoArgs();
 
-const concurrency = arg('calls', 100);
-const conns = arg('conns', 10);
-const seconds = arg('seconds', 3);
-const runs = arg('runs', 3);
-const bytes = arg('bytes', 256);
-
-type Caller = (m: Uint8Array) => Promise<Uint8Array>;
-
-async function drive(callers: Caller[]): Promise<number> {
-  const message = new Uint8Array(bytes).fill(7);
-  let done = 0;
-  const until = performance.now() + seconds * 1000;
-  const worker = async (i: number): Promise<void> => {
-    const call = callers[i % callers.length] as Caller;
-    while (performance.now() < until) {
-      const r = await call(message);
-      if (r.length !== bytes) throw new Error('bad echo');
-      done++;
-    }
-  };
-  const start = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, (_, i) => worker(i)));
-  return done / ((performance.now() - start) / 1000);
-}
+type Caller = EchoCaller;
+const drive = (callers: Caller[]): Promise<number> => driveEcho(callers, { concurrency, seconds, bytes });
 
 const ECHO = '/bench.Echo/Echo';
 

@@ -62,25 +62,17 @@ interface LoadClient {
   close(): void;
 }
 import { commandAvailable, etsdAvailable, startMember, type Member, type ServerKind } from '../test/conformance/harness.js';
+import { positiveIntArg } from './_shared.js';
 
-function arg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : dflt;
-  if (!Number.isSafeInteger(v) || v <= 0) {
-    console.error(`--${name} must be a positive integer`);
-    process.exit(2);
-  }
-  return v;
-}
-const total = arg('total', 20_000);
-const clients = arg('clients', 100);
-const conns = arg('conns', 10);
-const watchers = arg('watchers', 100);
-const watchPuts = arg('watch-puts', 5000);
-const valSize = arg('val-size', 256);
+const total = positiveIntArg('total', 20_000);
+const clients = positiveIntArg('clients', 100);
+const conns = positiveIntArg('conns', 10);
+const watchers = positiveIntArg('watchers', 100);
+const watchPuts = positiveIntArg('watch-puts', 5000);
+const valSize = positiveIntArg('val-size', 256);
 const rangeKeys = 1000;
-const watchPutClients = arg('watch-put-clients', clients);
-const watchStreams = arg('watch-streams', watchers);
+const watchPutClients = positiveIntArg('watch-put-clients', clients);
+const watchStreams = positiveIntArg('watch-streams', watchers);
 const useNodeHttp2 = process.argv.includes('--node-http2');
 const fullDecode = process.argv.includes('--full-decode');
 const rowNames = ['put', 'range', 'watch'] as const;
@@ -244,24 +236,12 @@ async function measure(url: string): Promise<Row[]> {
 function scanWatchResponse(m: Uint8Array, out: { events: number; first: number }): void {
   out.events = 0;
   out.first = -1;
-  let pos = 0;
-  while (pos < m.length) {
-    const tag = readVarint(m, pos);
-    pos = varintEnd;
-    const wire = tag & 7;
-    if (wire === 0) {
-      readVarint(m, pos);
-      pos = varintEnd;
-      continue;
-    }
-    if (wire !== 2) throw new Error(`unexpected wire type ${wire} in a WatchResponse`);
-    const len = readVarint(m, pos);
-    const at = varintEnd;
-    if (tag >>> 3 === 11) {
-      if (out.events === 0) out.first = eventPutIndex(m, at, at + len);
+  for (let pos = 0; nextLen(m, pos, m.length); ) {
+    pos = lenEnd;
+    if (lenField === 11) {
+      if (out.events === 0) out.first = eventPutIndex(m, lenStart, lenEnd);
       out.events++;
     }
-    pos = at + len;
   }
 }
 
@@ -275,28 +255,37 @@ function eventPutIndex(m: Uint8Array, from: number, to: number): number {
 
 // The scanner's results, in module variables so it allocates nothing per message.
 let varintEnd = 0;
+let lenField = 0;
 let lenStart = 0;
 let lenEnd = 0;
 
-/** Finds the first length-delimited field `field` in m[from, to): sets lenStart and lenEnd. */
-function findLen(m: Uint8Array, from: number, to: number, field: number): boolean {
-  for (let pos = from; pos < to; ) {
+/**
+ * The next length-delimited field in m[pos, to), skipping varint fields: sets lenField,
+ * lenStart and lenEnd and returns true, or returns false at `to`.
+ */
+function nextLen(m: Uint8Array, pos: number, to: number): boolean {
+  while (pos < to) {
     const tag = readVarint(m, pos);
     pos = varintEnd;
     const wire = tag & 7;
     if (wire === 0) {
       readVarint(m, pos);
       pos = varintEnd;
-    } else if (wire === 2) {
-      const len = readVarint(m, pos);
-      pos = varintEnd + len;
-      if (tag >>> 3 === field) {
-        lenStart = varintEnd;
-        lenEnd = pos;
-        return true;
-      }
-    } else throw new Error(`unexpected wire type ${wire}`);
+      continue;
+    }
+    if (wire !== 2) throw new Error(`unexpected wire type ${wire}`);
+    const len = readVarint(m, pos);
+    lenField = tag >>> 3;
+    lenStart = varintEnd;
+    lenEnd = varintEnd + len;
+    return true;
   }
+  return false;
+}
+
+/** Finds the first length-delimited field `field` in m[from, to): sets lenStart and lenEnd. */
+function findLen(m: Uint8Array, from: number, to: number, field: number): boolean {
+  for (let pos = from; nextLen(m, pos, to); pos = lenEnd) if (lenField === field) return true;
   return false;
 }
 

@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ephemeralPort, trackChild } from '../child_procs.js';
 import { runCtl } from '../../src/cli/etsdctl/ctl.js';
 import type { CtlIo } from '../../src/cli/etsdctl/context.js';
 import { grpcApiFactory } from '../../src/cli/etsdctl/grpc_api.js';
@@ -17,24 +18,10 @@ import { grpcApiFactory } from '../../src/cli/etsdctl/grpc_api.js';
 export const ETSD_BIN = process.env.ETSD_BIN ?? join(import.meta.dirname, '..', '..', 'src', 'cli', 'etsd.js');
 export const etsdBuilt = (): boolean => existsSync(ETSD_BIN);
 
-const live = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const p of live) p.kill('SIGKILL');
-});
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export const freePort = ephemeralPort;
 
 export interface CtlResult {
   out: string;
@@ -121,10 +108,10 @@ export async function startCluster(n: number, opts: { token?: string; names?: st
       `--listen-peer-urls=http://127.0.0.1:${p.peer}`, `--initial-advertise-peer-urls=http://127.0.0.1:${p.peer}`,
       `--initial-cluster=${initial}`, `--initial-cluster-token=${opts.token ?? 'etsdctl-test'}`,
       '--heartbeat-interval=50', '--election-timeout=500', '--log-level=error'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    live.add(proc);
+    trackChild(proc);
     let log = '';
     proc.stderr?.on('data', (b: Buffer) => (log = (log + b.toString()).slice(-4000)));
-    const exited = new Promise<void>((r) => proc.once('exit', () => (live.delete(proc), r())));
+    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
     return {
       name, clientPort: p.client, peerPort: p.peer, ep, proc,
       kill: async () => {

@@ -82,6 +82,22 @@ interface Outcome {
 // ---- one case per transport ----
 
 /**
+ * The end of a case, once: done(r) clears the hang timer and calls finish(r); later calls are
+ * ignored. If nothing ends the case within ms, it ends as 'hang'.
+ */
+function settleOnce(ms: number, finish: (r: string) => void): (r: string) => void {
+  let settled = false;
+  const done = (r: string): void => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    finish(r);
+  };
+  const timer = setTimeout(() => done('hang'), ms);
+  return done;
+}
+
+/**
  * A gRPC request with a raw body on a fresh HTTP/2 session (node:http2 as the client). With
  * halfClose false the request stays open after the body, and trailers end the case: a server
  * that ends a call early need not wait for the client's END_STREAM.
@@ -91,15 +107,10 @@ function grpcRaw(port: number, headers: http2.OutgoingHttpHeaders, body: Uint8Ar
     const session = http2.connect(`http://127.0.0.1:${port}`);
     let respHeaders: http2.IncomingHttpHeaders | undefined;
     let trailers: http2.IncomingHttpHeaders | undefined;
-    let settled = false;
-    const done = (r: string): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
+    const done = settleOnce(HANG_MS, (r) => {
       session.destroy();
       resolve(r);
-    };
-    const timer = setTimeout(() => done('hang'), HANG_MS);
+    });
     session.on('error', () => done('closed'));
     session.on('close', () => done('closed'));
     const req = session.request({ ':method': 'POST', ...headers });
@@ -128,15 +139,10 @@ function rawExchange(port: number, bytes: Uint8Array, hangMs = HANG_MS): Promise
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
-    let settled = false;
-    const done = (result: string): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
+    const done = settleOnce(hangMs, (result) => {
       s.destroy();
       resolve({ result, reply: Buffer.concat(chunks) });
-    };
-    const timer = setTimeout(() => done('hang'), hangMs);
+    });
     s.on('data', (b: Buffer) => chunks.length < 64 && chunks.push(b));
     s.on('error', () => done('closed'));
     s.on('close', () => done('closed'));
@@ -145,54 +151,57 @@ function rawExchange(port: number, bytes: Uint8Array, hangMs = HANG_MS): Promise
   });
 }
 
-async function nativeCall(port: number, m: MethodSample, payload: Uint8Array): Promise<string> {
+/**
+ * Runs a case on a fresh native connection, closed after it: a StatusError becomes its status
+ * ('hang' for a deadline), any other failure 'closed'.
+ */
+async function onNative(port: number, run: (c: NativeClient) => Promise<string>): Promise<string> {
   const c = await NativeClient.connect('127.0.0.1', port, { connectTimeoutMs: HANG_MS });
   try {
+    return await run(c);
+  } catch (err) {
+    if (err instanceof StatusError) return String(err.status === GRPC_DEADLINE_EXCEEDED ? 'hang' : err.status);
+    return 'closed';
+  } finally {
+    c.close();
+  }
+}
+
+/** Reads a stream to its end: its status when it ends cleanly. */
+async function drained(s: { recv(): Promise<Uint8Array | undefined> }): Promise<string> {
+  for (;;) if ((await s.recv()) === undefined) return String(GRPC_STATUS_OK);
+}
+
+function nativeCall(port: number, m: MethodSample, payload: Uint8Array): Promise<string> {
+  return onNative(port, async (c) => {
     if (m.shape === 'unary') {
       await c.call(m.path, payload, { timeoutMs: HANG_MS });
       return String(GRPC_STATUS_OK);
     }
     const s = c.stream(m.path, { timeoutMs: HANG_MS });
     await s.send(payload, true);
-    for (;;) if ((await s.recv()) === undefined) return String(GRPC_STATUS_OK);
-  } catch (err) {
-    if (err instanceof StatusError) return String(err.status === GRPC_DEADLINE_EXCEEDED ? 'hang' : err.status);
-    return 'closed';
-  } finally {
-    c.close();
-  }
+    return drained(s);
+  });
 }
 
 /** A native stream: the valid message, then the malformed one, no half-close; the stream's end status. */
-async function nativeMidstream(port: number, m: MethodSample, payload: Uint8Array): Promise<string> {
-  const c = await NativeClient.connect('127.0.0.1', port, { connectTimeoutMs: HANG_MS });
-  try {
+function nativeMidstream(port: number, m: MethodSample, payload: Uint8Array): Promise<string> {
+  return onNative(port, async (c) => {
     const s = c.stream(m.path, { timeoutMs: HANG_MS });
     await s.send(m.valid);
     await s.send(payload);
-    for (;;) if ((await s.recv()) === undefined) return String(GRPC_STATUS_OK);
-  } catch (err) {
-    if (err instanceof StatusError) return String(err.status === GRPC_DEADLINE_EXCEEDED ? 'hang' : err.status);
-    return 'closed';
-  } finally {
-    c.close();
-  }
+    return drained(s);
+  });
 }
 
 /** A client-streaming call (the peer port's Raft streams): messages sent, half-closed, the end status. */
-async function nativeClientStream(port: number, path: string, messages: readonly Uint8Array[]): Promise<string> {
-  const c = await NativeClient.connect('127.0.0.1', port, { connectTimeoutMs: HANG_MS });
-  try {
+function nativeClientStream(port: number, path: string, messages: readonly Uint8Array[]): Promise<string> {
+  return onNative(port, async (c) => {
     const s = c.stream(path, { timeoutMs: HANG_MS });
     for (const [i, m] of messages.entries()) await s.send(m, i === messages.length - 1);
     if (messages.length === 0) s.halfClose();
-    for (;;) if ((await s.recv()) === undefined) return String(GRPC_STATUS_OK);
-  } catch (err) {
-    if (err instanceof StatusError) return String(err.status === GRPC_DEADLINE_EXCEEDED ? 'hang' : err.status);
-    return 'closed';
-  } finally {
-    c.close();
-  }
+    return drained(s);
+  });
 }
 
 /** A raftpb.Message MsgHeartbeat (type 8) to member 1 from 2: never this member, so dropped even if it decodes. */

@@ -32,9 +32,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, request as httpRequest } from 'node:http';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ephemeralPort, trackChild } from '../child_procs.js';
 
 export type ServerKind = 'etcd' | 'etsd';
 
@@ -54,29 +55,9 @@ export async function commandAvailable(cmd: string, versionArg = '--version'): P
   });
 }
 
-const live = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const p of live) p.kill('SIGKILL');
-});
-
-function track(p: ChildProcess): ChildProcess {
-  live.add(p);
-  p.on('exit', () => live.delete(p));
-  return p;
-}
 
 /** A free TCP port on 127.0.0.1 (bound, read, released; races are retried by the caller). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export const freePort = ephemeralPort;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -131,7 +112,7 @@ export async function startMember(kind: ServerKind, opts: StartOptions = {}): Pr
     kind === 'etcd'
       ? spawn('etcd', flags, { stdio: ['ignore', 'pipe', 'pipe'] })
       : spawn(process.execPath, [ETSD_BIN, ...flags], { stdio: ['ignore', 'pipe', 'pipe'] });
-  track(proc);
+  trackChild(proc);
   const log: string[] = [];
   const keep = (b: Buffer): void => {
     log.push(b.toString());
@@ -209,7 +190,7 @@ export interface Background {
 
 /** Starts etcdctl without waiting for it (watch, lock, elect); stop it with a signal. */
 export function etcdctlBackground(m: Member, args: readonly string[], opts: CtlOptions = {}): Background {
-  const proc = track(
+  const proc = trackChild(
     spawn('etcdctl', [`--endpoints=${m.clientUrl}`, ...args], {
       env: { ...process.env, ETCDCTL_API: '3' },
       stdio: ['pipe', 'pipe', 'pipe'],

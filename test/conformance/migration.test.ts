@@ -129,23 +129,33 @@ function assertSameView(before: View, after: View, what: string): void {
   assert.equal(after.hash, before.hash, `${what}: endpoint hashkv --rev=${before.revision}`);
 }
 
+/** Writes the history through endpoints; returns what they serve then (revision 10, compacted at 6). */
+async function writtenView(endpoints: readonly string[]): Promise<View> {
+  await writeHistory(endpoints);
+  const v = await view(endpoints);
+  assert.equal(v.revision, 10);
+  assert.equal(v.compactRevision, 6);
+  return v;
+}
+
+/** A restored member keeps working on the restored history: the next write is revision 11. */
+async function assertWritesOn(url: string): Promise<void> {
+  const p = await ok([url], ['put', '/after', 'restore', '-w', 'json']);
+  assert.match(p.stdout, /"revision":11/);
+}
+
 test('etcd -> etsd: etcdctl snapshot save from a real etcd, etsdctl snapshot restore, etsd serves the same keys, revision and hashKV', { skip }, async () => {
   const root = await tempRoot('etsd-migrate-in-');
   const src = await startGroup('etcd', 1);
   let dst: ServerProc | undefined;
   try {
-    await writeHistory(src.endpoints);
-    const before = await view(src.endpoints);
-    assert.equal(before.revision, 10);
-    assert.equal(before.compactRevision, 6);
+    const before = await writtenView(src.endpoints);
     const file = join(root, 'from-etcd.db');
     await save('etcdctl', src.endpoints, file);
     await src.stop();
     dst = await restoreAndStart('etsdctl', 'etsd', file, root);
     assertSameView(before, await view([dst.clientUrl]), 'etsd restored from an etcd snapshot');
-    // The member keeps working on the restored history: the next write is revision 11.
-    const p = await ok([dst.clientUrl], ['put', '/after', 'restore', '-w', 'json']);
-    assert.match(p.stdout, /"revision":11/);
+    await assertWritesOn(dst.clientUrl);
   } finally {
     await src.stop();
     await dst?.kill('SIGKILL');
@@ -158,10 +168,7 @@ test('etsd -> etcd: etsdctl snapshot save from etsd passes etcdctl snapshot stat
   const src = await startGroup('etsd', 1);
   let dst: ServerProc | undefined;
   try {
-    await writeHistory(src.endpoints);
-    const before = await view(src.endpoints);
-    assert.equal(before.revision, 10);
-    assert.equal(before.compactRevision, 6);
+    const before = await writtenView(src.endpoints);
     const file = join(root, 'from-etsd.db');
     await save('etsdctl', src.endpoints, file);
     // etcdctl's own snapshot save against etsd gives a file etcdctl accepts too.
@@ -175,8 +182,7 @@ test('etsd -> etcd: etsdctl snapshot save from etsd passes etcdctl snapshot stat
     for (const [f, how] of [[file, 'etsdctl'], [file2, 'etcdctl']] as const) {
       dst = await restoreAndStart('etcdctl', 'etcd', f, root, how);
       assertSameView(before, await view([dst.clientUrl]), `etcd restored from an etsd snapshot saved by ${how}`);
-      const p = await ok([dst.clientUrl], ['put', '/after', 'restore', '-w', 'json']);
-      assert.match(p.stdout, /"revision":11/);
+      await assertWritesOn(dst.clientUrl);
       await dst.kill('SIGKILL');
     }
   } finally {

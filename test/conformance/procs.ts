@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ETSD_BIN, type CommandResult, type ServerKind } from './harness.js';
 import { freePort } from '../server/helpers.js';
+import { trackChild } from '../child_procs.js';
 
 /** The etsdctl binary, compiled from src/cli/etsdctl.ts. */
 export const ETSDCTL_BIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'etsdctl.js');
@@ -17,16 +18,6 @@ export const ETSDCTL_BIN = join(import.meta.dirname, '..', '..', 'src', 'cli', '
 /** Heartbeat and election timeout (ms) for both kinds, so a leader is found again quickly. */
 export const FAST_TIMING = ['--heartbeat-interval=50', '--election-timeout=500'];
 
-const live = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const p of live) p.kill('SIGKILL');
-});
-
-function track(p: ChildProcess): ChildProcess {
-  live.add(p);
-  p.on('exit', () => live.delete(p));
-  return p;
-}
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -61,7 +52,7 @@ export class ServerProc {
       ...FAST_TIMING,
       ...flags,
     ];
-    this.child = track(
+    this.child = trackChild(
       kind === 'etcd'
         ? spawn('etcd', all, { env, stdio: ['ignore', 'pipe', 'pipe'] })
         : spawn(process.execPath, [ETSD_BIN, ...all], { env, stdio: ['ignore', 'pipe', 'pipe'] }),
@@ -110,7 +101,7 @@ export interface RunOptions {
 
 /** Runs a command to its end (SIGKILLed after timeoutMs, which then shows as `signal:SIGKILL`). */
 export async function run(cmd: string, args: readonly string[], opts: RunOptions = {}, env: NodeJS.ProcessEnv = process.env): Promise<CommandResult> {
-  const proc = track(spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'], ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }) }));
+  const proc = trackChild(spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'], ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }) }));
   const out = { stdout: '', stderr: '' };
   proc.stdout?.on('data', (b: Buffer) => (out.stdout += b.toString()));
   proc.stderr?.on('data', (b: Buffer) => (out.stderr += b.toString()));

@@ -18,11 +18,12 @@ import * as path from 'node:path';
 import { openDb } from '../../src/btree/index.js';
 import { Backend } from '../../src/mvcc/backend.js';
 import { BackendFailedError } from '../../src/mvcc/errors.js';
-import { openStore, openMemoryStore, type Store } from '../../src/mvcc/index.js';
+import { openStore, type Store } from '../../src/mvcc/index.js';
 import { FaultyFileLayer, InjectedIOError } from '../../src/util/file_layer.js';
 import { backendFlightBufferFactor } from '../../src/limits.js';
 import { Prng, seedFromEnv } from '../../src/util/prng.js';
 import { tempDir, b, kvPlain } from './helpers.js';
+import { CrashableStore } from './crashable_store.js';
 
 /** FaultyFileLayer whose async fdatasyncs wait for release() while `hold` is set. */
 class GatedLayer extends FaultyFileLayer {
@@ -205,10 +206,10 @@ function write(p: Prng, st: Store, twin: Store, i: number, deletes = true): void
 test('store: reads during a flight see every write; a finished flight is durable without sync()', async () => {
   const seed = seedFromEnv();
   const p = new Prng(seed);
-  const { dir, cleanup } = tempDir();
   const fl = new GatedLayer();
-  const twin = openMemoryStore({ leaseExpiry: 'caller' });
-  let st = openStore(dir, storeOpts(fl));
+  const c = new CrashableStore(fl, storeOpts(fl));
+  const twin = c.twin;
+  let st = c.st;
   try {
     fl.hold = true;
     let n = 0;
@@ -237,9 +238,7 @@ test('store: reads during a flight see every write; a finished flight is durable
     // during the flight went to the next batch, which is lost, unless they passed the op bound
     // (the compaction's deletes count) and the flight's end committed them too.
     const nextFlight = st.backend.asyncCommits > 1;
-    fl.crash();
-    st.abandon();
-    st = openStore(dir, storeOpts(fl));
+    st = c.crashReopen(storeOpts(fl));
     if (!nextFlight) assert.equal(st.revision, flightRev, "exactly the flight's batch survived");
     else assert.ok(st.revision === flightRev || st.revision === twin.revision, `revision ${st.revision}`);
     // The twin compacted at cr <= flightRev, which changes its hashKV: compare the keys only.
@@ -250,19 +249,17 @@ test('store: reads during a flight see every write; a finished flight is durable
     console.error(`store flight test failed: SEED=${seed}`);
     throw err;
   } finally {
-    st.close();
-    twin.close();
-    cleanup();
+    c.close();
   }
 });
 
 test('store: sync() during a flight finishes it on the spot, and everything is durable', () => {
   const seed = seedFromEnv();
   const p = new Prng(seed);
-  const { dir, cleanup } = tempDir();
   const fl = new GatedLayer();
-  const twin = openMemoryStore({ leaseExpiry: 'caller' });
-  let st = openStore(dir, storeOpts(fl));
+  const c = new CrashableStore(fl, storeOpts(fl));
+  const twin = c.twin;
+  let st = c.st;
   try {
     fl.hold = true;
     while (!st.backend.committing) write(p, st, twin, 1);
@@ -272,9 +269,7 @@ test('store: sync() during a flight finishes it on the spot, and everything is d
     assert.equal(st.backend.committing, false);
     assert.equal(st.backend.pendingWrites, 0);
     const rev = st.revision;
-    fl.crash(p);
-    st.abandon();
-    st = openStore(dir, storeOpts(fl));
+    st = c.crashReopen(storeOpts(fl), p);
     assert.equal(st.revision, rev);
     sameAs(st, twin, rev, 'reopened after sync during a flight');
     assert.equal(st.kv.consistentIndex, BigInt(rev));
@@ -283,9 +278,7 @@ test('store: sync() during a flight finishes it on the spot, and everything is d
     console.error(`sync during flight test failed: SEED=${seed}`);
     throw err;
   } finally {
-    st.close();
-    twin.close();
-    cleanup();
+    c.close();
   }
 });
 
@@ -295,10 +288,10 @@ test('store: a crash at either sync of a flight reopens before or after it, inde
   try {
     for (let round = 0; round < rounds; round++) {
       const p = new Prng(seed + round);
-      const { dir, cleanup } = tempDir();
       const fl = new GatedLayer();
-      const twin = openMemoryStore({ leaseExpiry: 'caller' });
-      let st = openStore(dir, storeOpts(fl));
+      const c = new CrashableStore(fl, storeOpts(fl));
+      const twin = c.twin;
+      let st = c.st;
       try {
         // Some durable history first, with flights that finish.
         const n = p.range(0, 30);
@@ -317,9 +310,7 @@ test('store: a crash at either sync of a flight reopens before or after it, inde
         const stage = p.int(3);
         if (stage >= 1) await fl.releaseOne(); // pages synced, meta written, its sync held
         if (stage >= 2) assert.equal(fl.held, 1);
-        fl.crash(p.chance(0.5) ? p : undefined);
-        st.abandon();
-        st = openStore(dir, storeOpts(fl));
+        st = c.crashReopen(storeOpts(fl), p.chance(0.5) ? p : undefined);
         const rev = st.revision;
         assert.ok(rev === before || rev === after, `round ${round} stage ${stage}: revision ${rev}, expected ${before} or ${after}`);
         if (stage === 0) assert.equal(rev, before, 'nothing of the flight was synced');
@@ -327,9 +318,7 @@ test('store: a crash at either sync of a flight reopens before or after it, inde
         assert.equal(st.kv.consistentIndex, rev === 1 ? 0n : BigInt(rev), 'consistent index agrees with the data');
         assert.deepEqual(st.check(), []);
       } finally {
-        st.close();
-        twin.close();
-        cleanup();
+        c.close();
       }
     }
   } catch (err) {
@@ -339,12 +328,12 @@ test('store: a crash at either sync of a flight reopens before or after it, inde
 });
 
 test('store: a failed flight stops the backend with a typed error; the durable state survives', async () => {
-  const { dir, cleanup } = tempDir();
   const fl = new GatedLayer();
   const p = new Prng(seedFromEnv());
-  const twin = openMemoryStore({ leaseExpiry: 'caller' });
   const fatal: unknown[] = [];
-  let st = openStore(dir, storeOpts(fl, { onBackendFatal: (e: unknown) => fatal.push(e) }));
+  const c = new CrashableStore(fl, storeOpts(fl, { onBackendFatal: (e: unknown) => fatal.push(e) }));
+  const twin = c.twin;
+  let st = c.st;
   try {
     for (let i = 0; i < 5; i++) write(p, st, twin, i);
     st.sync();
@@ -359,14 +348,12 @@ test('store: a failed flight stops the backend with a typed error; the durable s
     fl.hold = false;
     st.close();
     fl.crash();
-    st = openStore(dir, storeOpts(fl));
+    st = c.reopen(storeOpts(fl));
     assert.equal(st.revision, durable);
     sameAs(st, twin, durable, 'reopened after the failed flight');
     assert.deepEqual(st.check(), []);
   } finally {
-    st.close();
-    twin.close();
-    cleanup();
+    c.close();
   }
 });
 

@@ -6,9 +6,51 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { openStore, openMemoryStore } from '../../src/mvcc/index.js';
+import { openStore, openMemoryStore, type Store } from '../../src/mvcc/index.js';
 import { FaultyFileLayer } from '../../src/util/file_layer.js';
 import { tempDir, b, s, kvPlain } from './helpers.js';
+
+const ALL = { key: new Uint8Array([0]), rangeEnd: new Uint8Array([0]) };
+
+interface Kept {
+  /** The db file's size, to see the defragment shrink it. */
+  size: number;
+  hash: number;
+  kvs: ReturnType<typeof kvPlain>[];
+  rev: number;
+}
+
+/** What a defragment must keep (and the file size it must shrink). */
+function stateOf(st: Store, dir: string): Kept {
+  return { size: fs.statSync(path.join(dir, 'db')).size, hash: st.hashKV().hash, kvs: st.range(ALL).kvs.map(kvPlain), rev: st.revision };
+}
+
+/** After the defragment: the same hashKV and keys, and a sound file. */
+function assertKept(st: Store, before: Kept): void {
+  assert.equal(st.hashKV().hash, before.hash);
+  assert.deepEqual(st.range(ALL).kvs.map(kvPlain), before.kvs);
+  assert.deepEqual(st.check(), []);
+}
+
+/**
+ * Writes go on in the new file, and everything survives a reopen: a put of `key`, then the
+ * store closed and reopened (returned) at the next revision with the same hashKV; no copy left.
+ */
+function writeAndReopen(st: Store, dir: string, before: Kept, key: string): Store {
+  st.put({ key: b(key), value: b('1') });
+  const h2 = st.hashKV().hash;
+  st.close();
+  const back = openStore(dir, { noSync: true, leaseExpiry: 'caller' });
+  try {
+    assert.equal(back.revision, before.rev + 1);
+    assert.equal(back.hashKV().hash, h2);
+    assert.ok(!fs.existsSync(path.join(dir, 'db.defrag')));
+  } catch (err) {
+    back.close(); // the caller's finally closes the store it holds, the closed one
+    throw err;
+  }
+  return back;
+}
 
 test('defrag shrinks the file and changes nothing else', () => {
   const { dir, cleanup } = tempDir();
@@ -23,23 +65,13 @@ test('defrag shrinks the file and changes nothing else', () => {
     st.put({ key: b('leased'), value: b('x'), lease: 77n });
     st.compact({ revision: st.revision });
     st.sync();
-    const all = { key: new Uint8Array([0]), rangeEnd: new Uint8Array([0]) };
-    const before = { size: fs.statSync(path.join(dir, 'db')).size, hash: st.hashKV().hash, kvs: st.range(all).kvs.map(kvPlain), rev: st.revision };
+    const before = stateOf(st, dir);
     st.defrag();
     const after = fs.statSync(path.join(dir, 'db')).size;
     assert.ok(after < before.size / 4, `file ${before.size} -> ${after} bytes`);
-    assert.equal(st.hashKV().hash, before.hash);
-    assert.deepEqual(st.range(all).kvs.map(kvPlain), before.kvs);
-    assert.deepEqual(st.check(), []);
-    // Writes go on in the new file, and everything survives a reopen.
-    st.put({ key: b('new'), value: b('1') });
-    const h2 = st.hashKV().hash;
-    st.close();
-    st = openStore(dir, { noSync: true, leaseExpiry: 'caller' });
-    assert.equal(st.revision, before.rev + 1);
+    assertKept(st, before);
+    st = writeAndReopen(st, dir, before, 'new');
     assert.deepEqual(st.leaseTimeToLive({ ID: 77n, keys: true }).keys.map((k) => Buffer.from(k).toString()), ['leased']);
-    assert.equal(st.hashKV().hash, h2);
-    assert.ok(!fs.existsSync(path.join(dir, 'db.defrag')));
   } finally {
     st.close();
     cleanup();
@@ -68,14 +100,12 @@ function filled(st: ReturnType<typeof openStore>, puts: number): { compactRev: n
   return { compactRev };
 }
 
-const ALL = { key: new Uint8Array([0]), rangeEnd: new Uint8Array([0]) };
-
 test('defragment(): the copy runs in a worker while ranges, watches, leases and hashKV are served; writes wait for the swap', async () => {
   const { dir, cleanup } = tempDir();
   let st = openStore(dir, { noSync: true, leaseExpiry: 'caller' });
   try {
     const { compactRev } = filled(st, 4000);
-    const before = { size: fs.statSync(path.join(dir, 'db')).size, hash: st.hashKV().hash, kvs: st.range(ALL).kvs.map(kvPlain), rev: st.revision };
+    const before = stateOf(st, dir);
     const order: string[] = [];
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
@@ -114,16 +144,8 @@ test('defragment(): the copy runs in a worker while ranges, watches, leases and 
     assert.ok(r.bytesAfter < before.size / 4, `file ${before.size} -> ${r.bytesAfter} bytes`);
     assert.equal(fs.statSync(path.join(dir, 'db')).size, r.bytesAfter);
     assert.equal(st.revision, before.rev);
-    assert.equal(st.hashKV().hash, before.hash);
-    assert.deepEqual(st.range(ALL).kvs.map(kvPlain), before.kvs);
-    assert.deepEqual(st.check(), []);
-    st.put({ key: b('after'), value: b('1') });
-    const h2 = st.hashKV().hash;
-    st.close();
-    st = openStore(dir, { noSync: true, leaseExpiry: 'caller' });
-    assert.equal(st.revision, before.rev + 1);
-    assert.equal(st.hashKV().hash, h2);
-    assert.ok(!fs.existsSync(path.join(dir, 'db.defrag')));
+    assertKept(st, before);
+    st = writeAndReopen(st, dir, before, 'after');
   } finally {
     st.close();
     cleanup();

@@ -6,10 +6,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openStore, openMemoryStore, type Store } from '../../src/mvcc/index.js';
+import type { Store } from '../../src/mvcc/index.js';
 import { FaultyFileLayer } from '../../src/util/file_layer.js';
 import { Prng, seedFromEnv } from '../../src/util/prng.js';
-import { tempDir, b, kvPlain } from './helpers.js';
+import { b, kvPlain } from './helpers.js';
+import { CrashableStore } from './crashable_store.js';
 
 function randomWrite(p: Prng, stores: Store[]): void {
   const k = `k${p.int(40)}`;
@@ -29,10 +30,10 @@ test('crash at random moments: reopen gives exactly the last committed batch', (
   try {
     for (let round = 0; round < rounds; round++) {
       const p = new Prng(seed + round);
-      const { dir, cleanup } = tempDir();
       const fl = new FaultyFileLayer();
-      const twin = openMemoryStore({ leaseExpiry: 'caller' });
-      let st = openStore(dir, { fileLayer: fl, batchOpsMax: p.range(5, 60), batchIntervalMs: 1e9, leaseExpiry: 'caller' });
+      const c = new CrashableStore(fl, { fileLayer: fl, batchOpsMax: p.range(5, 60), batchIntervalMs: 1e9, leaseExpiry: 'caller' });
+      const twin = c.twin;
+      let st = c.st;
       try {
         let durableRev = st.revision;
         let commits = st.backend.commits;
@@ -45,18 +46,14 @@ test('crash at random moments: reopen gives exactly the last committed batch', (
             durableRev = st.revision;
           }
         }
-        fl.crash(p.chance(0.5) ? p : undefined);
-        st.abandon();
-        st = openStore(dir, { fileLayer: fl, leaseExpiry: 'caller' });
+        st = c.crashReopen({ fileLayer: fl, leaseExpiry: 'caller' }, p.chance(0.5) ? p : undefined);
         assert.equal(st.revision, durableRev, `round ${round}: revision after crash`);
         const all = { key: new Uint8Array([0]), rangeEnd: new Uint8Array([0]) };
         assert.deepEqual(st.range(all).kvs.map(kvPlain), twin.range({ ...all, revision: durableRev }).kvs.map(kvPlain));
         assert.equal(st.hashKV().hash, twin.hashKV({ revision: durableRev }).hash);
         assert.deepEqual(st.check(), []);
       } finally {
-        st.close();
-        twin.close();
-        cleanup();
+        c.close();
       }
     }
   } catch (err) {
@@ -68,16 +65,14 @@ test('crash at random moments: reopen gives exactly the last committed batch', (
 test("durability 'sync': every acknowledged write survives a crash", () => {
   const seed = seedFromEnv();
   const p = new Prng(seed);
-  const { dir, cleanup } = tempDir();
   const fl = new FaultyFileLayer();
-  let st = openStore(dir, { fileLayer: fl, durability: 'sync', leaseExpiry: 'caller' });
+  const c = new CrashableStore(fl, { fileLayer: fl, durability: 'sync', leaseExpiry: 'caller' });
+  let st = c.st;
   try {
     const { ID } = st.leaseGrant({ TTL: 100 });
     for (let i = 0; i < 30; i++) st.put({ key: b(`k${i}`), value: b(`${i}`), lease: i % 2 === 0 ? ID : 0n });
     const rev = st.revision;
-    fl.crash(p);
-    st.abandon();
-    st = openStore(dir, { fileLayer: fl, leaseExpiry: 'caller' });
+    st = c.crashReopen({ fileLayer: fl, leaseExpiry: 'caller' }, p);
     assert.equal(st.revision, rev);
     assert.equal(st.range({ key: b('k'), rangeEnd: b('l') }).count, 30);
     assert.equal(st.leaseTimeToLive({ ID, keys: true }).keys.length, 15);
@@ -85,7 +80,6 @@ test("durability 'sync': every acknowledged write survives a crash", () => {
     console.error(`durability sync test failed: SEED=${seed}`);
     throw err;
   } finally {
-    st.close();
-    cleanup();
+    c.close();
   }
 });

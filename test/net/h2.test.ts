@@ -7,27 +7,10 @@ import assert from 'node:assert/strict';
 import { H2ServerConnection, type H2Stream } from '../../src/net/h2/h2_conn.js';
 import { H2, H2Error, H2FrameParser, FLAG_END_HEADERS, FLAG_END_STREAM, FLAG_ACK } from '../../src/net/h2/h2_frame.js';
 import { encodeHeaderBlock } from '../../src/net/h2/hpack.js';
-import type { ByteTransport } from '../../src/net/transport.js';
+import { PREFACE, REQUEST, frame, memoryTransport, u32 } from './h2_wire.js';
 import { Prng, seedFromEnv } from '../../src/util/prng.js';
 import { EtsdError } from '../../src/util/errors.js';
 
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-
-function frame(type: number, flags: number, id: number, payload: Uint8Array = new Uint8Array(0)): Buffer {
-  const b = Buffer.alloc(9 + payload.length);
-  b.writeUIntBE(payload.length, 0, 3);
-  b[3] = type;
-  b[4] = flags;
-  b.writeUInt32BE(id, 5);
-  b.set(payload, 9);
-  return b;
-}
-
-function u32(v: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(v);
-  return b;
-}
 
 interface Harness {
   conn: H2ServerConnection;
@@ -47,21 +30,12 @@ function harness(): Harness {
   };
   const parser = new H2FrameParser((type, flags, id, payload) => h.frames.push({ type, flags, id, payload: Buffer.from(payload) }), 1 << 24);
   parser.push(PREFACE); // our parser expects a client preface; the server sends none
-  const transport: ByteTransport = {
-    write: (pieces) => {
-      for (const p of pieces) parser.push(p);
-    },
-    queuedBytes: 0,
-    pauseReading() {},
-    resumeReading() {},
-    end: () => {
+  const transport = memoryTransport(
+    (b) => parser.push(b),
+    () => {
       h.ended = true;
     },
-    destroy: () => {
-      h.ended = true;
-    },
-    peer: 'test',
-  };
+  );
   h.conn = new H2ServerConnection({
     onStream: (stream, headers) => {
       const rec = { stream, headers, data: [] as Buffer[], ended: false, closed: null as number | undefined | null };
@@ -81,7 +55,6 @@ function harness(): Harness {
   return h;
 }
 
-const REQUEST = encodeHeaderBlock([[':method', 'POST'], [':scheme', 'http'], [':path', '/a.B/C'], [':authority', 'x'], ['content-type', 'application/grpc']]);
 
 function goaway(h: Harness): number | undefined {
   const g = h.frames.find((f) => f.type === H2.GOAWAY);

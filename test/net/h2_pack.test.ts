@@ -10,30 +10,12 @@ import { H2, FLAG_END_HEADERS, FLAG_END_STREAM, H2FrameParser } from '../../src/
 import { PACK_BYTES_MAX } from '../../src/net/h2/grpc_pack.js';
 import { encodeHeaderBlock } from '../../src/net/h2/hpack.js';
 import { GrpcMessageParser } from '../../src/net/grpc_frame.js';
-import type { ByteTransport } from '../../src/net/transport.js';
+import { PREFACE, REQUEST, frame, memoryTransport, u32 } from './h2_wire.js';
 import { Prng, seedFromEnv } from '../../src/util/prng.js';
 
 const seed = seedFromEnv();
 const where = `(SEED=${seed})`;
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-const REQUEST = encodeHeaderBlock([[':method', 'POST'], [':scheme', 'http'], [':path', '/a.B/C'], [':authority', 'x'], ['content-type', 'application/grpc']]);
 const TRAILERS = encodeHeaderBlock([['grpc-status', '0']]);
-
-function frame(type: number, flags: number, id: number, payload: Uint8Array = new Uint8Array(0)): Buffer {
-  const b = Buffer.alloc(9 + payload.length);
-  b.writeUIntBE(payload.length, 0, 3);
-  b[3] = type;
-  b[4] = flags;
-  b.writeUInt32BE(id, 5);
-  b.set(payload, 9);
-  return b;
-}
-
-function u32(v: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(v);
-  return b;
-}
 
 interface Client {
   conn: H2ServerConnection;
@@ -67,17 +49,7 @@ function client(windowBytes?: number): Client {
     }
   }, 1 << 24);
   frames.push(PREFACE);
-  const transport: ByteTransport = {
-    write: (pieces) => {
-      for (const p of pieces) frames.push(p);
-    },
-    queuedBytes: 0,
-    pauseReading() {},
-    resumeReading() {},
-    end() {},
-    destroy() {},
-    peer: 'test',
-  };
+  const transport = memoryTransport((b) => frames.push(b));
   c.conn = new H2ServerConnection({
     onStream: (stream) => {
       c.streams.push(stream);

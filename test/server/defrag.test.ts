@@ -12,14 +12,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { buildConfig } from '../../src/server/config.js';
-import { memoryLogger } from '../../src/server/logger.js';
 import { EtcdServer } from '../../src/server/server.js';
-import { peerMethods } from '../../src/server/handlers.js';
 import { defragmentMember } from '../../src/server/defrag.js';
-import { LocalNetwork } from '../../src/server/transport.js';
+import { inCluster as startInCluster, type InCluster } from './inproc_cluster.js';
 import type { PutResponse, RangeResponse } from '../../src/proto/index.js';
-import { Cluster, eventually, sleep, startCluster, tempDir } from './helpers.js';
+import { Cluster, eventually, sleep, startCluster } from './helpers.js';
 
 const roots: string[] = [];
 const clusters: Cluster[] = [];
@@ -32,52 +29,11 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 const ALL = { key: new Uint8Array([0]), rangeEnd: new Uint8Array([0]) };
 
-interface InCluster {
-  net: LocalNetwork;
-  servers: EtcdServer[];
-  start: (i: number) => Promise<EtcdServer>;
-  stop: () => Promise<void>;
-}
-
-async function inCluster(n: number, opts: { snapshotCount?: number; catchUp?: number; heldEntriesMax?: number } = {}): Promise<InCluster> {
-  const root = tempDir('etsd-defrag-');
-  roots.push(root);
-  const net = new LocalNetwork();
-  const names = Array.from({ length: n }, (_, i) => `d${i + 1}`);
-  const initial = names.map((nm, i) => `${nm}=http://127.0.0.1:${31001 + i}`).join(',');
-  const servers: EtcdServer[] = [];
-  const start = async (i: number): Promise<EtcdServer> => {
-    const cfg = buildConfig({
-      name: names[i],
-      dataDir: path.join(root, names[i]!),
-      listenPeerUrls: `http://127.0.0.1:${31001 + i}`,
-      initialAdvertisePeerUrls: `http://127.0.0.1:${31001 + i}`,
-      initialCluster: initial,
-      heartbeatInterval: 20,
-      electionTimeout: 200,
-      snapshotCount: opts.snapshotCount,
-    });
-    const s = await EtcdServer.start(cfg, {
-      logger: memoryLogger(names[i]!, 'warn'),
-      transport: (host) => net.attach(host),
-      requestTimeoutMs: 5000,
-      snapshotCatchUpEntries: opts.catchUp,
-      heldEntriesMax: opts.heldEntriesMax,
-    });
-    s.peerCall = peerMethods(s);
-    servers[i] = s;
-    return s;
-  };
-  for (let i = 0; i < n; i++) await start(i);
-  return {
-    net,
-    servers,
-    start,
-    stop: async () => {
-      for (const s of servers) await s?.stop();
-    },
-  };
-}
+const inCluster = async (n: number, opts: { snapshotCount?: number; catchUp?: number; heldEntriesMax?: number } = {}): Promise<InCluster> => {
+  const c = await startInCluster(n, { dirPrefix: 'etsd-defrag-', namePrefix: 'd', basePort: 31001, requestTimeoutMs: 5000, ...opts });
+  roots.push(c.root);
+  return c;
+};
 
 const leaderOf = (servers: EtcdServer[]): Promise<EtcdServer> =>
   eventually(async () => {

@@ -11,10 +11,10 @@ import { buildConfig } from '../../src/server/config.js';
 import { memoryLogger } from '../../src/server/logger.js';
 import { EtcdServer } from '../../src/server/server.js';
 import { peerMethods } from '../../src/server/handlers.js';
-import { LocalNetwork } from '../../src/server/transport.js';
+import { inCluster as startInCluster, type InCluster } from './inproc_cluster.js';
 import { Prng, seedFromEnv } from '../../src/util/prng.js';
 import type { PutResponse, RangeResponse } from '../../src/proto/index.js';
-import { eventually, sleep, tempDir } from './helpers.js';
+import { eventually, sleep } from './helpers.js';
 
 const roots: string[] = [];
 after(() => {
@@ -24,62 +24,20 @@ after(() => {
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-interface InCluster {
-  net: LocalNetwork;
-  servers: EtcdServer[];
-  root: string;
-  names: string[];
-  start(i: number): Promise<EtcdServer>;
+interface InProcCluster extends InCluster {
   leader(): Promise<EtcdServer>;
-  stop(): Promise<void>;
 }
 
-async function inCluster(n: number, opts: { snapshotCount?: number; catchUp?: number } = {}): Promise<InCluster> {
-  const root = tempDir('etsd-inproc-');
-  roots.push(root);
-  const net = new LocalNetwork();
-  const names = Array.from({ length: n }, (_, i) => `p${i + 1}`);
-  const initial = names.map((nm, i) => `${nm}=http://127.0.0.1:${30001 + i}`).join(',');
-  const servers: EtcdServer[] = [];
-  const start = async (i: number): Promise<EtcdServer> => {
-    const cfg = buildConfig({
-      name: names[i],
-      dataDir: path.join(root, names[i]!),
-      listenPeerUrls: `http://127.0.0.1:${30001 + i}`,
-      initialAdvertisePeerUrls: `http://127.0.0.1:${30001 + i}`,
-      initialCluster: initial,
-      heartbeatInterval: 20,
-      electionTimeout: 200,
-      snapshotCount: opts.snapshotCount,
-    });
-    const s = await EtcdServer.start(cfg, {
-      logger: memoryLogger(names[i]!, 'warn'),
-      transport: (host) => net.attach(host),
-      requestTimeoutMs: 1500,
-      snapshotCatchUpEntries: opts.catchUp,
-    });
-    s.peerCall = peerMethods(s);
-    servers[i] = s;
-    return s;
-  };
-  for (let i = 0; i < n; i++) await start(i);
+async function inCluster(n: number, opts: { snapshotCount?: number; catchUp?: number } = {}): Promise<InProcCluster> {
+  const c = await startInCluster(n, { dirPrefix: 'etsd-inproc-', namePrefix: 'p', basePort: 30001, requestTimeoutMs: 1500, ...opts });
+  roots.push(c.root);
   const leader = (): Promise<EtcdServer> =>
     eventually(async () => {
-      const l = servers.find((s) => s !== undefined && s.isLeader && !(s as unknown as { stopping: boolean }).stopping);
+      const l = c.servers.find((s) => s !== undefined && s.isLeader && !(s as unknown as { stopping: boolean }).stopping);
       if (l === undefined) throw new Error('no leader');
       return l;
     });
-  return {
-    net,
-    servers,
-    root,
-    names,
-    start,
-    leader,
-    stop: async () => {
-      for (const s of servers) await s?.stop();
-    },
-  };
+  return { ...c, leader };
 }
 
 async function put(s: EtcdServer, k: string, v: string): Promise<PutResponse> {

@@ -7,18 +7,16 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { buildConfig } from '../../src/server/config.js';
-import { memoryLogger } from '../../src/server/logger.js';
 import { EtcdServer } from '../../src/server/server.js';
-import { buildMethodTable, peerMethods } from '../../src/server/handlers.js';
-import { LocalNetwork } from '../../src/server/transport.js';
+import { buildMethodTable } from '../../src/server/handlers.js';
+import type { LocalNetwork } from '../../src/server/transport.js';
+import { inCluster } from './inproc_cluster.js';
 import { CallContextImpl, ServerStreamImpl, type MethodTable } from '../../src/net/methods.js';
 import { Status, StatusError } from '../../src/net/status.js';
 import { LeaseGrantRequest, LeaseGrantResponse } from '../../src/proto/index.js';
 import { LockRequest, LockResponse, UnlockRequest } from '../../src/proto/v3lockpb.js';
 import { CampaignRequest, LeaderRequest, LeaderResponse } from '../../src/proto/v3electionpb.js';
-import { eventually, tempDir } from './helpers.js';
+import { eventually } from './helpers.js';
 
 const roots: string[] = [];
 after(() => {
@@ -37,40 +35,20 @@ interface Cluster {
 }
 
 async function cluster(n: number): Promise<Cluster> {
-  const root = tempDir('etsd-svc-cluster-');
-  roots.push(root);
-  const net = new LocalNetwork();
-  const names = Array.from({ length: n }, (_, i) => `q${i + 1}`);
-  const initial = names.map((nm, i) => `${nm}=http://127.0.0.1:${31001 + i}`).join(',');
-  const servers: EtcdServer[] = [];
-  for (let i = 0; i < n; i++) {
-    const cfg = buildConfig({
-      name: names[i],
-      dataDir: path.join(root, names[i]!),
-      listenPeerUrls: `http://127.0.0.1:${31001 + i}`,
-      initialAdvertisePeerUrls: `http://127.0.0.1:${31001 + i}`,
-      initialCluster: initial,
-      heartbeatInterval: 20,
-      electionTimeout: 200,
-    });
-    const s = await EtcdServer.start(cfg, { logger: memoryLogger(names[i]!, 'error'), transport: (host) => net.attach(host), requestTimeoutMs: 1500 });
-    s.peerCall = peerMethods(s);
-    servers.push(s);
-  }
-  const tables = servers.map((s) => buildMethodTable(s));
+  const c = await inCluster(n, { dirPrefix: 'etsd-svc-cluster-', namePrefix: 'q', basePort: 31001, requestTimeoutMs: 1500, logLevel: 'error' });
+  roots.push(c.root);
+  const servers = c.servers;
   return {
-    net,
+    net: c.net,
     servers,
-    tables,
+    tables: servers.map((s) => buildMethodTable(s)),
     leader: () =>
       eventually(async () => {
         const i = servers.findIndex((s) => s.isLeader);
         if (i < 0) throw new Error('no leader');
         return i;
       }),
-    stop: async () => {
-      for (const s of servers) await s.stop();
-    },
+    stop: c.stop,
   };
 }
 

@@ -11,21 +11,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../server/helpers.js';
+import { trackChild } from '../child_procs.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const etsdBin = path.join(here, '..', '..', 'src', 'cli', 'etsd.js');
 export const etsdctlBin = path.join(here, '..', '..', 'src', 'cli', 'etsdctl.js');
 
-const live = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const p of live) p.kill('SIGKILL');
-});
-
-function track(p: ChildProcess): ChildProcess {
-  live.add(p);
-  p.on('exit', () => live.delete(p));
-  return p;
-}
 
 export interface Certs {
   dir: string;
@@ -92,7 +83,7 @@ export interface RunResult {
 /** Runs a program to completion (killed after timeoutMs). */
 export function run(cmd: string, args: readonly string[], opts: { stdin?: string; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const p = track(spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ETCDCTL_API: '3', ...opts.env } }));
+    const p = trackChild(spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ETCDCTL_API: '3', ...opts.env } }));
     let stdout = '';
     let stderr = '';
     p.stdout?.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -115,7 +106,7 @@ export function etsdctl(args: readonly string[], opts: { stdin?: string; timeout
 
 /** A long-running command (watch) whose output is read while it runs. */
 export function background(cmd: string, args: readonly string[]): { proc: ChildProcess; out: () => string; stop(): Promise<void> } {
-  const p = track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCDCTL_API: '3' } }));
+  const p = trackChild(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCDCTL_API: '3' } }));
   let out = '';
   p.stdout?.on('data', (b: Buffer) => (out += b.toString()));
   p.stderr?.on('data', (b: Buffer) => (out += b.toString()));
@@ -184,7 +175,7 @@ export async function startTlsMember(kind: 'etsd' | 'etcd', opts: TlsMemberOptio
     ...opts.flags,
   ];
   const logs: string[] = [];
-  const p = track(kind === 'etsd' ? spawn(process.execPath, [etsdBin, ...flags], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn('etcd', flags, { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const p = trackChild(kind === 'etsd' ? spawn(process.execPath, [etsdBin, ...flags], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn('etcd', flags, { stdio: ['ignore', 'pipe', 'pipe'] }));
   p.stdout?.on('data', (b: Buffer) => logs.push(b.toString()));
   p.stderr?.on('data', (b: Buffer) => logs.push(b.toString()));
   const exited = new Promise<void>((r) => p.once('exit', () => r()));

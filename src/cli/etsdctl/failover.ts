@@ -264,6 +264,33 @@ interface Watcher {
   resumed: boolean;
 }
 
+/**
+ * The loop of the streams that move to the next member: open(c) on a live member's connection
+ * (called outside the error handling, so a failure to open is the caller's), then what it
+ * yields. When that ends without the caller closing, or fails with a transient error (the
+ * member is abandoned when it failed), onResume() runs, and after the backoff it opens again
+ * on the next member. Ends when closed() or when no member is left; rethrows errors that are
+ * not transient, and any error once closed.
+ */
+async function* resuming<T>(fo: FailoverApi, closed: () => boolean, open: (c: EtcdApi) => AsyncIterable<T>, onResume?: () => void): AsyncGenerator<T> {
+  for (;;) {
+    if (closed()) return;
+    const c = await fo.streamConnection();
+    if (!c || closed()) return;
+    const stream = open(c);
+    try {
+      yield* stream;
+      if (closed()) return;
+    } catch (e) {
+      if (closed()) throw e;
+      if (isMemberFailure(e)) fo.abandon(c);
+      if (!isTransient(e)) throw e;
+    }
+    onResume?.();
+    if (!(await fo.beforeReopen())) return;
+  }
+}
+
 /** A Watch stream that moves to the next member and resumes each watch where it left off. */
 class ResumingWatch implements WatchStream {
   private inner: WatchStream | undefined;
@@ -298,34 +325,34 @@ class ResumingWatch implements WatchStream {
     this.inner?.close();
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<P.WatchResponse> {
-    for (;;) {
-      if (this.closed) return;
-      const c = await this.fo.streamConnection();
-      if (!c || this.closed) return;
-      const s = c.watch();
-      this.inner = s;
-      this.pending = [];
-      for (const w of this.watchers) {
-        if (w.canceled) continue;
-        w.innerId = -1;
-        this.pending.push(w);
-        s.send({ createRequest: { ...w.req, startRevision: w.nextRev } } as P.WatchRequest);
-      }
-      try {
-        for await (const r of s) {
-          const out = this.track(r);
-          if (out) yield out;
+  [Symbol.asyncIterator](): AsyncIterator<P.WatchResponse> {
+    return resuming(
+      this.fo,
+      () => this.closed,
+      (c) => {
+        const s = c.watch();
+        this.inner = s;
+        this.pending = [];
+        for (const w of this.watchers) {
+          if (w.canceled) continue;
+          w.innerId = -1;
+          this.pending.push(w);
+          s.send({ createRequest: { ...w.req, startRevision: w.nextRev } } as P.WatchRequest);
         }
-        if (this.closed) return;
-      } catch (e) {
-        if (this.closed) throw e;
-        if (isMemberFailure(e)) this.fo.abandon(c);
-        if (!isTransient(e)) throw e;
-      }
-      // The stream ended without our asking: watch.go resumes on another member.
-      for (const w of this.watchers) w.resumed = true;
-      if (!(await this.fo.beforeReopen())) return;
+        return this.shown(s);
+      },
+      () => {
+        // The stream ended without our asking: watch.go resumes on another member.
+        for (const w of this.watchers) w.resumed = true;
+      },
+    );
+  }
+
+  /** The responses of one stream as the user should see them. */
+  private async *shown(s: WatchStream): AsyncGenerator<P.WatchResponse> {
+    for await (const r of s) {
+      const out = this.track(r);
+      if (out) yield out;
     }
   }
 
@@ -370,27 +397,21 @@ class ResumingKeepAlive implements KeepAliveStream {
     this.inner?.close();
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<P.LeaseKeepAliveResponse> {
-    for (;;) {
-      if (this.closed) return;
-      const c = await this.fo.streamConnection();
-      if (!c || this.closed) return;
+  [Symbol.asyncIterator](): AsyncIterator<P.LeaseKeepAliveResponse> {
+    return resuming(this.fo, () => this.closed, (c) => {
       const s = c.leaseKeepAlive();
       this.inner = s;
       for (const id of this.unanswered) s.send(id);
-      try {
-        for await (const r of s) {
-          const i = this.unanswered.indexOf(r.ID);
-          if (i >= 0) this.unanswered.splice(i, 1);
-          yield r;
-        }
-        if (this.closed) return;
-      } catch (e) {
-        if (this.closed) throw e;
-        if (isMemberFailure(e)) this.fo.abandon(c);
-        if (!isTransient(e)) throw e;
-      }
-      if (!(await this.fo.beforeReopen())) return;
+      return this.answered(s);
+    });
+  }
+
+  /** The answers of one stream, each crossed off the unanswered renewals. */
+  private async *answered(s: KeepAliveStream): AsyncGenerator<P.LeaseKeepAliveResponse> {
+    for await (const r of s) {
+      const i = this.unanswered.indexOf(r.ID);
+      if (i >= 0) this.unanswered.splice(i, 1);
+      yield r;
     }
   }
 }
