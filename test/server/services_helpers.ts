@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as http from 'node:http';
-import { buildConfig } from '../../src/server/config.js';
+import { buildConfig, type RawFlags } from '../../src/server/config.js';
 import { memoryLogger } from '../../src/server/logger.js';
 import { startMember, type Member } from '../../src/server/embed.js';
 import { GrpcClient } from '../../src/net/grpc_client.js';
@@ -35,9 +35,12 @@ export interface OneMember {
   close(): Promise<void>;
 }
 
-/** One member in this process, with short Raft timers; its client port speaks gRPC and the gateway. */
-export async function oneMember(): Promise<OneMember> {
-  const root = tempDir('etsd-services-');
+/**
+ * One member in this process, with short Raft timers; its client port speaks gRPC and the
+ * gateway. `flags` adds config (e.g. maxRequestBytes).
+ */
+export async function oneMember(flags: Partial<RawFlags> = {}, dirPrefix = 'etsd-services-'): Promise<OneMember> {
+  const root = tempDir(dirPrefix);
   const port = await freePort();
   const peer = await freePort();
   const cfg = buildConfig({
@@ -50,6 +53,7 @@ export async function oneMember(): Promise<OneMember> {
     initialCluster: `s1=http://127.0.0.1:${peer}`,
     heartbeatInterval: 20,
     electionTimeout: 200,
+    ...flags,
   });
   const member = await startMember(cfg, memoryLogger('s1', 'warn'));
   await member.server.waitLeader(10_000);

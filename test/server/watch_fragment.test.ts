@@ -7,11 +7,6 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { buildConfig } from '../../src/server/config.js';
-import { memoryLogger } from '../../src/server/logger.js';
-import { startMember, type Member } from '../../src/server/embed.js';
 import { GrpcClient } from '../../src/net/grpc_client.js';
 import { fragmentWatchResponse } from '../../src/server/watch_fragment.js';
 import { watchIdField } from '../../src/proto/rpc_watch.js';
@@ -23,8 +18,7 @@ import { ResponseHeader } from '../../src/proto/rpc_kv.js';
 import { connect } from '../../src/client/index.js';
 import { Prng, seedFromEnv } from '../../src/util/prng.js';
 import { watchFragmentOverheadBytes } from '../../src/limits.js';
-import { freePort, tempDir } from './helpers.js';
-import { post } from './services_helpers.js';
+import { oneMember, post, type OneMember } from './services_helpers.js';
 
 /** The member's --max-request-bytes, and where etcd fragments: that plus its gRPC overhead (512 KiB). */
 const MAX = 1024 * 1024;
@@ -110,36 +104,19 @@ test('fragmentWatchResponse: below the limit or a single event goes whole; every
   assert.deepEqual(big.map((m) => [WatchResponse.decode(m).fragment, WatchResponse.decode(m).events.length]), [[false, 2]]);
 });
 
-let member: Member;
-let root: string;
+let one: OneMember;
 let port: number;
 let grpc: GrpcClient;
 
 before(async () => {
-  root = tempDir('etsd-fragment-');
-  port = await freePort();
-  const peer = await freePort();
-  const cfg = buildConfig({
-    name: 's1',
-    dataDir: path.join(root, 's1.etsd'),
-    listenClientUrls: `http://127.0.0.1:${port}`,
-    advertiseClientUrls: `http://127.0.0.1:${port}`,
-    listenPeerUrls: `http://127.0.0.1:${peer}`,
-    initialAdvertisePeerUrls: `http://127.0.0.1:${peer}`,
-    initialCluster: `s1=http://127.0.0.1:${peer}`,
-    heartbeatInterval: 20,
-    electionTimeout: 200,
-    maxRequestBytes: MAX,
-  });
-  member = await startMember(cfg, memoryLogger('s1', 'warn'));
-  await member.server.waitLeader(10_000);
-  grpc = await GrpcClient.connect(`http://127.0.0.1:${port}`);
+  one = await oneMember({ maxRequestBytes: MAX }, 'etsd-fragment-');
+  port = one.port;
+  grpc = await GrpcClient.connect(one.url);
 });
 
 after(async () => {
   grpc?.close();
-  await member?.close();
-  if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
+  await one?.close();
 });
 
 const dec = new TextDecoder();
