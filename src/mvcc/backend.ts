@@ -34,55 +34,10 @@ import { assert } from '../util/assert.js';
 import { BackendFailedError } from './errors.js';
 import { backendBatchIntervalMs, backendBatchOpsMax, backendFlightBufferFactor } from '../limits.js';
 import { FrozenEngine } from './frozen_engine.js';
-import { WriteBuffer, bufferedKeyBytes } from './write_buffer.js';
+import { WriteBuffer, scanOverlaid } from './write_buffer.js';
+import { canCommitAsync, type AsyncCommitTx, type Engine, type EngineBucket, type EngineTx } from './engine.js';
 
-export interface EngineCursor {
-  seek(key: Uint8Array): [Uint8Array, Uint8Array] | undefined;
-  first(): [Uint8Array, Uint8Array] | undefined;
-  next(): [Uint8Array, Uint8Array] | undefined;
-}
-
-export interface EngineBucket {
-  /** bbolt's FillPercent, when the engine has it. */
-  fillPercent?: number;
-  get(key: Uint8Array): Uint8Array | undefined;
-  put(key: Uint8Array, value: Uint8Array): void;
-  delete(key: Uint8Array): void;
-  cursor(): EngineCursor;
-}
-
-export interface EngineTx {
-  bucket(name: string): EngineBucket | undefined | null;
-  /** Every top-level bucket name, in byte order (bbolt's root cursor order). */
-  bucketNames(): Uint8Array[];
-  createBucketIfNotExists(name: string): EngineBucket;
-  commit(): void;
-  rollback(): void;
-}
-
-/** A transaction that can commit with its fdatasyncs on the thread pool (the btree's Tx). */
-export interface AsyncCommitTx extends EngineTx {
-  commitAsync(): Promise<void>;
-  /** Completes an in-flight commitAsync() synchronously. */
-  finishCommitSync(): void;
-  /** Forgets an in-flight commitAsync() as a process death would (no further writes). */
-  abandonCommit(): void;
-}
-
-function canCommitAsync(tx: EngineTx): tx is AsyncCommitTx {
-  const t = tx as Partial<AsyncCommitTx>;
-  return typeof t.commitAsync === 'function' && typeof t.finishCommitSync === 'function' && typeof t.abandonCommit === 'function';
-}
-
-export interface Engine {
-  begin(writable: boolean): EngineTx;
-  close(): void;
-}
-
-/** What defrag needs besides: a dense copy of the committed state (the btree's compactTo). */
-export interface CompactableEngine extends Engine {
-  compactTo(dst: string, opts?: { noSync?: boolean }): void;
-}
+export type { AsyncCommitTx, CompactableEngine, Engine, EngineBucket, EngineCursor, EngineTx } from './engine.js';
 
 const SEQ_FILL_PERCENT = 0.9;
 
@@ -278,48 +233,10 @@ export class Backend {
       return;
     }
     this.checkUsable();
-    this.forEachUnderFlight(fl, bucket, start, end, f);
+    // The next batch over the committing one over the durable state.
+    scanOverlaid(this.flightBucket(fl, bucket), [fl.writes, this.batch], bucket, start, end, f);
   }
 
-  /**
-   * A range under a flight: the durable state's cursor merged with the two buffers' entries in
-   * the range (the next batch over the committing one over the durable state).
-   */
-  private forEachUnderFlight(fl: Flight, bucket: string, start: Uint8Array, end: Uint8Array | undefined, f: (k: Uint8Array, v: Uint8Array) => boolean | void): void {
-    const over = new Map(fl.writes.range(bucket, start, end));
-    for (const [k, v] of this.batch.range(bucket, start, end)) over.set(k, v);
-    const extra = [...over.keys()].sort();
-    let i = 0;
-    const emitOverlay = (upTo: Uint8Array | undefined): boolean => {
-      // Emits overlay entries below upTo (all when undefined); false when f asked to stop.
-      while (i < extra.length) {
-        const ks = extra[i]!;
-        const kb = bufferedKeyBytes(ks);
-        if (upTo !== undefined && Buffer.compare(kb, upTo) >= 0) return true;
-        i++;
-        const v = over.get(ks)!;
-        if (v !== null && f(kb, v) === false) return false;
-      }
-      return true;
-    };
-    const b = this.flightBucket(fl, bucket);
-    if (b !== undefined) {
-      const c = b.cursor();
-      for (let e = c.seek(start); e !== undefined; e = c.next()) {
-        if (end !== undefined && Buffer.compare(e[0], end) >= 0) break;
-        if (!emitOverlay(e[0])) return;
-        // The overlay holds this key (a newer value or a delete): it was emitted or skipped.
-        if (i < extra.length && Buffer.compare(bufferedKeyBytes(extra[i]!), e[0]) === 0) {
-          i++;
-          const v = over.get(extra[i - 1]!)!;
-          if (v !== null && f(e[0], v) === false) return;
-          continue;
-        }
-        if (f(e[0], e[1]) === false) return;
-      }
-    }
-    emitOverlay(undefined);
-  }
 
   /**
    * Marks the end of one store write (a put, a delete, a txn): commits at once when writes are

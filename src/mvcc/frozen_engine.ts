@@ -10,7 +10,7 @@
  * reads those pages. A read transaction cannot commit anything, whatever calls it.
  */
 import { assert } from '../util/assert.js';
-import type { Engine, EngineBucket, EngineCursor, EngineTx } from './backend.js';
+import type { Engine, EngineBucket, EngineCursor, EngineTx } from './engine.js';
 
 class FrozenBucket implements EngineBucket {
   constructor(private readonly inner: EngineBucket, private readonly name: string) {}

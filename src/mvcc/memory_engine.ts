@@ -6,7 +6,7 @@
  */
 import { assert } from '../util/assert.js';
 import { OrderedMap } from './ordered_map.js';
-import type { Engine, EngineBucket, EngineCursor, EngineTx } from './backend.js';
+import type { Engine, EngineBucket, EngineCursor, EngineTx } from './engine.js';
 
 class MemoryBucket implements EngineBucket {
   readonly map = new OrderedMap<Uint8Array>();

@@ -10,6 +10,8 @@
  * arrays they write, as they already do to the btree (the store never reuses them).
  */
 
+import type { EngineBucket } from './engine.js';
+
 /** A deleted key: hides any value below this buffer. */
 export type BufferedValue = Uint8Array | null;
 
@@ -86,4 +88,51 @@ export class WriteBuffer {
 /** The bytes of a key string from WriteBuffer.range(). */
 export function bufferedKeyBytes(s: string): Uint8Array {
   return keyBytes(s);
+}
+
+/**
+ * Calls f for each entry with start <= key < end of a durable bucket seen through buffered
+ * writes (later buffers over earlier ones, all over the bucket), in key order, until f returns
+ * false: a range under a backend flight. Buffered deletes hide the durable entry.
+ */
+export function scanOverlaid(
+  durable: EngineBucket | undefined,
+  overlays: readonly WriteBuffer[],
+  bucket: string,
+  start: Uint8Array,
+  end: Uint8Array | undefined,
+  f: (k: Uint8Array, v: Uint8Array) => boolean | void,
+): void {
+  const over = new Map<string, BufferedValue>();
+  for (const o of overlays) for (const [k, v] of o.range(bucket, start, end)) over.set(k, v);
+  const extra = [...over.keys()].sort();
+  let i = 0;
+  const emitOverlay = (upTo: Uint8Array | undefined): boolean => {
+    // Emits overlay entries below upTo (all when undefined); false when f asked to stop.
+    while (i < extra.length) {
+      const ks = extra[i]!;
+      const kb = bufferedKeyBytes(ks);
+      if (upTo !== undefined && Buffer.compare(kb, upTo) >= 0) return true;
+      i++;
+      const v = over.get(ks)!;
+      if (v !== null && f(kb, v) === false) return false;
+    }
+    return true;
+  };
+  if (durable !== undefined) {
+    const c = durable.cursor();
+    for (let e = c.seek(start); e !== undefined; e = c.next()) {
+      if (end !== undefined && Buffer.compare(e[0], end) >= 0) break;
+      if (!emitOverlay(e[0])) return;
+      // The overlay holds this key (a newer value or a delete): it was emitted or skipped.
+      if (i < extra.length && Buffer.compare(bufferedKeyBytes(extra[i]!), e[0]) === 0) {
+        i++;
+        const v = over.get(extra[i - 1]!)!;
+        if (v !== null && f(e[0], v) === false) return;
+        continue;
+      }
+      if (f(e[0], e[1]) === false) return;
+    }
+  }
+  emitOverlay(undefined);
 }
