@@ -63,6 +63,15 @@ export interface KeyAt {
   version: number;
 }
 
+/**
+ * The index's own copy of a key, from Node's small-buffer pool. Not key.slice(): on a Buffer
+ * (a request decoded from a socket chunk) slice is a view, which would pin the whole chunk for
+ * the key's lifetime; and on a Uint8Array it costs a fresh ArrayBuffer per key.
+ */
+export function ownKey(key: Uint8Array): Buffer {
+  return Buffer.from(key);
+}
+
 export class KeyIndex {
   readonly key: Uint8Array;
   modMain = 0;
