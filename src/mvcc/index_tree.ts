@@ -4,7 +4,7 @@
  * btree's `key` bucket at open and is never persisted.
  */
 import { OrderedMap, equalBytes } from './ordered_map.js';
-import { KeyIndex, type KeyAt } from './key_index.js';
+import { KeyIndex, ownKey, type KeyAt } from './key_index.js';
 
 export interface IndexHit extends KeyAt {
   key: Uint8Array;
@@ -100,7 +100,7 @@ export class TreeIndex {
 
   /** A new, empty index for a key not in the tree (with its own copy of the key). */
   create(key: Uint8Array): KeyIndex {
-    const ki = new KeyIndex(key.slice());
+    const ki = new KeyIndex(ownKey(key));
     this.insert(ki);
     return ki;
   }
@@ -109,7 +109,7 @@ export class TreeIndex {
     let ki = this.keyIndex(key);
     if (ki === undefined) {
       // The index keeps its own copy: callers may reuse their buffers.
-      ki = new KeyIndex(key.slice());
+      ki = new KeyIndex(ownKey(key));
       this.insert(ki);
     }
     ki.put(main, sub);

@@ -36,7 +36,8 @@ function revKey(main: number, sub: number, tombstone: boolean): Buffer {
 /** Open with KVStore.write(); end() exactly once. */
 export class TxnWrite {
   readonly beginRev: number;
-  readonly changes: Change[] = [];
+  /** Replaced (never aliased before end()) by addChange; see there. */
+  changes: Change[] = [];
   private ended = false;
 
   constructor(private readonly s: KVStore) {
@@ -86,7 +87,7 @@ export class TxnWrite {
     nki.lease = lease;
     // The encoding is a Buffer of our own that nobody changes: cache it as it is.
     this.s.rememberWrite(rev, sub, enc);
-    this.changes.push({ kv, deleted: false });
+    this.addChange({ kv, deleted: false });
     if (oldLease !== 0n) this.s.leases?.detach(oldLease, nki.key);
     if (lease !== 0n) this.s.leases?.attach(lease, nki.key);
   }
@@ -110,10 +111,19 @@ export class TxnWrite {
     const ok = ki.tombstone(rev, sub);
     assert(ok, 'tombstone on a key that is not live');
     // The event carries the deletion's revision, as etcd's watchable store sets it.
-    this.changes.push({ kv: { ...kv, modRevision: rev }, deleted: true });
+    this.addChange({ kv: { ...kv, modRevision: rev }, deleted: true });
     const lease = ki.lease ?? 0n;
     ki.lease = 0n;
     if (lease !== 0n) this.s.leases?.detach(lease, ki.key);
+  }
+
+  /**
+   * The first change in a one-element literal, later ones pushed: a first push into an empty
+   * array reserves 17 slots, and most write transactions (a put each) make one change.
+   */
+  private addChange(c: Change): void {
+    if (this.changes.length === 0) this.changes = [c];
+    else this.changes.push(c);
   }
 
   end(): void {

@@ -26,7 +26,7 @@ import {
 } from './buckets.js';
 import { CompactedError, FutureRevError } from './errors.js';
 import { TreeIndex } from './index_tree.js';
-import { KeyIndex } from './key_index.js';
+import { KeyIndex, ownKey } from './key_index.js';
 import { TxnWrite } from './kv_txn_write.js';
 import { ValueCache } from './value_cache.js';
 import { bytesToMain, bytesToSub, isRevKey, isTombstone, revGreater, revId, revToBytes } from './revision.js';
@@ -274,7 +274,7 @@ export class KVStore {
         return true;
       }
       if (ki === undefined) {
-        ki = new KeyIndex(kv.key.slice());
+        ki = new KeyIndex(ownKey(kv.key));
         ki.restore(kv.createRevision, main, sub, kv.version);
         this.index.insert(ki);
       } else {

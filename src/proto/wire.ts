@@ -33,6 +33,21 @@ export class ProtoDecodeError extends EtsdError {
 const TWO_32 = 4294967296;
 const UINT64_MAX = (1n << 64n) - 1n;
 
+/**
+ * The 32-bit halves of the last few uint64 values int64Big wrote. Splitting a bigint allocates
+ * two BigInts (a mask and a shift), and a member writes the same few IDs in every response
+ * header (cluster ID, member ID); a clock cache of four keeps those while request IDs, each
+ * written once, churn the slots without their use bit.
+ */
+const BIG_CACHE_SLOTS = 4;
+// Empty slots hold 2^64, whose cached halves (0, 0) are what writing 2^64 yields anyway
+// (asUintN(64) wraps it to 0): an unused slot can never give a wrong encoding.
+const bigCacheKey: bigint[] = new Array<bigint>(BIG_CACHE_SLOTS).fill(1n << 64n);
+const bigCacheLo = new Float64Array(BIG_CACHE_SLOTS);
+const bigCacheHi = new Float64Array(BIG_CACHE_SLOTS);
+const bigCacheUsed = new Uint8Array(BIG_CACHE_SLOTS);
+let bigCacheHand = 0;
+
 /** The slab Writer.finish() carves small messages from. */
 let finishSlab = new Uint8Array(protoFinishSlabBytes);
 let finishSlabUsed = 0;
@@ -100,9 +115,28 @@ export class Writer {
   int64Big(v: bigint): this {
     // Split into two 32-bit halves once, then shift numbers: BigInt arithmetic per byte is slow.
     // asUintN allocates a BigInt; a non-negative uint64 (IDs, the common case) is already one.
-    const u = v >= 0n && v <= UINT64_MAX ? v : BigInt.asUintN(64, v);
-    let lo = Number(u & 0xffffffffn);
-    let hi = Number(u >> 32n);
+    let lo: number;
+    let hi: number;
+    let slot = 0;
+    while (slot < BIG_CACHE_SLOTS && bigCacheKey[slot] !== v) slot++;
+    if (slot < BIG_CACHE_SLOTS) {
+      lo = bigCacheLo[slot]!;
+      hi = bigCacheHi[slot]!;
+      bigCacheUsed[slot] = 1;
+    } else {
+      const u = v >= 0n && v <= UINT64_MAX ? v : BigInt.asUintN(64, v);
+      lo = Number(u & 0xffffffffn);
+      hi = Number(u >> 32n);
+      // Clock eviction: skip (and clear) slots used since the hand last passed them.
+      while (bigCacheUsed[bigCacheHand] === 1) {
+        bigCacheUsed[bigCacheHand] = 0;
+        bigCacheHand = (bigCacheHand + 1) % BIG_CACHE_SLOTS;
+      }
+      bigCacheKey[bigCacheHand] = v;
+      bigCacheLo[bigCacheHand] = lo;
+      bigCacheHi[bigCacheHand] = hi;
+      bigCacheHand = (bigCacheHand + 1) % BIG_CACHE_SLOTS;
+    }
     this.ensure(10);
     const b = this.buf;
     let p = this.pos;

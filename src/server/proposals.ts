@@ -48,17 +48,44 @@ export function proposalTimedOut(s: EtcdServer): unknown {
  * Proposes a request and resolves with what its apply returned (or rejects with its error).
  * With `raw`, the entry embeds the request's wire bytes (the one field of r, already decoded
  * from them) instead of encoding r again (entry_codec.ts).
+ *
+ * Not an async function: with a leader known (every put at load) it returns the waiter's own
+ * Promise, sparing each write an async frame and its extra Promise; every failure still
+ * arrives as a rejection, never a synchronous throw, since some callers only chain .then/.catch.
  */
-export async function propose(
+export function propose(
   s: EtcdServer,
   r: Omit<InternalRaftRequest, 'ID'>,
   raw?: { field: number; bytes: Uint8Array },
 ): Promise<unknown> {
-  checkRunning(s);
-  if (s.leader === 0n && !(await waitLeader(s, s.cfg.electionMs * 2))) {
+  try {
+    checkRunning(s);
+    if (s.leader === 0n) return proposeAfterLeader(s, r, raw);
+    return proposeNow(s, r, raw);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+/** The slow path: no leader known yet, so wait for one (bounded) before proposing. */
+async function proposeAfterLeader(
+  s: EtcdServer,
+  r: Omit<InternalRaftRequest, 'ID'>,
+  raw: { field: number; bytes: Uint8Array } | undefined,
+): Promise<unknown> {
+  if (!(await waitLeader(s, s.cfg.electionMs * 2))) {
     s.metrics.proposalsFailed.inc();
     throw errNoLeader();
   }
+  return proposeNow(s, r, raw);
+}
+
+/** Registers the waiter and queues the entry; throws (synchronously) on a rejected request. */
+function proposeNow(
+  s: EtcdServer,
+  r: Omit<InternalRaftRequest, 'ID'>,
+  raw: { field: number; bytes: Uint8Array } | undefined,
+): Promise<unknown> {
   if (s.node.raft.raftLog.committed - s.appliedIndex > limits.applyGapEntriesMax) throw errTooManyRequests();
   const id = s.reqIds.take();
   const req = r as InternalRaftRequest;

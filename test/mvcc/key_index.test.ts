@@ -162,6 +162,22 @@ test('tree index: range, count, tombstone, compact removes dead keys', () => {
   assert.deepEqual(t.check(), []);
 });
 
+test('tree index: a new key is copied out of a Buffer view (the request bytes are not pinned)', () => {
+  // A request decoded from a socket chunk: its key is a Buffer view, whose .slice() is a view too.
+  const chunk = Buffer.alloc(7); // not from the pool, as a socket chunk is not
+  chunk.write('xxkeyxx', 'latin1');
+  const key = chunk.subarray(2, 5);
+  const t = new TreeIndex();
+  const ki = t.create(key);
+  ki.put(2, 0);
+  t.put(chunk.subarray(0, 2), 3, 0);
+  chunk.fill(0x7a);
+  assert.equal(Buffer.from(ki.key).toString(), 'key');
+  assert.notEqual(ki.key.buffer, chunk.buffer);
+  assert.equal(t.count(Buffer.from('key'), undefined, 3), 1);
+  assert.equal(t.count(Buffer.from('xx'), undefined, 3), 1);
+});
+
 test('revision bytes: 17 bytes big-endian, tombstone mark, byte order is revision order', () => {
   const r = revToBytes(0x0102030405, 7);
   assert.equal(Buffer.from(r).toString('hex'), '00000001020304055f0000000000000007');

@@ -58,3 +58,38 @@ test('truncated and mutated KeyValues decode or throw ProtoDecodeError, never an
     }
   }
 });
+
+/** int64/uint64 varint straight from the BigInt (the reference for int64Big's cached halves). */
+function refVarint(v: bigint): number[] {
+  let u = BigInt.asUintN(64, v);
+  const out: number[] = [];
+  while (u >= 0x80n) {
+    out.push(Number(u & 0x7fn) | 0x80);
+    u >>= 7n;
+  }
+  out.push(Number(u));
+  return out;
+}
+
+test('int64Big: repeated and churning values (its split cache) encode as the reference does', () => {
+  const seed = seedFromEnv();
+  const prng = new Prng(seed);
+  try {
+    // Fixed values first: -1 and 2^64 (the empty-slot marker) while the cache is cold or full.
+    const fixed = [0n, 1n, -1n, 1n << 64n, (1n << 64n) - 1n, -(1n << 63n), 300n, 1n << 64n, -1n];
+    const hot = [prng.u64(), prng.u64()];
+    const vals: bigint[] = [...fixed];
+    for (let i = 0; i < 2000; i++) {
+      const r = prng.int(4);
+      vals.push(r === 0 ? hot[0]! : r === 1 ? hot[1]! : r === 2 ? prng.u64() : -BigInt(prng.nextU32()) - 1n);
+    }
+    for (const v of vals) {
+      const w = new Writer(4);
+      w.int64Big(v);
+      assert.deepEqual([...w.finish()], refVarint(v), `value ${v}`);
+    }
+  } catch (err) {
+    console.error(`int64Big cache test failed: SEED=${seed}`);
+    throw err;
+  }
+});
