@@ -187,6 +187,16 @@ export class H2FrameParser {
 const EMPTY = Buffer.alloc(0);
 const COPY_BYTES_MAX = 4 * 1024;
 
+/** The 9-byte frame header (RFC 9113 4.1: 24-bit length, type, flags, 31-bit stream id) at b[p]. */
+function writeFrameHeader(b: Buffer, p: number, length: number, type: number, flags: number, streamId: number): void {
+  b[p] = length >>> 16;
+  b[p + 1] = (length >>> 8) & 0xff;
+  b[p + 2] = length & 0xff;
+  b[p + 3] = type;
+  b[p + 4] = flags;
+  b.writeUInt32BE(streamId, p + 5);
+}
+
 /** Encodes frames into a slab; take() hands the pending bytes out as pieces to write in order. */
 export class H2FrameWriter extends SlabWriter {
   frame(type: number, flags: number, streamId: number, payload: Uint8Array = EMPTY, payloadStart = 0, payloadEnd = payload.length): void {
@@ -195,14 +205,8 @@ export class H2FrameWriter extends SlabWriter {
     const copy = length < COPY_BYTES_MAX;
     this.reserve(H2_HEADER_BYTES + (copy ? length : 0));
     const b = this.slab;
-    let p = this.pos;
-    b[p] = length >>> 16;
-    b[p + 1] = (length >>> 8) & 0xff;
-    b[p + 2] = length & 0xff;
-    b[p + 3] = type;
-    b[p + 4] = flags;
-    b.writeUInt32BE(streamId, p + 5);
-    p += H2_HEADER_BYTES;
+    writeFrameHeader(b, this.pos, length, type, flags, streamId);
+    const p = this.pos + H2_HEADER_BYTES;
     if (copy) {
       b.set(payload.subarray(payloadStart, payloadEnd), p);
       this.pos = p + length;
@@ -222,12 +226,7 @@ export class H2FrameWriter extends SlabWriter {
     this.reserve(H2_HEADER_BYTES + length);
     const b = this.slab;
     const p = this.pos;
-    b[p] = length >>> 16;
-    b[p + 1] = (length >>> 8) & 0xff;
-    b[p + 2] = length & 0xff;
-    b[p + 3] = type;
-    b[p + 4] = flags;
-    b.writeUInt32BE(streamId, p + 5);
+    writeFrameHeader(b, p, length, type, flags, streamId);
     fill(b, p + H2_HEADER_BYTES);
     this.pos = p + H2_HEADER_BYTES + length;
     this.pendingBytes += H2_HEADER_BYTES + length;
