@@ -28,6 +28,12 @@ export const btreeCheckProblemsMax = 1000;
 export const btreeCopySlabBytes = 256 * KiB;
 export const btreeCopyInSlabBytesMax = 4 * KiB;
 /**
+ * New pages of a write transaction are carved from zeroed slabs of this size (one allocation
+ * for many pages: a typed array of its own each costs a backing store and GC bookkeeping);
+ * runs of more than a quarter slab get an allocation of their own.
+ */
+export const btreePageSlabBytes = 128 * KiB;
+/**
  * Deepest tree a lookup will descend. Every level at least doubles the leaves below it, so a
  * real file never comes near; a corrupt file with a cycle of branch pointers stops here.
  */
@@ -257,6 +263,7 @@ export const watchFragmentOverheadBytes = 512 * KiB;
 // ---- relations between limits ----
 assert(btreePageSizeDefault >= btreePageSizeMin && btreePageSizeDefault <= btreePageSizeMax);
 assert(btreeCopyInSlabBytesMax * 16 <= btreeCopySlabBytes, 'a slab must hold many copies');
+assert(btreePageSizeDefault * 16 <= btreePageSlabBytes, 'a page slab must hold many default pages');
 assert(protoFinishInSlabBytesMax * 16 <= protoFinishSlabBytes, 'a slab must hold many messages');
 assert(requestBytesMax < frameBytesMax, 'a maximal request must fit in a frame');
 assert(raftMsgBytesMax <= raftInflightBytesMax, 'one message must fit in the inflight byte window');

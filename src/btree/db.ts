@@ -28,7 +28,7 @@ import {
 } from './errors.js';
 import { Freelist, readFreelistPage } from './freelist.js';
 import { decodeMeta, encodeMeta, PGID_NO_FREELIST, type Meta } from './meta.js';
-import { FLAG_FREELIST, FLAG_LEAF, OFF_PAGE_OVERFLOW, PAGE_HEADER_SIZE, PageView, readU32, writePageHeader } from './page.js';
+import { FLAG_FREELIST, FLAG_LEAF, OFF_PAGE_OVERFLOW, PAGE_HEADER_SIZE, PageView, readU32, sameRun, writePageHeader } from './page.js';
 import { PageCache } from './page_cache.js';
 import { Tx } from './tx.js';
 
@@ -426,12 +426,15 @@ export class Db {
     let i = 0;
     while (i < ids.length) {
       // Gather a run of pages that sit back to back in the file into one write.
+      // Pages carved back to back from one slab are already one view: they need no copy.
       const start = ids[i]!;
       const run: Uint8Array[] = [];
       let pos = start;
       while (i < ids.length && ids[i] === pos) {
         const b = tx.dirty.get(pos)!;
-        run.push(b);
+        const last = run.length - 1;
+        if (last >= 0 && sameRun(run[last]!, b)) run[last] = new Uint8Array(b.buffer, run[last]!.byteOffset, run[last]!.byteLength + b.byteLength);
+        else run.push(b);
         pos += b.length / ps;
         i++;
       }

@@ -32,7 +32,7 @@
  * Keys are strictly ascending within a page and across the pages of one tree level.
  */
 import { assert } from '../util/assert.js';
-import { btreeCopyInSlabBytesMax, btreeCopySlabBytes } from '../limits.js';
+import { btreeCopyInSlabBytesMax, btreeCopySlabBytes, btreePageSlabBytes } from '../limits.js';
 import { CorruptPageError } from './errors.js';
 
 export const PAGE_HEADER_SIZE = 16;
@@ -282,6 +282,32 @@ export function copyBytes(src: Uint8Array): Uint8Array {
   out.set(src);
   slabUsed = (slabUsed + n + 7) & ~7;
   return out;
+}
+
+let pageSlab = new Uint8Array(btreePageSlabBytes);
+let pageSlabUsed = 0;
+
+/**
+ * Zeroed bytes for new pages (n is a whole number of pages). Runs up to a quarter slab are
+ * carved from a shared zeroed slab, each byte handed out once; a slab lives while any page in it
+ * does (committed pages stay in the page cache, and most are full leaves that live on).
+ * Pages carved one after another sit back to back in the slab, so a commit writes a run of
+ * them as one view (sameRun).
+ */
+export function newPageBytes(n: number): Uint8Array {
+  if (n * 4 > btreePageSlabBytes) return new Uint8Array(n);
+  if (pageSlabUsed + n > btreePageSlabBytes) {
+    pageSlab = new Uint8Array(btreePageSlabBytes);
+    pageSlabUsed = 0;
+  }
+  const out = new Uint8Array(pageSlab.buffer, pageSlabUsed, n);
+  pageSlabUsed += n;
+  return out;
+}
+
+/** True when b starts where a ends in the same memory: the two are one contiguous view. */
+export function sameRun(a: Uint8Array, b: Uint8Array): boolean {
+  return a.buffer === b.buffer && a.byteOffset + a.byteLength === b.byteOffset;
 }
 
 /**

@@ -11,7 +11,7 @@ import type { Cursor } from './cursor.js';
 import type { Db } from './db.js';
 import { CommitInProgressError, TxClosedError, TxNotWritableError, CorruptPageError } from './errors.js';
 import { PGID_NO_FREELIST, encodeMeta, type Meta } from './meta.js';
-import type { PageView } from './page.js';
+import { newPageBytes, type PageView } from './page.js';
 
 export class Tx {
   readonly db: Db;
@@ -107,9 +107,9 @@ export class Tx {
       id = this.meta.pgid;
       this.meta.pgid += count;
     }
-    // A plain zeroed Uint8Array: cheaper than Buffer.alloc, and the unused tail of every page
-    // is zero, so files are reproducible.
-    const buf = new Uint8Array(count * this.db.pageSize);
+    // Zeroed bytes, mostly carved from a slab: the unused tail of every page is zero, so files
+    // are reproducible.
+    const buf = newPageBytes(count * this.db.pageSize);
     this.dirty.set(id, buf);
     return { id, buf };
   }

@@ -4,10 +4,11 @@
  * in src/raft/rawnode.ts:
  *
  *   1. send rd.messages (appends and heartbeats may leave before our own fsync, thesis 10.2.1)
- *   2. append entries + hard state to the WAL; apply the committed entries that are already
- *      durable here (a leader's always are: it only counts itself once its entries are durable)
- *   3. one fdatasync for the whole turn (group commit: proposals that arrive while it runs form
- *      the next turn's batch, because they wait in Raft's unstable log)
+ *   2. append entries + hard state to the WAL and start one fdatasync for the whole turn (group
+ *      commit: proposals that arrive while it runs form the next turn's batch, because they
+ *      wait in Raft's unstable log)
+ *   3. while it runs on the thread pool, apply the committed entries that are already durable
+ *      here (a leader's always are: it only counts itself once its entries are durable)
  *   4. append to the MemoryStorage, send rd.messagesAfterPersist (acks and votes), apply the
  *      remaining committed entries, serve read states, advance
  *
@@ -124,6 +125,13 @@ export class RaftLoop {
     this.host.send(msgs);
   }
 
+  /** One WAL sync, its duration observed (etcd_disk_wal_fsync_duration_seconds). */
+  private async timedSync(): Promise<void> {
+    const t0 = performance.now();
+    await this.wal.sync();
+    this.fsyncSeconds?.observe((performance.now() - t0) / 1000);
+  }
+
   private async turn(rd: Ready): Promise<void> {
     this.turns++;
     const h = this.host;
@@ -136,18 +144,27 @@ export class RaftLoop {
     const ents = rd.entries;
     if (ents.length > 0) this.durableIndex = Math.min(this.durableIndex, ents[0]!.index - 1);
     if (ents.length > 0 || rd.hardState !== null) this.wal.append(ents, rd.hardState ?? undefined);
-    // Committed entries already durable here need not wait for this turn's fsync.
-    const committed = rd.committedEntries;
-    let done = 0;
-    while (done < committed.length && committed[done]!.index <= this.durableIndex && rd.snapshot === null) done++;
-    if (done > 0) h.apply(done === committed.length ? committed : committed.slice(0, done));
+    // The fsync starts first, and committed entries already durable here are applied while it
+    // runs on the thread pool (as etcd applies beside its WAL save): they need not wait for it.
+    let synced: Promise<void> | undefined;
     if (rd.mustSync) {
       this.syncs++;
       this.syncedEntries += ents.length;
-      const t0 = performance.now();
-      await this.wal.sync();
-      this.fsyncSeconds?.observe((performance.now() - t0) / 1000);
+      synced = this.timedSync();
     }
+    const committed = rd.committedEntries;
+    let done = 0;
+    while (done < committed.length && committed[done]!.index <= this.durableIndex && rd.snapshot === null) done++;
+    if (done > 0) {
+      try {
+        h.apply(done === committed.length ? committed : committed.slice(0, done));
+      } catch (err) {
+        // The turn fails (the loop stops, fatally); its fsync's outcome no longer matters.
+        synced?.catch(() => {});
+        throw err;
+      }
+    }
+    if (synced !== undefined) await synced;
     if (this.stopped) return;
     if (rd.snapshot !== null) {
       this.storage.applySnapshot(rd.snapshot);
