@@ -137,6 +137,11 @@ export class Writer {
       bigCacheHi[bigCacheHand] = hi;
       bigCacheHand = (bigCacheHand + 1) % BIG_CACHE_SLOTS;
     }
+    return this.uint64Halves(hi, lo);
+  }
+
+  /** A uint64 varint given as its high and low 32-bit halves (no bigint needed). */
+  uint64Halves(hi: number, lo: number): this {
     this.ensure(10);
     const b = this.buf;
     let p = this.pos;

@@ -19,6 +19,7 @@ import { applyAlarm, NOSPACE } from './alarms.js';
 import { applyClusterVersion, CLUSTER_VERSION_PATH } from './cluster_version.js';
 import { errMemberExist, errMemberNotFound, errNoSpace } from './errors.js';
 import type { EtcdServer } from './server.js';
+import { idHalves, idToBig, type IdHalves } from './wait.js';
 
 interface ApplyWaiter {
   req: InternalRaftRequest | ConfChange;
@@ -41,8 +42,7 @@ function applyNormal(s: EtcdServer, e: Entry): void {
     s.onFirstCommitInTerm();
     return;
   }
-  const id = readRequestId(e.data);
-  const w = id === undefined ? undefined : s.waits.take(id);
+  const w = readRequestIdInto(e.data, idRead) ? s.waits.take(idRead.hi, idRead.lo) : undefined;
   let r: InternalRaftRequest;
   try {
     r = (w?.req as ApplyWaiter['req'] | undefined) !== undefined ? (w!.req as InternalRaftRequest) : InternalRaftRequest.decode(e.data);
@@ -117,7 +117,8 @@ function applyV2(s: EtcdServer, r: { Method: string; Path: string; Val: string }
 function applyConfChange(s: EtcdServer, e: Entry, replay: boolean): void {
   if (!replay) s.store.setConsistentIndex(BigInt(e.index));
   let cc = decodeConfChange(e.data);
-  const w = cc.id === 0n ? undefined : s.waits.take(cc.id);
+  const ccId = cc.id === 0n ? undefined : idHalves(cc.id);
+  const w = ccId === undefined ? undefined : s.waits.take(ccId.hi, ccId.lo);
   // A replayed change is judged as it was the first time: the membership loaded from the db
   // is the state after it, so validating again would reject every replayed add. Rejections
   // are recorded (in the batch of their consistent index) instead.
@@ -202,22 +203,35 @@ function isReadOnlyTxn(t: { success?: Array<{ requestRange?: unknown }>; failure
   return true;
 }
 
+/** Where applyNormal reads each entry's request ID (one object, reused). */
+const idRead: IdHalves = { hi: 0, lo: 0 };
+
 /**
- * The request ID of an InternalRaftRequest without decoding it: field 1 (ID) is written first,
- * as Go writes fields in number order (tag 0x08, then a varint).
+ * The request ID of an InternalRaftRequest without decoding it, into out as 32-bit halves:
+ * field 1 (ID) is written first, as Go writes fields in number order (tag 0x08, then a
+ * varint). False when the data does not start with an ID.
  */
-export function readRequestId(data: Uint8Array): bigint | undefined {
-  if (data.length < 2 || data[0] !== 0x08) return undefined;
-  // The low 28 bits and the rest in plain numbers (exact: at most 42 bits above), one BigInt at
-  // the end: BigInt arithmetic per byte allocates on every applied entry.
+export function readRequestIdInto(data: Uint8Array, out: IdHalves): boolean {
+  if (data.length < 2 || data[0] !== 0x08) return false;
   let lo = 0;
   let hi = 0;
   for (let i = 1; i < data.length && i < 11; i++) {
-    const b = data[i]!;
+    const b = data[i]! & 0x7f;
     const shift = 7 * (i - 1);
-    if (shift < 28) lo |= (b & 0x7f) << shift;
-    else hi += (b & 0x7f) * 2 ** (shift - 28);
-    if ((b & 0x80) === 0) return hi === 0 ? BigInt(lo) : (BigInt(hi) << 28n) | BigInt(lo);
+    // Bits [shift, shift + 7) of the uint64: below 32 in lo, above in hi, straddling in both.
+    if (shift < 32) lo = (lo | (b << shift)) >>> 0;
+    if (shift + 7 > 32) hi = (hi | (shift >= 32 ? b << (shift - 32) : b >>> (32 - shift))) >>> 0;
+    if ((data[i]! & 0x80) === 0) {
+      out.hi = hi;
+      out.lo = lo;
+      return true;
+    }
   }
-  return undefined;
+  return false;
+}
+
+/** The request ID of an InternalRaftRequest as a bigint (readRequestIdInto), or undefined. */
+export function readRequestId(data: Uint8Array): bigint | undefined {
+  const out: IdHalves = { hi: 0, lo: 0 };
+  return readRequestIdInto(data, out) ? idToBig(out.hi, out.lo) : undefined;
 }

@@ -15,6 +15,7 @@
  * any protobuf relay would pass them, and every member's decoder skips them.
  */
 import { Writer, WIRE_LEN, WIRE_VARINT } from '../proto/wire.js';
+import { idHalves } from './wait.js';
 
 export const FIELD_PUT = 4;
 export const FIELD_DELETE_RANGE = 5;
@@ -24,13 +25,19 @@ const FIELD_HEADER = 100;
 
 const w = new Writer(512);
 
-/** InternalRaftRequest { ID: id, <field>: request bytes, header: { ID: id } }. */
-export function encodeInternalRaw(id: bigint, field: number, request: Uint8Array): Uint8Array {
+/** InternalRaftRequest { ID: id, <field>: request bytes, header: { ID: id } }, the ID as halves. */
+export function encodeInternalRawHalves(hi: number, lo: number, field: number, request: Uint8Array): Uint8Array {
   w.reset();
-  w.tag(FIELD_ID, WIRE_VARINT).int64Big(id);
+  w.tag(FIELD_ID, WIRE_VARINT).uint64Halves(hi, lo);
   w.tag(field, WIRE_LEN).varint(request.length).rawBytes(request);
   w.fork(FIELD_HEADER);
-  w.tag(FIELD_ID, WIRE_VARINT).int64Big(id);
+  w.tag(FIELD_ID, WIRE_VARINT).uint64Halves(hi, lo);
   w.ldelim();
   return w.finish();
+}
+
+/** encodeInternalRawHalves with the ID as a bigint. */
+export function encodeInternalRaw(id: bigint, field: number, request: Uint8Array): Uint8Array {
+  const { hi, lo } = idHalves(id);
+  return encodeInternalRawHalves(hi, lo, field, request);
 }

@@ -10,7 +10,8 @@
 import { ProposalDroppedError, type ConfChange } from '../raft/index.js';
 import { InternalRaftRequest } from '../proto/index.js';
 import * as limits from '../limits.js';
-import { encodeInternalRaw } from './entry_codec.js';
+import { encodeInternalRawHalves } from './entry_codec.js';
+import { idToBig } from './wait.js';
 import { errLeaderChanged, errNoLeader, errRequestTooLarge, errStopped, errTimeout, errTooManyRequests } from './errors.js';
 import type { EtcdServer } from './server.js';
 
@@ -87,16 +88,26 @@ function proposeNow(
   raw: { field: number; bytes: Uint8Array } | undefined,
 ): Promise<unknown> {
   if (s.node.raft.raftLog.committed - s.appliedIndex > limits.applyGapEntriesMax) throw errTooManyRequests();
-  const id = s.reqIds.take();
+  const ids = s.reqIds;
+  ids.next();
+  const hi = ids.hi;
+  const lo = ids.lo;
   const req = r as InternalRaftRequest;
-  req.ID = id;
-  req.header = { ID: id, username: '', authRevision: 0 };
-  const data = raw === undefined ? InternalRaftRequest.encode(req) : encodeInternalRaw(id, raw.field, raw.bytes);
+  let data: Uint8Array;
+  if (raw === undefined) {
+    const id = idToBig(hi, lo);
+    req.ID = id;
+    req.header = { ID: id, username: '', authRevision: 0 };
+    data = InternalRaftRequest.encode(req);
+  } else {
+    // The apply step reads the request itself (the waiter's req), never its ID or header.
+    data = encodeInternalRawHalves(hi, lo, raw.field, raw.bytes);
+  }
   if (data.length > s.cfg.maxRequestBytes + 1024) throw errRequestTooLarge();
   return new Promise((resolve, reject) => {
-    s.waits.register(id, { req, resolve, reject, deadline: s.timers.now() + s.requestTimeoutMs });
+    s.waits.register(hi, lo, { req, resolve, reject, deadline: s.timers.now() + s.requestTimeoutMs });
     s.pendingData.push(data);
-    s.pendingIds.push(id);
+    s.pendingIds.push(hi, lo);
     s.loop.schedule();
   });
 }
@@ -113,7 +124,7 @@ export function flushProposals(s: EtcdServer): void {
   } catch (err) {
     s.metrics.proposalsFailed.inc(ids.length);
     const e = err instanceof ProposalDroppedError ? () => (s.leader === 0n ? errNoLeader() : errLeaderChanged()) : () => err;
-    for (const id of ids) s.waits.take(id)?.reject(e());
+    for (let i = 0; i < ids.length; i += 2) s.waits.take(ids[i]!, ids[i + 1]!)?.reject(e());
   }
 }
 
@@ -122,13 +133,14 @@ export async function proposeConfChange(s: EtcdServer, cc: Omit<ConfChange, 'id'
   checkRunning(s);
   if (s.leader === 0n && !(await waitLeader(s, s.cfg.electionMs * 2))) throw errNoLeader();
   const id = s.reqIds.take();
+  const { hi, lo } = s.reqIds;
   const full: ConfChange = { ...cc, id };
   await new Promise((resolve, reject) => {
-    s.waits.register(id, { req: full, resolve, reject, deadline: s.timers.now() + s.requestTimeoutMs });
+    s.waits.register(hi, lo, { req: full, resolve, reject, deadline: s.timers.now() + s.requestTimeoutMs });
     try {
       s.node.proposeConfChange(full);
     } catch (err) {
-      s.waits.take(id);
+      s.waits.take(hi, lo);
       reject(err instanceof ProposalDroppedError ? errNoLeader() : err);
       return;
     }

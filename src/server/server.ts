@@ -114,7 +114,8 @@ export class EtcdServer implements TransportHost {
   readonly reqIds: RequestIds;
   /** Internal (proposals.ts): proposals gathered since the last Raft turn, stepped in together (RawNode.proposeMany). */
   pendingData: Uint8Array[] = [];
-  pendingIds: bigint[] = [];
+  /** The request IDs of pendingData, as hi, lo halves in turn. */
+  pendingIds: number[] = [];
   /** Internal (proposals.ts): waitLeader calls parked until a leader is known. */
   leaderWaiters: Array<() => void> = [];
   /** Internal (snapshots.ts). */

@@ -10,40 +10,70 @@ export interface Waiter {
   deadline: number;
 }
 
+/**
+ * A request ID as its two 32-bit halves: IDs are uint64, and numbers keep the hot path (one
+ * register, one take per write) free of bigint arithmetic and allocation.
+ */
+export interface IdHalves {
+  hi: number;
+  lo: number;
+}
+
+export function idToBig(hi: number, lo: number): bigint {
+  return (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+export function idHalves(id: bigint): IdHalves {
+  const u = BigInt.asUintN(64, id);
+  return { hi: Number(u >> 32n), lo: Number(u & 0xffffffffn) };
+}
+
+interface Entry {
+  hi: number;
+  w: Waiter;
+}
+
+/**
+ * Waiters by request ID, keyed by the low half (our own IDs are consecutive, so the low halves
+ * of those waiting never repeat); the high half is checked on take, as an entry proposed by
+ * another member can share a low half with one of ours.
+ */
 export class WaitMap {
-  private readonly map = new Map<bigint, Waiter>();
+  private readonly map = new Map<number, Entry>();
 
   get size(): number {
     return this.map.size;
   }
 
-  register(id: bigint, w: Waiter): void {
-    this.map.set(id, w);
+  register(hi: number, lo: number, w: Waiter): void {
+    this.map.set(lo, { hi, w });
   }
 
-  get(id: bigint): Waiter | undefined {
-    return this.map.get(id);
+  get(hi: number, lo: number): Waiter | undefined {
+    const e = this.map.get(lo);
+    return e !== undefined && e.hi === hi ? e.w : undefined;
   }
 
   /** Removes and returns the waiter (undefined if it timed out or belongs to another member). */
-  take(id: bigint): Waiter | undefined {
-    const w = this.map.get(id);
-    if (w !== undefined) this.map.delete(id);
-    return w;
+  take(hi: number, lo: number): Waiter | undefined {
+    const e = this.map.get(lo);
+    if (e === undefined || e.hi !== hi) return undefined;
+    this.map.delete(lo);
+    return e.w;
   }
 
   /** Rejects every waiter whose deadline passed. */
   sweep(now: number, err: () => unknown): void {
-    for (const [id, w] of this.map) {
-      if (w.deadline <= now) {
-        this.map.delete(id);
-        w.reject(err());
+    for (const [lo, e] of this.map) {
+      if (e.w.deadline <= now) {
+        this.map.delete(lo);
+        e.w.reject(err());
       }
     }
   }
 
   rejectAll(err: () => unknown): void {
-    for (const w of this.map.values()) w.reject(err());
+    for (const e of this.map.values()) e.w.reject(err());
     this.map.clear();
   }
 }
@@ -51,16 +81,30 @@ export class WaitMap {
 /**
  * Request IDs as etcd's idutil makes them: the low 16 bits of the member ID, then a 40-bit
  * millisecond timestamp, then an 8-bit counter, incremented as a whole so IDs never repeat
- * while the member runs.
+ * while the member runs. Kept as two 32-bit halves: next() moves to a new ID, hi and lo read it.
  */
 export class RequestIds {
-  private next: bigint;
+  hi: number;
+  lo: number;
   constructor(memberId: bigint, nowMs: number) {
     const ts = BigInt(Math.floor(nowMs)) & ((1n << 40n) - 1n);
-    this.next = ((memberId & 0xffffn) << 48n) | (ts << 8n);
+    const first = idHalves(((memberId & 0xffffn) << 48n) | (ts << 8n));
+    this.hi = first.hi;
+    this.lo = first.lo;
   }
+
+  next(): void {
+    if (this.lo === 0xffffffff) {
+      this.lo = 0;
+      this.hi = this.hi === 0xffffffff ? 0 : this.hi + 1;
+    } else {
+      this.lo++;
+    }
+  }
+
+  /** Moves to a new ID and returns it as a bigint (for the paths that encode a whole request). */
   take(): bigint {
-    this.next = BigInt.asUintN(64, this.next + 1n);
-    return this.next;
+    this.next();
+    return idToBig(this.hi, this.lo);
   }
 }

@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InternalRaftRequest, PutRequest, DeleteRangeRequest, TxnRequest } from '../../src/proto/index.js';
-import { encodeInternalRaw, FIELD_PUT, FIELD_DELETE_RANGE, FIELD_TXN } from '../../src/server/entry_codec.js';
+import { encodeInternalRaw, encodeInternalRawHalves, FIELD_PUT, FIELD_DELETE_RANGE, FIELD_TXN } from '../../src/server/entry_codec.js';
+import { RequestIds, WaitMap, idHalves, idToBig } from '../../src/server/wait.js';
 import { readRequestId } from '../../src/server/apply.js';
 import { Prng, seedFromEnv } from '../../src/util/prng.js';
 
@@ -75,4 +76,25 @@ test('readRequestId reads every width of uint64 ID, and refuses what is not an I
   }
   assert.equal(readRequestId(new Uint8Array([0x12, 0x01])), undefined);
   assert.equal(readRequestId(new Uint8Array([0x08, 0x80, 0x80])), undefined, 'a varint cut short');
+});
+
+test('request IDs as 32-bit halves: RequestIds carries into the high half, WaitMap checks it', () => {
+  const ids = new RequestIds(0xabcdn, 0);
+  ids.lo = 0xfffffffe;
+  assert.equal(ids.take(), idToBig(ids.hi, 0xffffffff));
+  const hiBefore = ids.hi;
+  ids.next();
+  assert.deepEqual([ids.hi, ids.lo], [hiBefore + 1, 0], 'the low half wraps into the high half');
+  for (const id of [1n, 0xffffffffn, 1n << 32n, 0x6754153264c413fbn, 0xffffffffffffffffn]) {
+    const { hi, lo } = idHalves(id);
+    assert.equal(idToBig(hi, lo), id);
+    assert.deepEqual(encodeInternalRawHalves(hi, lo, FIELD_PUT, new Uint8Array([0x0a, 0x01, 0x61])), encodeInternalRaw(id, FIELD_PUT, new Uint8Array([0x0a, 0x01, 0x61])));
+  }
+  const waits = new WaitMap();
+  const w = { req: undefined, resolve: () => {}, reject: () => {}, deadline: 0 };
+  waits.register(7, 42, w);
+  assert.equal(waits.take(8, 42), undefined, 'another member\'s ID with the same low half');
+  assert.equal(waits.size, 1, 'and ours stays');
+  assert.equal(waits.take(7, 42), w);
+  assert.equal(waits.size, 0);
 });
