@@ -36,8 +36,14 @@ export class Generation {
   createdMain = 0;
   createdSub = 0;
   /** Revisions in increasing order: mains[i].subs[i]. */
-  mains: number[] = [];
-  subs: number[] = [];
+  mains: number[];
+  subs: number[];
+
+  /** An empty generation, or one holding the given revisions (arrays handed over). */
+  constructor(mains: number[] = [], subs: number[] = []) {
+    this.mains = mains;
+    this.subs = subs;
+  }
 
   get length(): number {
     return this.mains.length;
@@ -72,11 +78,14 @@ export function ownKey(key: Uint8Array): Buffer {
   return Buffer.from(key);
 }
 
+const NO_GENERATIONS: Generation[] = Object.freeze([]) as unknown as Generation[];
+
 export class KeyIndex {
   readonly key: Uint8Array;
   modMain = 0;
   modSub = 0;
-  generations: Generation[] = [];
+  /** Until the first put or restore, the shared frozen empty list (no array per new key). */
+  generations: Generation[] = NO_GENERATIONS;
 
   constructor(key: Uint8Array) {
     this.key = key;
@@ -103,7 +112,16 @@ export class KeyIndex {
     assert(main > this.modMain || (main === this.modMain && sub > this.modSub), 'put with a smaller revision');
     // Array literals of exactly one element, not pushes: a first push reserves room for 17, and
     // most keys a load creates are put once (about 400 bytes less garbage per new key).
-    if (this.generations.length === 0) this.generations = [new Generation()];
+    if (this.generations.length === 0) {
+      const first = new Generation([main], [sub]);
+      first.createdMain = main;
+      first.createdSub = sub;
+      first.ver = 1;
+      this.generations = [first];
+      this.modMain = main;
+      this.modSub = sub;
+      return;
+    }
     const g = this.generations[this.generations.length - 1]!;
     if (g.isEmpty()) {
       g.createdMain = main;
@@ -122,13 +140,11 @@ export class KeyIndex {
   /** Rebuilds an index from a key's latest revision alone (at open, after compaction). */
   restore(createdMain: number, modMain: number, modSub: number, ver: number): void {
     assert(this.generations.length === 0, 'restore on a non-empty key index');
-    const g = new Generation();
+    const g = new Generation([modMain], [modSub]);
     g.createdMain = createdMain;
     g.createdSub = 0;
     g.ver = ver;
-    g.mains.push(modMain);
-    g.subs.push(modSub);
-    this.generations.push(g);
+    this.generations = [g];
     this.modMain = modMain;
     this.modSub = modSub;
   }

@@ -84,6 +84,16 @@ export class OrderedMap<V> {
       this.count = 1;
       return;
     }
+    // Keys often arrive in order (sequential names, bulk loads): past the last key, append
+    // with one comparison instead of two binary searches.
+    const lastChunk = this.chunks[this.chunks.length - 1]!;
+    if (compareBytes(lastChunk.keys[lastChunk.keys.length - 1]!, key) < 0) {
+      lastChunk.keys.push(key);
+      lastChunk.vals.push(val);
+      this.count++;
+      if (lastChunk.keys.length > CHUNK_MAX) this.split(this.chunks.length - 1);
+      return;
+    }
     const ci = this.chunkFor(key);
     const c = this.chunks[ci]!;
     const i = OrderedMap.search(c.keys, key);
