@@ -52,7 +52,10 @@ export class RaftLoop {
   /** WAL fdatasyncs awaited, and the entries they made durable (stats: entries per fsync). */
   syncs = 0;
   syncedEntries = 0;
-  /** Where each WAL fdatasync's duration goes (etcd_disk_wal_fsync_duration_seconds), if set. */
+  /**
+   * Where each WAL fdatasync's duration goes (etcd_disk_wal_fsync_duration_seconds), if set: as
+   * the event loop sees it, so a sync shorter than the applies run beside it counts as long.
+   */
   fsyncSeconds: Histogram | undefined;
 
   constructor(
