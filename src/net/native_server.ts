@@ -35,11 +35,11 @@ export interface NativeServerOptions {
   maxPayloadBytes?: number;
 }
 
-interface UnaryCall {
-  kind: 'unary';
-  ctx: CallContextImpl;
+/** A unary call is its own context: one object per call. */
+class UnaryCall extends CallContextImpl {
+  readonly kind = 'unary';
   /** performance.now() deadline (call_deadlines.ts); Infinity for none. */
-  expiresAt: number;
+  expiresAt = Infinity;
 }
 
 interface StreamCall {
@@ -130,13 +130,13 @@ export class NativeServerConnection {
       return this.replyError(id, new StatusError(Status.UNIMPLEMENTED, `method ${head.method} is streaming; open it with STREAM_OPEN`));
     }
     const deadline = head.timeoutMs > 0 ? Date.now() + head.timeoutMs : undefined;
-    const ctx = new CallContextImpl(head.method, 'native', deadline, this.link.peer);
-    const call: UnaryCall = { kind: 'unary', ctx, expiresAt: head.timeoutMs > 0 ? performance.now() + head.timeoutMs : Infinity };
+    const call = new UnaryCall(head.method, 'native', deadline, this.link.peer);
+    if (head.timeoutMs > 0) call.expiresAt = performance.now() + head.timeoutMs;
     this.calls.set(id, call);
     if (head.timeoutMs > 0) this.deadlines.added(call.expiresAt);
     let p: Promise<Uint8Array>;
     try {
-      p = entry.handler(head.method, head.message, ctx);
+      p = entry.handler(head.method, head.message, call);
     } catch (err) {
       p = Promise.reject(err);
     }
@@ -224,7 +224,7 @@ export class NativeServerConnection {
     this.finish(id, call);
     const reason = new StatusError(Status.DEADLINE_EXCEEDED, DEADLINE_TEXT);
     if (call.kind === 'unary') {
-      call.ctx.abort(reason);
+      call.abort(reason);
       this.replyError(id, reason);
     } else {
       call.stream.end(reason);
@@ -237,7 +237,7 @@ export class NativeServerConnection {
     if (call === undefined) return;
     this.finish(id, call);
     const reason = new StatusError(Status.CANCELLED, CANCELED_TEXT);
-    if (call.kind === 'unary') call.ctx.abort(reason);
+    if (call.kind === 'unary') call.abort(reason);
     else call.stream.end(reason);
   }
 
@@ -277,7 +277,7 @@ export class NativeServerConnection {
     this.closing = true;
     for (const [id, call] of this.calls) {
       this.finish(id, call);
-      if (call.kind === 'unary') call.ctx.abort(reason);
+      if (call.kind === 'unary') call.abort(reason);
       else call.stream.end(reason);
     }
     this.deadlines.clear();
