@@ -19,7 +19,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStorage, MessageType, RawNode, StateType, messageTypeNames, msg } from '../../src/raft/index.js';
 import type { Entry, HardState, Message, ReadState, Snapshot, SoftState } from '../../src/raft/index.js';
-import { Prng } from '../../src/util/prng.js';
+import { Prng, seedFromEnv } from '../../src/util/prng.js';
 import { RaftLoop } from '../../src/server/raft_loop.js';
 import type { LoopHost } from '../../src/server/raft_loop.js';
 import type { Timers } from '../../src/server/timers.js';
@@ -356,3 +356,88 @@ for (const outcome of ['rejects', 'resolves'] as const) {
     }
   });
 }
+
+/**
+ * Randomized follower run (SEED=... to replay; RAFT_LOOP_STEPS for a longer one): MsgApps of
+ * 0..3 entries with commits anywhere up to what was sent, fsyncs resolved at random moments.
+ * Invariants: no entry is applied, and no MsgAppResp acknowledges an index, before an fsync
+ * covering it resolved; entries are applied once each, in order; at the end all committed ones are.
+ */
+test('randomized follower: applies and acknowledgements never run ahead of a resolved fsync', async () => {
+  const seed = seedFromEnv();
+  const steps = Number(process.env['RAFT_LOOP_STEPS'] ?? 300);
+  const prng = new Prng(seed);
+  const r = rig(2n, [1n, 2n, 3n]);
+  let appended = 0; // last index handed to wal.append
+  let durable = 0; // last index covered by a resolved fsync
+  const covers: number[] = []; // per pending sync: the last index it makes durable
+  const violations: string[] = [];
+  let besideFsync = 0; // applies made while an fsync was pending (the case under test)
+  const wal = r.wal;
+  const origAppend = wal.append.bind(wal);
+  wal.append = (ents, hs) => {
+    if (ents.length > 0) appended = ents[ents.length - 1]!.index;
+    origAppend(ents, hs);
+  };
+  const origSync = wal.sync.bind(wal);
+  wal.sync = () => {
+    covers.push(appended);
+    return origSync();
+  };
+  const origApply = r.host.apply.bind(r.host);
+  r.host.apply = (ents) => {
+    for (const e of ents) if (e.index > durable) violations.push(`applied ${e.index} with durable ${durable}`);
+    if (wal.pending.length > 0) besideFsync++;
+    origApply(ents);
+  };
+  const origSend = r.host.send.bind(r.host);
+  r.host.send = (msgs) => {
+    for (const m of msgs) {
+      if (m.type === MessageType.MsgAppResp && !m.reject && m.index > durable) violations.push(`acked ${m.index} with durable ${durable}`);
+    }
+    origSend(msgs);
+  };
+  const resolveOne = (): void => {
+    const p = wal.pending.shift();
+    if (p === undefined) return;
+    durable = Math.max(durable, covers.shift()!);
+    p.resolve();
+  };
+
+  let sent = 0; // last index the "leader" sent
+  let commit = 0;
+  try {
+    for (let i = 0; i < steps; i++) {
+      const k = prng.int(10);
+      if (k < 5) {
+        const n = prng.int(4);
+        const ents: Entry[] = [];
+        for (let j = 1; j <= n; j++) ents.push({ term: 1, index: sent + j, type: 0, data: enc.encode(`e${sent + j}`) });
+        commit = Math.max(commit, Math.min(sent + n, commit + prng.int(4)));
+        r.node.step(msg({ type: MessageType.MsgApp, from: 1n, to: 2n, term: 1, logTerm: sent === 0 ? 0 : 1, index: sent, entries: ents, commit }));
+        sent += n;
+        r.loop.schedule();
+      } else if (k < 8) {
+        resolveOne();
+      }
+      await new Promise<void>((res) => setImmediate(res));
+      assert.deepEqual(violations, []);
+      assert.deepEqual(r.host.fatals, []);
+    }
+    await settle();
+    for (let i = 0; i < 1000 && wal.pending.length > 0; i++) {
+      resolveOne();
+      await settle();
+    }
+    assert.deepEqual(violations, []);
+    assert.deepEqual(r.host.applied, Array.from({ length: commit }, (_, i) => i + 1));
+    assert.equal(r.storage.lastIndex(), sent);
+    if (process.env['RAFT_LOOP_DEBUG'] !== undefined) console.log(`steps ${steps} applies beside an fsync ${besideFsync} commit ${commit}`);
+    if (steps >= 100) assert.ok(besideFsync > 0, 'the run never applied beside a pending fsync');
+  } catch (err) {
+    console.error(`raft_loop randomized follower failed with SEED=${seed}`);
+    throw err;
+  } finally {
+    r.loop.stop();
+  }
+});
