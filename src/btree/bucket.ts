@@ -173,6 +173,22 @@ export class Bucket {
     c.node().put(kc, kc, copyBytes(value), 0, 0);
   }
 
+  /**
+   * put() for a caller that hands the arrays over: the tree keeps them as they are until the
+   * commit writes them out, so they must never change afterwards (the store's fresh revision
+   * keys and encoded values). Spares a copy of both per write.
+   */
+  putOwned(key: Uint8Array, value: Uint8Array): void {
+    this.tx.checkWritable();
+    const k = checkKey(key);
+    requireBytes(value, 'value');
+    if (value.length > btreeValueBytesMax) throw new ValueTooLargeError(`value of ${value.length} bytes exceeds ${btreeValueBytesMax}`);
+    const c = this.scratchCursor();
+    c.seekRaw(k);
+    if (c.atKey(k) && c.isBucket()) this.throwIncompatible();
+    c.node().put(k, k, value, 0, 0);
+  }
+
   delete(key: Uint8Array): void {
     this.tx.checkWritable();
     const k = requireBytes(key, 'key');

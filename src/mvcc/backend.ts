@@ -199,9 +199,12 @@ export class Backend {
     return this.current().bucketNames().map((n) => dec.decode(n));
   }
 
+  /** Writes key = value; the backend keeps both arrays (callers hand them over, never to change). */
   put(bucket: string, key: Uint8Array, value: Uint8Array): void {
     if (this.flight === undefined) {
-      this.txBucket(bucket).put(key, value);
+      const b = this.txBucket(bucket);
+      if (b.putOwned !== undefined) b.putOwned(key, value);
+      else b.put(key, value);
       if (this.recording) this.batch.put(bucket, key, value);
     } else {
       this.checkUsable();

@@ -14,6 +14,8 @@ export interface EngineBucket {
   fillPercent?: number;
   get(key: Uint8Array): Uint8Array | undefined;
   put(key: Uint8Array, value: Uint8Array): void;
+  /** put() keeping the arrays as given (the caller never changes them again), if the engine can. */
+  putOwned?(key: Uint8Array, value: Uint8Array): void;
   delete(key: Uint8Array): void;
   cursor(): EngineCursor;
 }

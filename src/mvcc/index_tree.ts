@@ -100,7 +100,7 @@ export class TreeIndex {
 
   /** A new, empty index for a key not in the tree (with its own copy of the key). */
   create(key: Uint8Array): KeyIndex {
-    const ki = new KeyIndex(ownKey(key));
+    const ki = KeyIndex.create(ownKey(key));
     this.insert(ki);
     return ki;
   }
@@ -109,7 +109,7 @@ export class TreeIndex {
     let ki = this.keyIndex(key);
     if (ki === undefined) {
       // The index keeps its own copy: callers may reuse their buffers.
-      ki = new KeyIndex(ownKey(key));
+      ki = KeyIndex.create(ownKey(key));
       this.insert(ki);
     }
     ki.put(main, sub);

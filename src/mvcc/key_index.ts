@@ -45,6 +45,11 @@ export class Generation {
     this.subs = subs;
   }
 
+  /** A generation created at (main, sub) holding that one revision (see KeyIndex.create). */
+  static first(main: number, sub: number, ver: number): Generation {
+    return { __proto__: Generation.prototype, ver, createdMain: main, createdSub: sub, mains: [main], subs: [sub] } as unknown as Generation;
+  }
+
   get length(): number {
     return this.mains.length;
   }
@@ -86,9 +91,32 @@ export class KeyIndex {
   modSub = 0;
   /** Until the first put or restore, the shared frozen empty list (no array per new key). */
   generations: Generation[] = NO_GENERATIONS;
+  /** The lease attached to the key's live revision (the store's; 0n or undefined: none). */
+  lease: bigint | undefined = undefined;
 
   constructor(key: Uint8Array) {
     this.key = key;
+  }
+
+  /**
+   * A new index for key (which it keeps: hand it an array of its own). Made as an object
+   * literal with the class's prototype rather than with `new`, for the garbage collector: V8
+   * pretenures what a literal's allocation site makes once most of it survives, so key indexes
+   * (which live as long as their keys) go straight to the old generation instead of being
+   * copied by one or two scavenges each; objects made by `new` never are. Every index the
+   * store makes comes from here, so they all share one shape.
+   */
+  static create(key: Uint8Array): KeyIndex {
+    return {
+      __proto__: KeyIndex.prototype,
+      key,
+      modMain: 0,
+      modSub: 0,
+      generations: NO_GENERATIONS,
+      lease: undefined,
+      atMain: 0,
+      atSub: 0,
+    } as unknown as KeyIndex;
   }
 
   /** True when the index holds only an empty live generation (nothing to read). */
@@ -113,11 +141,7 @@ export class KeyIndex {
     // Array literals of exactly one element, not pushes: a first push reserves room for 17, and
     // most keys a load creates are put once (about 400 bytes less garbage per new key).
     if (this.generations.length === 0) {
-      const first = new Generation([main], [sub]);
-      first.createdMain = main;
-      first.createdSub = sub;
-      first.ver = 1;
-      this.generations = [first];
+      this.generations = [Generation.first(main, sub, 1)];
       this.modMain = main;
       this.modSub = sub;
       return;
@@ -140,10 +164,9 @@ export class KeyIndex {
   /** Rebuilds an index from a key's latest revision alone (at open, after compaction). */
   restore(createdMain: number, modMain: number, modSub: number, ver: number): void {
     assert(this.generations.length === 0, 'restore on a non-empty key index');
-    const g = new Generation([modMain], [modSub]);
+    const g = Generation.first(modMain, modSub, ver);
     g.createdMain = createdMain;
     g.createdSub = 0;
-    g.ver = ver;
     this.generations = [g];
     this.modMain = modMain;
     this.modSub = modSub;

@@ -55,7 +55,7 @@ export interface RangeResult {
 }
 
 /** The lease of the latest revision of each live key, kept beside the index. */
-export type LeasedKeyIndex = KeyIndex & { lease?: bigint };
+export type LeasedKeyIndex = KeyIndex;
 
 export class KVStore {
   readonly backend: Backend;
@@ -274,7 +274,7 @@ export class KVStore {
         return true;
       }
       if (ki === undefined) {
-        ki = new KeyIndex(ownKey(kv.key));
+        ki = KeyIndex.create(ownKey(kv.key));
         ki.restore(kv.createRevision, main, sub, kv.version);
         this.index.insert(ki);
       } else {
