@@ -92,6 +92,11 @@ export const leaseTtlMinSeconds = 1;
 export const leaseTtlMaxSeconds = 9_000_000_000;
 /** KeyValues kept decoded in memory by revision (reads skip the btree on a hit). */
 export const mvccValueCacheEntriesMax = 131_072;
+/**
+ * The key index's copies of keys are carved from slabs of this size, kept for index keys only
+ * (key_index.ts ownKey); keys longer than a sixteenth of a slab get an array of their own.
+ */
+export const mvccKeySlabBytes = 64 * KiB;
 /** etcd's minimum TTL with its default 1 s election timeout: ceil(1.5 * 1 s). */
 export const leaseTtlMinSecondsDefault = 2;
 /** How often an embedded store looks for expired leases (etcd's lessor runLoop period). */

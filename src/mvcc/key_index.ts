@@ -28,6 +28,7 @@
  * those <= n; hashKV uses it to hash a consistent view while a compaction is pending.
  */
 import { assert } from '../util/assert.js';
+import { mvccKeySlabBytes } from '../limits.js';
 import { revId } from './revision.js';
 
 export class Generation {
@@ -74,13 +75,27 @@ export interface KeyAt {
   version: number;
 }
 
+let keySlab = new Uint8Array(mvccKeySlabBytes);
+let keySlabUsed = 0;
+
 /**
- * The index's own copy of a key, from Node's small-buffer pool. Not key.slice(): on a Buffer
- * (a request decoded from a socket chunk) slice is a view, which would pin the whole chunk for
- * the key's lifetime; and on a Uint8Array it costs a fresh ArrayBuffer per key.
+ * The index's own copy of a key, carved from a slab that holds index keys only. Not
+ * key.slice(): on a Buffer (a request decoded from a socket chunk) slice is a view, which would
+ * pin the whole chunk for the key's lifetime; a fresh ArrayBuffer per key costs far more than
+ * a carve; and Node's shared small-buffer pool would mix these long-lived keys with the short-
+ * lived buffers of every write, so each key would keep a whole 8 KiB pool chunk alive.
  */
-export function ownKey(key: Uint8Array): Buffer {
-  return Buffer.from(key);
+export function ownKey(key: Uint8Array): Uint8Array {
+  const n = key.length;
+  if (n * 16 > mvccKeySlabBytes) return new Uint8Array(key);
+  if (keySlabUsed + n > mvccKeySlabBytes) {
+    keySlab = new Uint8Array(mvccKeySlabBytes);
+    keySlabUsed = 0;
+  }
+  const out = new Uint8Array(keySlab.buffer, keySlabUsed, n);
+  out.set(key);
+  keySlabUsed += n;
+  return out;
 }
 
 const NO_GENERATIONS: Generation[] = Object.freeze([]) as unknown as Generation[];

@@ -176,6 +176,12 @@ test('tree index: a new key is copied out of a Buffer view (the request bytes ar
   assert.notEqual(ki.key.buffer, chunk.buffer);
   assert.equal(t.count(Buffer.from('key'), undefined, 3), 1);
   assert.equal(t.count(Buffer.from('xx'), undefined, 3), 1);
+  // Index keys live as long as their keys: they share a slab of their own, not Node's pool of
+  // short-lived buffers (a pooled key would keep a whole pool chunk alive).
+  const a = t.create(Buffer.from('a1'));
+  const b = t.create(Buffer.from('b2'));
+  assert.equal(a.key.buffer, b.key.buffer);
+  assert.notEqual(a.key.buffer, Buffer.allocUnsafe(2).buffer);
 });
 
 test('revision bytes: 17 bytes big-endian, tombstone mark, byte order is revision order', () => {
