@@ -11,6 +11,7 @@ import { FramedLink } from './native_link.js';
 import { quietReject } from './methods.js';
 import { OK_STATUS, Status, StatusError } from './status.js';
 import { SocketTransport, connectTcp } from './transport.js';
+import { CallDeadlines } from './call_deadlines.js';
 
 export interface CallOptions {
   /** Fail with DEADLINE_EXCEEDED after this long; the server is told the deadline too. */
@@ -22,7 +23,8 @@ interface PendingUnary {
   kind: 'unary';
   resolve: (m: Uint8Array) => void;
   reject: (e: unknown) => void;
-  timer: NodeJS.Timeout | undefined;
+  /** performance.now() deadline, swept by CallDeadlines; Infinity for none. */
+  expiresAt: number;
 }
 
 type Pending = PendingUnary | ClientStream;
@@ -33,6 +35,10 @@ const METHOD_RE = /^[\x21-\x7e]{1,255}$/;
 export class NativeClient {
   private readonly link: FramedLink;
   private readonly calls = new Map<number, Pending>();
+  /** One timer for the deadlines of every unary call (a timer per call costs more). */
+  private readonly deadlines = new CallDeadlines<Pending>(this.calls, (id, p) => {
+    if (p.kind === 'unary') this.abandon(id, p, new StatusError(Status.DEADLINE_EXCEEDED, 'context deadline exceeded'));
+  });
   private nextId = 1;
   private pings = new Map<string, { resolve: () => void; reject: (e: unknown) => void }>();
   private pingSeq = 0;
@@ -85,10 +91,7 @@ export class NativeClient {
     }
     const timeoutMs = opts.timeoutMs ?? 0;
     return new Promise<Uint8Array>((resolve, reject) => {
-      const pending: PendingUnary = { kind: 'unary', resolve, reject, timer: undefined };
-      if (timeoutMs > 0) {
-        pending.timer = setTimeout(() => this.abandon(id, pending, new StatusError(Status.DEADLINE_EXCEEDED, 'context deadline exceeded')), timeoutMs);
-      }
+      const pending: PendingUnary = { kind: 'unary', resolve, reject, expiresAt: timeoutMs > 0 ? performance.now() + timeoutMs : Infinity };
       if (opts.signal) {
         const onAbort = (): void => this.abandon(id, pending, new StatusError(Status.CANCELLED, 'context canceled'));
         opts.signal.addEventListener('abort', onAbort, { once: true });
@@ -97,6 +100,7 @@ export class NativeClient {
         pending.reject = (e) => (done(), reject(e));
       }
       this.calls.set(id, pending);
+      if (timeoutMs > 0) this.deadlines.added(pending.expiresAt);
       this.link.writer.call(FrameType.CALL, id, method, Math.min(timeoutMs, ID_MAX), message);
       this.link.scheduleFlush();
     });
@@ -168,7 +172,7 @@ export class NativeClient {
   /** @internal Ends a stream locally; tells the server when it is still open there. */
   endStream(s: ClientStream, reason: StatusError, tellServer: boolean): void {
     if (this.calls.get(s.id) !== s) return;
-    this.calls.delete(s.id);
+    this.forget(s.id);
     if (s.timer !== undefined) clearTimeout(s.timer);
     this.link.resumeFor(s.id);
     if (tellServer && !this.failure) {
@@ -193,8 +197,7 @@ export class NativeClient {
         const p = this.calls.get(id);
         if (p === undefined) return; // answered after we gave up on it
         if (p.kind !== 'unary') throw new ClientProtocolError(`unary answer for stream ${id}`);
-        this.calls.delete(id);
-        if (p.timer !== undefined) clearTimeout(p.timer);
+        this.forget(id);
         if (type === FrameType.REPLY) p.resolve(payload);
         else {
           const st = decodeStatus(payload);
@@ -261,10 +264,15 @@ export class NativeClient {
     }
   }
 
+  /** A call is over: out of the map, and no deadline timer kept once none is open. */
+  private forget(id: number): void {
+    this.calls.delete(id);
+    if (this.calls.size === 0) this.deadlines.clear();
+  }
+
   private abandon(id: number, pending: PendingUnary, reason: StatusError): void {
     if (this.calls.get(id) !== pending) return;
-    this.calls.delete(id);
-    if (pending.timer !== undefined) clearTimeout(pending.timer);
+    this.forget(id);
     if (!this.failure) {
       this.link.writer.frame(FrameType.STREAM_CANCEL, 0, id, EMPTY);
       this.link.scheduleFlush();
@@ -277,10 +285,13 @@ export class NativeClient {
     this.failure = reason;
     const calls = [...this.calls.values()];
     this.calls.clear();
+    this.deadlines.clear();
     for (const p of calls) {
-      if (p.timer !== undefined) clearTimeout(p.timer);
       if (p.kind === 'unary') p.reject(reason);
-      else p.finish(reason);
+      else {
+        if (p.timer !== undefined) clearTimeout(p.timer);
+        p.finish(reason);
+      }
     }
     for (const p of this.pings.values()) p.reject(reason);
     this.pings.clear();
@@ -305,6 +316,8 @@ export class ClientProtocolError extends EtsdError {
 export class ClientStream {
   readonly kind = 'stream' as const;
   timer: NodeJS.Timeout | undefined;
+  /** Streams keep a timer of their own (CallDeadlines sweeps unary calls only). */
+  readonly expiresAt = Infinity;
   ended: StatusError | undefined;
   private readonly inbound: Uint8Array[] = [];
   private head = 0;

@@ -386,3 +386,28 @@ test('native: closing the server sends GOAWAY; clients fail over with UNAVAILABL
     e.status === Status.UNAVAILABLE && e.details === 'member is stopping');
   await new Promise((r) => s3.close(r));
 });
+
+test('client deadlines: calls to a server that never answers expire on their own, in deadline order', async () => {
+  // A peer that reads everything and answers nothing: only the client's own sweep can end the calls.
+  const mute = net.createServer((sock) => sock.on('data', () => {}));
+  await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r));
+  const port = (mute.address() as net.AddressInfo).port;
+  const client = await NativeClient.connect('127.0.0.1', port);
+  try {
+    const order: string[] = [];
+    const late = client.call('/test.Echo/Unary', new Uint8Array(0), { timeoutMs: 120 }).catch((e: StatusError) => {
+      order.push(`late ${e.status}`);
+    });
+    const early = client.call('/test.Echo/Unary', new Uint8Array(0), { timeoutMs: 30 }).catch((e: StatusError) => {
+      order.push(`early ${e.status}`);
+    });
+    const none = client.call('/test.Echo/Unary', new Uint8Array(0));
+    await Promise.all([late, early]);
+    assert.deepEqual(order, [`early ${Status.DEADLINE_EXCEEDED}`, `late ${Status.DEADLINE_EXCEEDED}`]);
+    assert.equal(client.openCalls, 1, 'the call without a deadline is still open');
+    client.close();
+    await assert.rejects(none);
+  } finally {
+    mute.close();
+  }
+});
