@@ -7,8 +7,9 @@ import { assert } from '../util/assert.js';
 import { writeKeyValue, type KeyValue } from '../proto/mvccpb.js';
 import { Writer } from '../proto/wire.js';
 import { BUCKET_KEY } from './buckets.js';
-import type { KVStore, Change, LeasedKeyIndex, RangeResult } from './kvstore.js';
+import type { KVStore, Change, RangeResult } from './kvstore.js';
 import { MARKED_REV_BYTES, REV_BYTES, revToBytes } from './revision.js';
+import type { KeyIndex } from './key_index.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -62,7 +63,7 @@ export class TxnWrite {
     assert(!this.ended, 'put after end');
     const rev = this.beginRev + 1;
     const sub = this.changes.length;
-    const ki = this.s.index.keyIndex(key) as LeasedKeyIndex | undefined;
+    const ki = this.s.index.keyIndex(key);
     let created = rev;
     let ver = 1;
     let oldLease = 0n;
@@ -76,7 +77,7 @@ export class TxnWrite {
     const kv: KeyValue = { key, createRevision: created, modRevision: rev, version: ver, value, lease };
     const enc = encodeKv(kv);
     this.s.backend.put(BUCKET_KEY, revKey(rev, sub, false), enc);
-    let nki: LeasedKeyIndex;
+    let nki: KeyIndex;
     if (ki !== undefined) {
       ki.put(rev, sub);
       nki = ki;
@@ -107,7 +108,7 @@ export class TxnWrite {
     const sub = this.changes.length;
     const kv: KeyValue = { key, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0n };
     this.s.backend.put(BUCKET_KEY, revKey(rev, sub, true), encodeKv(kv));
-    const ki = this.s.index.keyIndex(key) as LeasedKeyIndex;
+    const ki = this.s.index.keyIndex(key)!;
     const ok = ki.tombstone(rev, sub);
     assert(ok, 'tombstone on a key that is not live');
     // The event carries the deletion's revision, as etcd's watchable store sets it.

@@ -55,7 +55,6 @@ export interface RangeResult {
 }
 
 /** The lease of the latest revision of each live key, kept beside the index. */
-export type LeasedKeyIndex = KeyIndex;
 
 export class KVStore {
   readonly backend: Backend;
@@ -132,7 +131,7 @@ export class KVStore {
 
   /** The current lease of a live key (0n for none or absent). */
   leaseOf(key: Uint8Array): bigint {
-    const ki = this.index.keyIndex(key) as LeasedKeyIndex | undefined;
+    const ki = this.index.keyIndex(key);
     if (ki === undefined || !ki.isLive()) return 0n;
     return ki.lease ?? 0n;
   }
@@ -265,7 +264,7 @@ export class KVStore {
       current = main;
       // Views into the page are enough: only a new index keeps (a copy of) the key.
       const kv = decodeKeyValue(v, false);
-      let ki = this.index.keyIndex(kv.key) as LeasedKeyIndex | undefined;
+      let ki = this.index.keyIndex(kv.key);
       if (isTombstone(k)) {
         if (ki !== undefined) {
           ki.tombstone(main, sub);
@@ -292,7 +291,7 @@ export class KVStore {
     }
     const leased = new Map<KeyIndex, bigint>();
     for (const [, ki] of this.index.tree.entries()) {
-      const l = (ki as LeasedKeyIndex).lease;
+      const l = ki.lease;
       if (ki.isLive() && l !== undefined && l !== 0n) leased.set(ki, l);
     }
     return leased;
