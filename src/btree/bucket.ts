@@ -161,16 +161,8 @@ export class Bucket {
   }
 
   put(key: Uint8Array, value: Uint8Array): void {
-    this.tx.checkWritable();
-    const k = checkKey(key);
-    requireBytes(value, 'value');
-    if (value.length > btreeValueBytesMax) throw new ValueTooLargeError(`value of ${value.length} bytes exceeds ${btreeValueBytesMax}`);
-    const c = this.scratchCursor();
-    c.seekRaw(k);
-    if (c.atKey(k) && c.isBucket()) this.throwIncompatible();
     // Copies, so the caller may reuse its arrays.
-    const kc = copyBytes(k);
-    c.node().put(kc, kc, copyBytes(value), 0, 0);
+    this.putInode(key, value, true);
   }
 
   /**
@@ -179,6 +171,10 @@ export class Bucket {
    * keys and encoded values). Spares a copy of both per write.
    */
   putOwned(key: Uint8Array, value: Uint8Array): void {
+    this.putInode(key, value, false);
+  }
+
+  private putInode(key: Uint8Array, value: Uint8Array, copy: boolean): void {
     this.tx.checkWritable();
     const k = checkKey(key);
     requireBytes(value, 'value');
@@ -186,7 +182,8 @@ export class Bucket {
     const c = this.scratchCursor();
     c.seekRaw(k);
     if (c.atKey(k) && c.isBucket()) this.throwIncompatible();
-    c.node().put(k, k, value, 0, 0);
+    const kc = copy ? copyBytes(k) : k;
+    c.node().put(kc, kc, copy ? copyBytes(value) : value, 0, 0);
   }
 
   delete(key: Uint8Array): void {

@@ -230,12 +230,18 @@ test('single member: a turn with only durable committed entries applies them wit
   r.loop.stop();
 });
 
-test('follower: entries committed in the Ready that appends them, and the MsgAppResp, wait for the fsync', async () => {
+/** Follower 2 of three, sent entries 1..2 of term 1 with commit 2 by leader 1; its loop has run. */
+async function followerWithTwoCommitted(): Promise<Rig> {
   const r = rig(2n, [1n, 2n, 3n]);
   const ents: Entry[] = [1, 2].map((i) => ({ term: 1, index: i, type: 0, data: enc.encode(`x${i}`) }));
   r.node.step(msg({ type: MessageType.MsgApp, from: 1n, to: 2n, term: 1, logTerm: 0, index: 0, entries: ents, commit: 2 }));
   r.loop.schedule();
   await settle();
+  return r;
+}
+
+test('follower: entries committed in the Ready that appends them, and the MsgAppResp, wait for the fsync', async () => {
+  const r = await followerWithTwoCommitted();
 
   // One turn: append 1..2 with the commit, fsync started; nothing applied or acknowledged yet.
   assert.deepEqual(r.log, ['wal.append [1,2] hs(commit=2)', 'wal.sync']);
@@ -301,11 +307,7 @@ test('a rejected fsync stops the loop: onFatal once, nothing applied, acknowledg
 });
 
 test('a rejected fsync in a follower turn: its committed entries and its MsgAppResp never go out', async () => {
-  const r = rig(2n, [1n, 2n, 3n]);
-  const ents: Entry[] = [1, 2].map((i) => ({ term: 1, index: i, type: 0, data: enc.encode(`x${i}`) }));
-  r.node.step(msg({ type: MessageType.MsgApp, from: 1n, to: 2n, term: 1, logTerm: 0, index: 0, entries: ents, commit: 2 }));
-  r.loop.schedule();
-  await settle();
+  const r = await followerWithTwoCommitted();
   r.wal.pending.shift()!.reject(new Error('EIO'));
   await settle();
   assert.deepEqual(r.log, ['wal.append [1,2] hs(commit=2)', 'wal.sync', 'onFatal']);
@@ -314,11 +316,7 @@ test('a rejected fsync in a follower turn: its committed entries and its MsgAppR
 });
 
 test('stop() while an fsync is pending: the turn ends without applying, acknowledging or advancing', async () => {
-  const r = rig(2n, [1n, 2n, 3n]);
-  const ents: Entry[] = [1, 2].map((i) => ({ term: 1, index: i, type: 0, data: enc.encode(`x${i}`) }));
-  r.node.step(msg({ type: MessageType.MsgApp, from: 1n, to: 2n, term: 1, logTerm: 0, index: 0, entries: ents, commit: 2 }));
-  r.loop.schedule();
-  await settle();
+  const r = await followerWithTwoCommitted();
   r.loop.stop();
   await resolveSync(r);
   assert.deepEqual(r.log, ['wal.append [1,2] hs(commit=2)', 'wal.sync', '-- sync resolved']);
