@@ -105,7 +105,7 @@ function proposeNow(
   }
   if (data.length > s.cfg.maxRequestBytes + 1024) throw errRequestTooLarge();
   return new Promise((resolve, reject) => {
-    s.waits.register(hi, lo, { req, resolve, reject, deadline: s.timers.now() + s.requestTimeoutMs });
+    s.waits.register(lo, { idHi: hi, req, resolve, reject, deadline: s.timers.now() + s.requestTimeoutMs });
     s.pendingData.push(data);
     s.pendingIds.push(hi, lo);
     s.loop.schedule();
@@ -136,7 +136,7 @@ export async function proposeConfChange(s: EtcdServer, cc: Omit<ConfChange, 'id'
   const { hi, lo } = s.reqIds;
   const full: ConfChange = { ...cc, id };
   await new Promise((resolve, reject) => {
-    s.waits.register(hi, lo, { req: full, resolve, reject, deadline: s.timers.now() + s.requestTimeoutMs });
+    s.waits.register(lo, { idHi: hi, req: full, resolve, reject, deadline: s.timers.now() + s.requestTimeoutMs });
     try {
       s.node.proposeConfChange(full);
     } catch (err) {

@@ -3,6 +3,8 @@
  * coarse sweep for deadlines instead of a timer per request.
  */
 export interface Waiter {
+  /** The high half of the waiter's request ID (the map is keyed by the low half). */
+  idHi: number;
   /** The request as proposed: the apply step uses it instead of decoding the entry again. */
   req: unknown;
   resolve(v: unknown): void;
@@ -28,52 +30,48 @@ export function idHalves(id: bigint): IdHalves {
   return { hi: Number(u >> 32n), lo: Number(u & 0xffffffffn) };
 }
 
-interface Entry {
-  hi: number;
-  w: Waiter;
-}
-
 /**
  * Waiters by request ID, keyed by the low half (our own IDs are consecutive, so the low halves
  * of those waiting never repeat); the high half is checked on take, as an entry proposed by
  * another member can share a low half with one of ours.
  */
 export class WaitMap {
-  private readonly map = new Map<number, Entry>();
+  private readonly map = new Map<number, Waiter>();
 
   get size(): number {
     return this.map.size;
   }
 
-  register(hi: number, lo: number, w: Waiter): void {
-    this.map.set(lo, { hi, w });
+  /** Registers w under its request ID: w.idHi and lo. */
+  register(lo: number, w: Waiter): void {
+    this.map.set(lo, w);
   }
 
   get(hi: number, lo: number): Waiter | undefined {
-    const e = this.map.get(lo);
-    return e !== undefined && e.hi === hi ? e.w : undefined;
+    const w = this.map.get(lo);
+    return w !== undefined && w.idHi === hi ? w : undefined;
   }
 
   /** Removes and returns the waiter (undefined if it timed out or belongs to another member). */
   take(hi: number, lo: number): Waiter | undefined {
-    const e = this.map.get(lo);
-    if (e === undefined || e.hi !== hi) return undefined;
+    const w = this.map.get(lo);
+    if (w === undefined || w.idHi !== hi) return undefined;
     this.map.delete(lo);
-    return e.w;
+    return w;
   }
 
   /** Rejects every waiter whose deadline passed. */
   sweep(now: number, err: () => unknown): void {
-    for (const [lo, e] of this.map) {
-      if (e.w.deadline <= now) {
+    for (const [lo, w] of this.map) {
+      if (w.deadline <= now) {
         this.map.delete(lo);
-        e.w.reject(err());
+        w.reject(err());
       }
     }
   }
 
   rejectAll(err: () => unknown): void {
-    for (const e of this.map.values()) e.w.reject(err());
+    for (const w of this.map.values()) w.reject(err());
     this.map.clear();
   }
 }

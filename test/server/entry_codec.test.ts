@@ -91,8 +91,8 @@ test('request IDs as 32-bit halves: RequestIds carries into the high half, WaitM
     assert.deepEqual(encodeInternalRawHalves(hi, lo, FIELD_PUT, new Uint8Array([0x0a, 0x01, 0x61])), encodeInternalRaw(id, FIELD_PUT, new Uint8Array([0x0a, 0x01, 0x61])));
   }
   const waits = new WaitMap();
-  const w = { req: undefined, resolve: () => {}, reject: () => {}, deadline: 0 };
-  waits.register(7, 42, w);
+  const w = { idHi: 7, req: undefined, resolve: () => {}, reject: () => {}, deadline: 0 };
+  waits.register(42, w);
   assert.equal(waits.take(8, 42), undefined, 'another member\'s ID with the same low half');
   assert.equal(waits.size, 1, 'and ours stays');
   assert.equal(waits.take(7, 42), w);
