@@ -241,11 +241,13 @@ export class Tx {
    * the committed state, and its caller ends it with rollback() like any reader.
    *
    * The view registers as a reader of this txid (Db.beginFlightView), which makes it safe
-   * however long it stays open: its new pages were not free, and the committed pages it reads
-   * are pages this commit keeps, which only a later commit can free, and registered readers
-   * keep those from reuse. While the commit is in flight no later writer can begin at all, so
-   * a caller that ends the view before beginning the next writer (the mvcc backend) pins
-   * nothing: the pages this commit freed are released at the next begin as without a view.
+   * however long it stays open: every page it reads belongs to the tree this commit publishes,
+   * so only a later commit can free it, and a registered reader keeps the pages freed at or
+   * after its txid from reuse. (Unregistered, it would be safe only until the next writer
+   * begins, which no caller could be trusted to remember.) The cost: a view still open when
+   * the next writer begins also holds back the pages this commit freed, which it never reads.
+   * A caller that ends it first, as the mvcc backend does, pins nothing; and while the commit
+   * is in flight no writer can begin at all.
    */
   flightView(): Tx {
     if (!this.committing || this.closed) throw new TxClosedError('flightView() without a commitAsync() in flight');
