@@ -30,6 +30,7 @@ import { Freelist, readFreelistPage } from './freelist.js';
 import { decodeMeta, encodeMeta, PGID_NO_FREELIST, type Meta } from './meta.js';
 import { FLAG_FREELIST, FLAG_LEAF, OFF_PAGE_OVERFLOW, PAGE_HEADER_SIZE, PageView, readU32, sameRun, writePageHeader } from './page.js';
 import { PageCache } from './page_cache.js';
+import type { PageOverlay } from './page_overlay.js';
 import { Tx } from './tx.js';
 
 export interface DbOptions {
@@ -285,6 +286,18 @@ export class Db {
     return tx;
   }
 
+  /**
+   * A reader over the state writer's in-flight commit will publish, its new pages served from
+   * overlay (Tx.flightView, which explains why it registers as a reader of the new txid).
+   */
+  beginFlightView(writer: Tx, overlay: PageOverlay): Tx {
+    this.checkOpen();
+    assert(this.writer === writer && this.flight?.tx === writer && !this.flight.done, 'a flight view of a writer that is not committing');
+    const tx = new Tx(this, false, writer.meta, overlay);
+    this.readers.set(tx.id, (this.readers.get(tx.id) ?? 0) + 1);
+    return tx;
+  }
+
   /** Frees pages that no open reader can see any more (bbolt's freePages). */
   private releasePending(): void {
     let min = Number.MAX_SAFE_INTEGER;
@@ -353,15 +366,27 @@ export class Db {
   }
 
   /**
-   * writeCommit with the fdatasyncs on the thread pool. While it waits, finishCommitSync() may
-   * take the commit over and complete it on this thread (a caller that needs durability now);
-   * the pool's syncs then only repeat work, and this resolves without touching anything.
+   * writeCommit with the fdatasyncs on the thread pool. The page writes happen now, and throw
+   * (poisoning the Db) if they fail; the returned promise does the rest. While it waits,
+   * finishCommitSync() may take the commit over and complete it on this thread (a caller that
+   * needs durability now); the pool's syncs then only repeat work, and it resolves without
+   * touching anything.
    */
-  async writeCommitAsync(tx: Tx): Promise<void> {
+  startCommitAsync(tx: Tx): Promise<void> {
     const f: CommitFlight = { tx, metaWritten: false, done: false };
-    this.flight = f;
     try {
       this.writePages(tx);
+    } catch (err) {
+      this.failure = err;
+      throw err;
+    }
+    this.flight = f;
+    return this.syncCommitAsync(f);
+  }
+
+  private async syncCommitAsync(f: CommitFlight): Promise<void> {
+    const tx = f.tx;
+    try {
       if (!this.noSync) await this.fs.fdatasyncAsync(this.fd);
       if (f.done) return;
       this.writeMeta(tx);
@@ -383,7 +408,7 @@ export class Db {
   }
 
   /**
-   * Completes tx's in-flight writeCommitAsync on this thread: sync the pages (again: the pool's
+   * Completes tx's in-flight startCommitAsync on this thread: sync the pages (again: the pool's
    * sync may not have finished), write the meta unless already written, sync. Durable when it
    * returns. The order pages-durable-before-meta is kept whichever step the flight was at.
    */
@@ -406,7 +431,7 @@ export class Db {
   }
 
   /**
-   * Forgets tx's in-flight writeCommitAsync as a process death would: nothing more is written
+   * Forgets tx's in-flight startCommitAsync as a process death would: nothing more is written
    * for it (its meta page, if not yet written, never is), and its promise resolves without
    * publishing anything. The pages it wrote are unreferenced garbage in free space. For tests
    * that simulate a crash mid-commit and then reopen the file in the same process.

@@ -13,6 +13,11 @@
  * - Keys and values returned by get, cursors and forEach are read-only `Uint8Array` views (not
  *   Buffers) into pages that never change while referenced; copy them to modify them. For a key
  *   that names a nested bucket, cursors and forEach yield BUCKET_VALUE (compare by identity).
+ * - `tx.commitAsync()` commits with its two fdatasyncs on the thread pool (readers see the
+ *   previous state until it is durable). `tx.startCommitAsync()` does the same but fails
+ *   synchronously when the work before the first sync does, after which `tx.flightView()` is a
+ *   read transaction over exactly the state being committed (its new pages read from memory),
+ *   closed by the writer if the commit fails, else ended by its caller.
  * - Errors a caller can cause are BtreeError subclasses with a stable `code`
  *   (ERR_BTREE_KEY_REQUIRED, ERR_BTREE_TX_CLOSED, ...); broken invariants are asserts.
  */

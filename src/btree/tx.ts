@@ -12,6 +12,7 @@ import type { Db } from './db.js';
 import { CommitInProgressError, TxClosedError, TxNotWritableError, CorruptPageError } from './errors.js';
 import { PGID_NO_FREELIST, encodeMeta, type Meta } from './meta.js';
 import { newPageBytes, type PageView } from './page.js';
+import { PageOverlay } from './page_overlay.js';
 
 export class Tx {
   readonly db: Db;
@@ -25,10 +26,19 @@ export class Tx {
   readonly dirty = new Map<number, Uint8Array>();
   /** Ids this writer took from the freelist (returned on rollback). */
   readonly allocatedFromFree: number[] = [];
+  /**
+   * A flight view only (see flightView()): the committing writer's pages, looked up before the
+   * committed ones. Undefined for every ordinary transaction, which is all the hot paths check.
+   */
+  readonly overlay: PageOverlay | undefined;
+  /** A writer's read view of its in-flight commit, once asked for (see flightView()). */
+  private view: Tx | undefined = undefined;
 
-  constructor(db: Db, writable: boolean, meta: Meta) {
+  constructor(db: Db, writable: boolean, meta: Meta, overlay?: PageOverlay) {
+    assert(overlay === undefined || !writable, 'a page overlay is for read views only');
     this.db = db;
     this.writable = writable;
+    this.overlay = overlay;
     this.meta = { ...meta };
     if (writable) this.meta.txid += 1;
     this.root = new Bucket(this, Buffer.alloc(0), this.meta.root, this.meta.sequence, undefined);
@@ -94,6 +104,8 @@ export class Tx {
   page(pgid: number): PageView {
     this.checkOpen();
     if (pgid < 2 || pgid >= this.meta.pgid) throw new CorruptPageError(`page ${pgid} out of bounds (high water ${this.meta.pgid})`);
+    const ov = this.overlay;
+    if (ov !== undefined) return ov.page(pgid) ?? this.db.page(pgid);
     return this.db.page(pgid);
   }
 
@@ -131,6 +143,8 @@ export class Tx {
    */
   *snapshotChunks(chunkBytes = 1 << 20): Generator<Buffer> {
     this.checkOpen();
+    // A flight view's pages are not all in the file yet (nor durable): it has no snapshot.
+    assert(this.overlay === undefined, 'snapshot of a flight view');
     const ps = this.db.pageSize;
     const metas = Buffer.alloc(2 * ps);
     const t = this.meta.txid;
@@ -183,19 +197,62 @@ export class Tx {
    * writer until the promise settles: no other writer can begin, and this one cannot be used.
    */
   async commitAsync(): Promise<void> {
+    await this.startCommitAsync();
+  }
+
+  /**
+   * commitAsync() for a caller that reads while the commit is in flight: everything up to the
+   * first fdatasync (rebalance, spill, the freelist page, the page writes) runs now and throws,
+   * with the transaction rolled back, if any of it fails; the returned promise settles when
+   * the commit does. Once this returns, flightView() reads the state being committed.
+   */
+  startCommitAsync(): Promise<void> {
     this.prepareCommit();
     this.committing = true;
+    let synced: Promise<void>;
     try {
-      await this.db.writeCommitAsync(this);
+      synced = this.db.startCommitAsync(this);
     } catch (err) {
       this.committing = false;
       this.rollback();
       throw err;
     }
-    // finishCommitSync() may have completed (and closed) it while the syncs ran.
-    if (this.closed) return;
-    this.committing = false;
-    this.close();
+    return synced.then(
+      () => {
+        // finishCommitSync() or abandonCommit() may have ended it while the syncs ran.
+        if (this.closed) return;
+        this.committing = false;
+        this.close();
+      },
+      (err: unknown) => {
+        this.committing = false;
+        this.rollback();
+        throw err;
+      },
+    );
+  }
+
+  /**
+   * A read-only transaction over exactly the state the in-flight commit will publish: this
+   * writer's meta after prepareCommit, its new pages from `dirty` (page_overlay.ts), the rest
+   * from the committed pages. Asked for between startCommitAsync() and the commit's end; the
+   * same view each time. If the commit fails or is abandoned, its state never exists and this
+   * transaction closes the view. If it becomes durable, the view simply goes on as a reader of
+   * the committed state, and its caller ends it with rollback() like any reader.
+   *
+   * The view registers as a reader of this txid (Db.beginFlightView), which makes it safe
+   * however long it stays open: every page it reads belongs to the tree this commit publishes,
+   * so only a later commit can free it, and a registered reader keeps the pages freed at or
+   * after its txid from reuse. (Unregistered, it would be safe only until the next writer
+   * begins, which no caller could be trusted to remember.) The cost: a view still open when
+   * the next writer begins also holds back the pages this commit freed, which it never reads.
+   * A caller that ends it first, as the mvcc backend does, pins nothing; and while the commit
+   * is in flight no writer can begin at all.
+   */
+  flightView(): Tx {
+    if (!this.committing || this.closed) throw new TxClosedError('flightView() without a commitAsync() in flight');
+    if (this.view === undefined || !this.view.isOpen) this.view = this.db.beginFlightView(this, new PageOverlay(this.dirty));
+    return this.view;
   }
 
   /**
@@ -259,12 +316,16 @@ export class Tx {
   rollback(): void {
     if (this.closed) return;
     if (this.committing) throw new CommitInProgressError('rollback() while commitAsync() is writing');
+    // The state a flight view shows will never exist.
+    this.view?.rollback();
     if (this.writable) this.db.freelist.rollback(this.meta.txid, this.allocatedFromFree);
     this.close();
   }
 
   private close(): void {
     this.closed = true;
+    // A durable commit leaves its flight view to its caller; a failed one closed it already.
+    this.view = undefined;
     this.db.txClosed(this);
   }
 }

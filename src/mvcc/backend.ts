@@ -4,20 +4,23 @@
  * `backendBatchOpsMax` writes, or on `commit()`. This is etcd's backend.BatchTx design
  * (mvcc/backend/batch_tx.go, tx_buffer.go), ours in the details.
  *
- * Commits off the event loop. On an engine whose transactions have commitAsync() (the btree),
- * the timer and the op bound start the batch's commit with both fdatasyncs on the thread pool,
- * and the store goes on at once. While that commit is in flight (its transaction locked):
+ * Commits off the event loop. On an engine whose transactions can commit async (the btree's
+ * startCommitAsync), the timer and the op bound start the batch's commit with both fdatasyncs
+ * on the thread pool, and the store goes on at once. While that commit is in flight (its
+ * transaction locked):
  *
- *     reads:  the next batch's writes  ->  the committing batch's writes  ->  a read
- *             transaction over the last durable state (begun when the flight starts)
+ *     reads:  the next batch's writes (a WriteBuffer)  ->  the committing transaction's flight
+ *             view: a read transaction over the state it is committing (its new meta, its
+ *             new pages from memory, its other pages from the committed file)
  *     writes: recorded in the next batch's WriteBuffer only; when the flight settles, a new
  *             write transaction begins and the buffer is replayed into it.
  *
  * So reads always see every write made so far, committed or not, exactly as through the
- * single writer. Each batch's writes are recorded in a WriteBuffer (write_buffer.ts) while the
- * batch is open, because the committing transaction cannot be read. A synchronous commit()
- * during a flight finishes that flight on this thread (the btree's finishCommitSync) and then
- * commits the next batch, so `commit()` still means "everything so far is durable".
+ * single writer. While no flight runs, writes go to the batch's transaction alone: nothing is
+ * recorded beside it, because once its commit starts the engine can read the committing state
+ * itself (the btree's flightView, whose dirty pages are served from memory). A synchronous
+ * commit() during a flight finishes that flight on this thread (the btree's finishCommitSync)
+ * and then commits the next batch, so `commit()` still means "everything so far is durable".
  *
  * Durability contract: a write is durable once the batch holding it commits. The consistent
  * index is written in the same batch as the changes of its entry (the server and the store see
@@ -27,8 +30,8 @@
  * on-disk state is unknown); the backend then refuses all work with BackendFailedError.
  *
  * The engine is anything with the btree's transaction API (src/btree's openDb() result
- * matches it structurally), so tests and embedders can also run on MemoryEngine (which has no
- * commitAsync and commits synchronously).
+ * matches it structurally), so tests and embedders can also run on MemoryEngine (which cannot
+ * commit async and commits synchronously).
  */
 import { assert } from '../util/assert.js';
 import { BackendFailedError } from './errors.js';
@@ -60,9 +63,11 @@ export interface BackendOptions {
 /** One batch committing on the thread pool. */
 interface Flight {
   readonly tx: AsyncCommitTx;
-  /** The writes of the committing batch (served to reads until it is durable). */
-  readonly writes: WriteBuffer;
-  /** A read transaction over the last durable state, under the two buffers. */
+  /**
+   * The committing transaction's flight view: exactly the state it commits, under the next
+   * batch's buffer. Ended by endFlight (or by the transaction itself if the commit fails or
+   * is abandoned), always before the next write transaction begins.
+   */
   readonly read: EngineTx;
   readonly readBuckets: Map<string, EngineBucket | undefined>;
   readonly startMs: number;
@@ -74,7 +79,10 @@ export class Backend {
   /** The open batch's write transaction; undefined while a flight runs (and when idle). */
   private tx: EngineTx | undefined;
   private readonly buckets = new Map<string, EngineBucket>();
-  /** The open batch's writes, recorded when commits may go async (for reads during its flight). */
+  /**
+   * The next batch's writes while a flight runs (replayed into a new transaction when it ends);
+   * empty whenever no flight runs.
+   */
   private batch = new WriteBuffer();
   private flight: Flight | undefined;
   private failure: unknown = undefined;
@@ -132,11 +140,6 @@ export class Backend {
     return this.tx;
   }
 
-  /** True when writes go to the batch's transaction and its WriteBuffer must record them. */
-  private get recording(): boolean {
-    return this.async === true;
-  }
-
   /** The bucket in the open batch, created when missing (finishes a flight first). */
   bucket(name: string): EngineBucket {
     if (this.flight !== undefined) {
@@ -172,7 +175,7 @@ export class Backend {
     return b;
   }
 
-  /** The durable state's bucket under a flight. */
+  /** The flight view's bucket (cached for the flight: reads come in bursts). */
   private flightBucket(f: Flight, name: string): EngineBucket | undefined {
     if (f.readBuckets.has(name)) return f.readBuckets.get(name);
     const b = f.read.bucket(name) ?? undefined;
@@ -186,8 +189,6 @@ export class Backend {
     this.checkUsable();
     const mine = this.batch.get(bucket, key);
     if (mine !== undefined) return mine ?? undefined;
-    const theirs = f.writes.get(bucket, key);
-    if (theirs !== undefined) return theirs ?? undefined;
     return this.flightBucket(f, bucket)?.get(key);
   }
 
@@ -205,7 +206,6 @@ export class Backend {
       const b = this.txBucket(bucket);
       if (b.putOwned !== undefined) b.putOwned(key, value);
       else b.put(key, value);
-      if (this.recording) this.batch.put(bucket, key, value);
     } else {
       this.checkUsable();
       this.batch.put(bucket, key, value);
@@ -216,7 +216,6 @@ export class Backend {
   delete(bucket: string, key: Uint8Array): void {
     if (this.flight === undefined) {
       this.txBucket(bucket).delete(key);
-      if (this.recording) this.batch.delete(bucket, key);
     } else {
       this.checkUsable();
       this.batch.delete(bucket, key);
@@ -236,8 +235,8 @@ export class Backend {
       return;
     }
     this.checkUsable();
-    // The next batch over the committing one over the durable state.
-    scanOverlaid(this.flightBucket(fl, bucket), [fl.writes, this.batch], bucket, start, end, f);
+    // The next batch over the state being committed.
+    scanOverlaid(this.flightBucket(fl, bucket), [this.batch], bucket, start, end, f);
   }
 
 
@@ -299,37 +298,33 @@ export class Backend {
     this.clearTimer();
     if (this.flight !== undefined || this.tx === undefined) return;
     this.preCommit?.();
-    if (!this.recording) {
+    if (this.async !== true) {
       this.commitOpenSync();
       return;
     }
+    assert(this.batch.isEmpty, 'writes buffered while no flight runs');
     const tx = this.tx as AsyncCommitTx;
-    // Begun before the commit publishes anything: it sees the last durable state, which is
-    // exactly what lies under the committing batch's buffer.
-    const read = this.engine.begin(false);
-    const f: Flight = { tx, writes: this.batch, read, readBuckets: new Map(), startMs: performance.now(), settled: false };
-    this.flight = f;
     this.tx = undefined;
     this.buckets.clear();
-    this.batch = new WriteBuffer();
     this.pending = 0;
+    const startMs = performance.now();
     let started: Promise<void>;
     try {
-      started = tx.commitAsync();
+      started = tx.startCommitAsync();
     } catch (err) {
-      // prepareCommit failed synchronously (the tx is rolled back): nothing was written.
-      this.flight = undefined;
-      read.rollback();
+      // Failed before its first sync (rebalance, spill, page writes; the tx is rolled back).
       this.fail(err);
       return;
     }
+    const f: Flight = { tx, read: tx.flightView(), readBuckets: new Map(), startMs, settled: false };
+    this.flight = f;
     started.then(
       () => this.flightDone(f),
       (err: unknown) => {
+        // The transaction closed its view: the state it showed will never be durable.
         if (f.settled) return;
         f.settled = true;
         this.flight = undefined;
-        f.read.rollback();
         this.fail(err);
       },
     );
@@ -344,17 +339,20 @@ export class Backend {
     else this.armTimer();
   }
 
-  /** Bookkeeping once a flight is durable: drop the read view, reopen the batch from the buffer. */
+  /** Bookkeeping once a flight is durable: end its view, reopen the batch from the buffer. */
   private endFlight(f: Flight): void {
     f.settled = true;
     this.flight = undefined;
+    // Before the next write transaction begins, so the view pins no page that one frees.
     f.read.rollback();
     this.commits++;
     this.asyncCommits++;
     this.onCommit?.(performance.now() - f.startMs);
     if (this.closed || this.batch.isEmpty) return;
     // The writes made during the flight become the next batch's transaction.
-    this.batch.replay(
+    const during = this.batch;
+    this.batch = new WriteBuffer();
+    during.replay(
       (b, k, v) => this.txBucket(b).put(k, v),
       (b, k) => this.txBucket(b).delete(k),
     );
@@ -367,9 +365,9 @@ export class Backend {
     try {
       f.tx.finishCommitSync();
     } catch (err) {
+      // The transaction rolled back and closed its view.
       f.settled = true;
       this.flight = undefined;
-      f.read.rollback();
       this.fail(err);
       throw new BackendFailedError(err);
     }
@@ -397,10 +395,10 @@ export class Backend {
   private commitOpenSync(): void {
     this.clearTimer();
     if (this.tx === undefined) return;
+    assert(this.batch.isEmpty, 'writes buffered while no flight runs');
     const tx = this.tx;
     this.tx = undefined;
     this.buckets.clear();
-    this.batch = new WriteBuffer();
     this.pending = 0;
     const t0 = performance.now();
     tx.commit();
@@ -419,8 +417,8 @@ export class Backend {
     if (f !== undefined) {
       f.settled = true;
       this.flight = undefined;
+      // Closes the view too: its state will never be durable.
       f.tx.abandonCommit();
-      f.read.rollback();
     }
     const tx = this.tx;
     this.tx = undefined;

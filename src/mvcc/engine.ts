@@ -31,16 +31,30 @@ export interface EngineTx {
 
 /** A transaction that can commit with its fdatasyncs on the thread pool (the btree's Tx). */
 export interface AsyncCommitTx extends EngineTx {
-  commitAsync(): Promise<void>;
-  /** Completes an in-flight commitAsync() synchronously. */
+  /**
+   * Starts the commit: the work before the first fdatasync runs now and throws (the
+   * transaction rolled back) if it fails; the promise settles when the commit does.
+   */
+  startCommitAsync(): Promise<void>;
+  /**
+   * While a started commit is in flight: a read transaction over exactly the state it will
+   * make durable. The committing transaction closes it when the commit settles.
+   */
+  flightView(): EngineTx;
+  /** Completes an in-flight commit synchronously. */
   finishCommitSync(): void;
-  /** Forgets an in-flight commitAsync() as a process death would (no further writes). */
+  /** Forgets an in-flight commit as a process death would (no further writes). */
   abandonCommit(): void;
 }
 
 export function canCommitAsync(tx: EngineTx): tx is AsyncCommitTx {
   const t = tx as Partial<AsyncCommitTx>;
-  return typeof t.commitAsync === 'function' && typeof t.finishCommitSync === 'function' && typeof t.abandonCommit === 'function';
+  return (
+    typeof t.startCommitAsync === 'function' &&
+    typeof t.flightView === 'function' &&
+    typeof t.finishCommitSync === 'function' &&
+    typeof t.abandonCommit === 'function'
+  );
 }
 
 export interface Engine {

@@ -1,9 +1,11 @@
 /**
- * The writes of one backend batch, kept in memory beside the btree write transaction, so that
- * while that transaction commits on the thread pool (its fdatasyncs in flight, the transaction
- * locked) the store can still read what the batch wrote. This is etcd's txWriteBuffer
+ * The writes made while a backend batch is committing on the thread pool (a "flight"): the
+ * committing transaction is locked until its fdatasyncs finish, so the next batch's writes are
+ * kept here, served to reads over the committing transaction's flight view, and replayed into
+ * a new write transaction when the flight ends. This is etcd's txWriteBuffer
  * (mvcc/backend/tx_buffer.go) in spirit: the last write of each key wins, a delete is kept as a
- * tombstone (null) so it hides the committed value underneath.
+ * tombstone (null) so it hides the value underneath. Writes made while no flight runs go to
+ * the write transaction alone and are never recorded here.
  *
  * Keys are held as latin1 strings (one char per byte, so the string order is the byte order
  * and the mapping is exact both ways); values by reference. Callers hand over ownership of the
