@@ -387,7 +387,10 @@ export class Db {
   private async syncCommitAsync(f: CommitFlight): Promise<void> {
     const tx = f.tx;
     try {
-      if (!this.noSync) await this.fs.fdatasyncAsync(this.fd);
+      // In flight until at least the next microtask, even with noSync (nothing to await): the
+      // caller of startCommitAsync may ask for the flight view as soon as it returns.
+      if (this.noSync) await undefined;
+      else await this.fs.fdatasyncAsync(this.fd);
       if (f.done) return;
       this.writeMeta(tx);
       f.metaWritten = true;

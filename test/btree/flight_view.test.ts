@@ -307,3 +307,23 @@ test('flight view: only while a commit is in flight; a commit that fails before 
     cleanup();
   }
 });
+
+test('flight view: with noSync (nothing to wait for) the commit is still in flight when startCommitAsync returns', async () => {
+  const { dir, cleanup } = tempDir();
+  const db = openDb(path.join(dir, 'x.db'), { noSync: true });
+  try {
+    db.update((tx) => tx.createBucket('a').put(enc('k'), enc('v')));
+    const tx = db.begin(true);
+    tx.bucket('a')!.put(enc('k'), enc('w'));
+    const done = tx.startCommitAsync();
+    const view = tx.flightView();
+    assert.equal(hex(view.bucket('a')!.get(enc('k'))!), hex(enc('w')));
+    await done;
+    assert.equal(tx.isOpen, false);
+    assert.equal(hex(view.bucket('a')!.get(enc('k'))!), hex(enc('w')), 'the view goes on as a reader of the committed state');
+    view.rollback();
+  } finally {
+    db.close();
+    cleanup();
+  }
+});
