@@ -6,12 +6,15 @@
  *
  * Layout of a new file (4 pages): 0 and 1 meta (txid 0 and 1), 2 an empty freelist, 3 the
  * root bucket's empty leaf; high-water mark 4. This is what bbolt's init writes.
+ *
+ * Writing a commit to the file (pages, sync, meta, sync; on this thread or with the syncs on the
+ * thread pool) is commit_writer.ts; a durable commit comes back here to be published.
  */
 import * as path from 'node:path';
 import { assert } from '../util/assert.js';
 import { InvalidArgumentError } from '../util/errors.js';
 import { type FileLayer, nodeFileLayer } from '../util/file_layer.js';
-import { btreeAllocStepBytes, btreeCachePagesMax, btreePageSizeDefault, btreePageSizeMax, btreePageSizeMin } from '../limits.js';
+import { btreeCachePagesMax, btreePageSizeDefault, btreePageSizeMax, btreePageSizeMin } from '../limits.js';
 import { checkDb } from './check.js';
 import { compactDb } from './compact.js';
 import {
@@ -28,8 +31,9 @@ import {
 } from './errors.js';
 import { Freelist, readFreelistPage } from './freelist.js';
 import { decodeMeta, encodeMeta, PGID_NO_FREELIST, type Meta } from './meta.js';
-import { FLAG_FREELIST, FLAG_LEAF, OFF_PAGE_OVERFLOW, PAGE_HEADER_SIZE, PageView, readU32, sameRun, writePageHeader } from './page.js';
+import { FLAG_FREELIST, FLAG_LEAF, OFF_PAGE_OVERFLOW, PAGE_HEADER_SIZE, PageView, readU32, writePageHeader } from './page.js';
 import { PageCache } from './page_cache.js';
+import { CommitWriter } from './commit_writer.js';
 import type { PageOverlay } from './page_overlay.js';
 import { Tx } from './tx.js';
 
@@ -75,13 +79,12 @@ export class Db {
   readonly freelist = new Freelist();
   private readonly cache: PageCache;
   private writer: Tx | undefined;
-  /** The commitAsync being written, until it settles or is finished synchronously. */
-  private flight: CommitFlight | undefined;
+  /** Writes commits to the file, and knows the one in flight (commit_writer.ts). */
+  private readonly committer: CommitWriter;
   /** Open readers' txids, with counts. */
   private readonly readers = new Map<number, number>();
   private closed = false;
   private failure: unknown = undefined;
-  private fileBytes: number;
   private readonly lockKey: string;
 
   constructor(file: string, opts: DbOptions = {}) {
@@ -111,7 +114,12 @@ export class Db {
         this.pageSize = m.pageSize;
         this.metaValue = m;
       }
-      this.fileBytes = this.fs.size(this.fd);
+      this.committer = new CommitWriter(this.fs, this.fd, this.pageSize, this.noSync, this.fs.size(this.fd), {
+        durable: (tx) => this.publish(tx),
+        failed: (err) => {
+          this.failure = err;
+        },
+      });
       this.loadFreelist();
     } catch (err) {
       this.fs.close(this.fd);
@@ -227,7 +235,7 @@ export class Db {
     if (n < ps) throw new CorruptPageError(`page ${id}: read past the end of the file`);
     const overflow = readU32(first, OFF_PAGE_OVERFLOW);
     if (overflow === 0) return first;
-    if ((id + 1 + overflow) * ps > this.fileBytes) throw new CorruptPageError(`page ${id}: overflow ${overflow} runs past the end of the file`);
+    if ((id + 1 + overflow) * ps > this.committer.fileBytes) throw new CorruptPageError(`page ${id}: overflow ${overflow} runs past the end of the file`);
     const all = new Uint8Array(ps * (overflow + 1));
     all.set(first, 0);
     const m = this.fs.read(this.fd, all, ps, ps * overflow, (id + 1) * ps);
@@ -292,7 +300,7 @@ export class Db {
    */
   beginFlightView(writer: Tx, overlay: PageOverlay): Tx {
     this.checkOpen();
-    assert(this.writer === writer && this.flight?.tx === writer && !this.flight.done, 'a flight view of a writer that is not committing');
+    assert(this.writer === writer && this.committer.inFlight(writer), 'a flight view of a writer that is not committing');
     const tx = new Tx(this, false, writer.meta, overlay);
     this.readers.set(tx.id, (this.readers.get(tx.id) ?? 0) + 1);
     return tx;
@@ -348,148 +356,32 @@ export class Db {
     return this.writer;
   }
 
-  /**
-   * Writes a writer's pages (sorted by id, runs coalesced into single writes), syncs, writes
-   * its meta, syncs. A failure here poisons the Db: its on-disk state is not known any more.
-   */
+  /** Commits a writer on this thread (commit_writer.ts); a failure poisons the Db. */
   writeCommit(tx: Tx): void {
-    try {
-      this.writePages(tx);
-      if (!this.noSync) this.fs.fdatasync(this.fd);
-      this.writeMeta(tx);
-      if (!this.noSync) this.fs.fdatasync(this.fd);
-    } catch (err) {
-      this.failure = err;
-      throw err;
-    }
-    this.finishCommit(tx);
+    this.committer.write(tx);
   }
 
-  /**
-   * writeCommit with the fdatasyncs on the thread pool. The page writes happen now, and throw
-   * (poisoning the Db) if they fail; the returned promise does the rest. While it waits,
-   * finishCommitSync() may take the commit over and complete it on this thread (a caller that
-   * needs durability now); the pool's syncs then only repeat work, and it resolves without
-   * touching anything.
-   */
+  /** Writes a writer's pages now and returns the rest of its commit (commit_writer.ts). */
   startCommitAsync(tx: Tx): Promise<void> {
-    const f: CommitFlight = { tx, metaWritten: false, done: false };
-    try {
-      this.writePages(tx);
-    } catch (err) {
-      this.failure = err;
-      throw err;
-    }
-    this.flight = f;
-    return this.syncCommitAsync(f);
+    return this.committer.start(tx);
   }
 
-  private async syncCommitAsync(f: CommitFlight): Promise<void> {
-    const tx = f.tx;
-    try {
-      // In flight until at least the next microtask, even with noSync (nothing to await): the
-      // caller of startCommitAsync may ask for the flight view as soon as it returns.
-      if (this.noSync) await undefined;
-      else await this.fs.fdatasyncAsync(this.fd);
-      if (f.done) return;
-      this.writeMeta(tx);
-      f.metaWritten = true;
-      if (!this.noSync) await this.fs.fdatasyncAsync(this.fd);
-      if (f.done) return;
-    } catch (err) {
-      // Taken over already: the synchronous finish decided the outcome (and a failure there
-      // poisoned the Db itself).
-      if (f.done) return;
-      f.done = true;
-      this.flight = undefined;
-      this.failure = err;
-      throw err;
-    }
-    f.done = true;
-    this.flight = undefined;
-    this.finishCommit(tx);
-  }
-
-  /**
-   * Completes tx's in-flight startCommitAsync on this thread: sync the pages (again: the pool's
-   * sync may not have finished), write the meta unless already written, sync. Durable when it
-   * returns. The order pages-durable-before-meta is kept whichever step the flight was at.
-   */
+  /** Completes tx's in-flight commit on this thread (commit_writer.ts). */
   finishCommitSync(tx: Tx): void {
-    const f = this.flight;
-    assert(f !== undefined && f.tx === tx && !f.done, 'finishCommitSync without that commit in flight');
-    f.done = true;
-    this.flight = undefined;
-    try {
-      if (!this.noSync) this.fs.fdatasync(this.fd);
-      if (!f.metaWritten) {
-        this.writeMeta(tx);
-        if (!this.noSync) this.fs.fdatasync(this.fd);
-      }
-    } catch (err) {
-      this.failure = err;
-      throw err;
-    }
-    this.finishCommit(tx);
+    this.committer.finishSync(tx);
   }
 
-  /**
-   * Forgets tx's in-flight startCommitAsync as a process death would: nothing more is written
-   * for it (its meta page, if not yet written, never is), and its promise resolves without
-   * publishing anything. The pages it wrote are unreferenced garbage in free space. For tests
-   * that simulate a crash mid-commit and then reopen the file in the same process.
-   */
+  /** Drops tx's in-flight commit as a process death would (commit_writer.ts). */
   abandonCommit(tx: Tx): void {
-    const f = this.flight;
-    assert(f !== undefined && f.tx === tx && !f.done, 'abandonCommit without that commit in flight');
-    f.done = true;
-    this.flight = undefined;
-  }
-
-  private writePages(tx: Tx): void {
-    const ps = this.pageSize;
-    const need = tx.meta.pgid * ps;
-    if (need > this.fileBytes) this.grow(need);
-    const ids = [...tx.dirty.keys()].sort((a, b) => a - b);
-    let i = 0;
-    while (i < ids.length) {
-      // Gather a run of pages that sit back to back in the file into one write.
-      // Pages carved back to back from one slab are already one view: they need no copy.
-      const start = ids[i]!;
-      const run: Uint8Array[] = [];
-      let pos = start;
-      while (i < ids.length && ids[i] === pos) {
-        const b = tx.dirty.get(pos)!;
-        const last = run.length - 1;
-        if (last >= 0 && sameRun(run[last]!, b)) run[last] = new Uint8Array(b.buffer, run[last]!.byteOffset, run[last]!.byteLength + b.byteLength);
-        else run.push(b);
-        pos += b.length / ps;
-        i++;
-      }
-      const data = run.length === 1 ? run[0]! : Buffer.concat(run);
-      this.fs.write(this.fd, data, 0, data.length, start * ps);
-    }
-  }
-
-  private writeMeta(tx: Tx): void {
-    const ps = this.pageSize;
-    this.fs.write(this.fd, encodeMeta(tx.meta, ps), 0, ps, (tx.meta.txid % 2) * ps);
+    this.committer.abandon(tx);
   }
 
   /** The commit is durable: publish its pages and meta to new transactions. */
-  private finishCommit(tx: Tx): void {
+  private publish(tx: Tx): void {
     for (const [id, buf] of tx.dirty) {
       this.cache.set(id, buf);
     }
     this.metaValue = { ...tx.meta };
-  }
-
-  /** Extends the file: exactly to size while small, then in allocation steps (bbolt's grow). */
-  private grow(size: number): void {
-    let target = size;
-    if (target > btreeAllocStepBytes) target = Math.ceil(target / btreeAllocStepBytes) * btreeAllocStepBytes;
-    this.fs.truncate(this.fd, target);
-    this.fileBytes = target;
   }
 
   // ---- whole-file operations ----
@@ -556,13 +448,6 @@ export class Db {
   get isClosed(): boolean {
     return this.closed;
   }
-}
-
-interface CommitFlight {
-  tx: Tx;
-  metaWritten: boolean;
-  /** Settled: by the async path or by finishCommitSync (whichever came first). */
-  done: boolean;
 }
 
 /** Resolved paths of the databases open in this process. */
