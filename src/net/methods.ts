@@ -74,12 +74,19 @@ const PATH_RE = /^\/[A-Za-z0-9_.]+\/[A-Za-z0-9_]+$/;
 export class MethodTable {
   private readonly methods = new Map<string, MethodEntry>();
 
+  /**
+   * decorateStream, when given, wraps the stream of every streaming call before its handler
+   * sees it (the client port counts gRPC message bytes this way).
+   */
+  constructor(private readonly decorateStream?: (stream: ServerStream) => ServerStream) {}
+
   unary(path: string, handler: UnaryHandler): this {
     return this.add(path, { kind: 'unary', handler });
   }
 
   stream(path: string, kind: 'server-stream' | 'client-stream' | 'bidi', handler: StreamHandler): this {
-    return this.add(path, { kind, handler });
+    const d = this.decorateStream;
+    return this.add(path, { kind, handler: d === undefined ? handler : (m, stream) => handler(m, d(stream)) });
   }
 
   get(path: string): MethodEntry | undefined {

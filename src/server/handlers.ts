@@ -6,7 +6,7 @@
  * keep-alive and time-to-live), or by proposing through Raft (every write).
  */
 import { createHash } from 'node:crypto';
-import { MethodTable, type CallContext, type ServerStream } from '../net/methods.js';
+import { MethodTable, type CallContext, type MessageParts, type ServerStream } from '../net/methods.js';
 import {
   RangeRequest, RangeResponse, PutRequest, PutResponse, DeleteRangeRequest, DeleteRangeResponse, TxnRequest, TxnResponse,
   CompactionRequest, CompactionResponse, WatchRequest, WatchResponse, WatchResponseTemplate, encodeWatchResponseEncoded, watchIdField,
@@ -61,6 +61,44 @@ function wrap(counts: OpCounts, h: Unary) {
   };
 }
 
+/**
+ * A streaming call's stream with its messages counted over gRPC: etcd's codec counts every
+ * message it marshals or unmarshals, streams included (etcd_network_client_grpc_*_bytes_total).
+ */
+function countedStream(stream: ServerStream, counts: OpCounts): ServerStream {
+  if (stream.ctx.protocol !== 'grpc') return stream;
+  const recv = async (): Promise<Uint8Array | undefined> => {
+    const m = await stream.recv();
+    if (m !== undefined) counts.grpcReceivedBytes += m.length;
+    return m;
+  };
+  const fast = stream.sendFast?.bind(stream);
+  return {
+    ctx: stream.ctx,
+    recv,
+    send: (m) => {
+      counts.grpcSentBytes += m.length;
+      return stream.send(m);
+    },
+    ...(fast === undefined
+      ? {}
+      : {
+          sendFast: (m: Uint8Array | MessageParts) => {
+            if (m instanceof Uint8Array) counts.grpcSentBytes += m.length;
+            else for (const part of m) counts.grpcSentBytes += part.length;
+            return fast(m);
+          },
+        }),
+    async *[Symbol.asyncIterator]() {
+      for (;;) {
+        const m = await recv();
+        if (m === undefined) return;
+        yield m;
+      }
+    },
+  };
+}
+
 function toPbMember(m: Member): PbMember {
   return { ID: m.id, name: m.name, peerURLs: m.peerUrls, clientURLs: m.clientUrls, isLearner: m.isLearner };
 }
@@ -75,7 +113,7 @@ function approxSize(r: { key?: Uint8Array; value?: Uint8Array }): number {
 }
 
 export function buildMethodTable(s: EtcdServer): MethodTable {
-  const t = new MethodTable();
+  const t = new MethodTable((stream) => countedStream(stream, s.opCounts));
   const hdr = (rev?: number) => s.header(rev);
   // etcd serves a learner only serializable reads and maintenance/cluster status calls.
   const noLearner = (): void => {

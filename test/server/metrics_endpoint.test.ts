@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { Cluster, startCluster } from './helpers.js';
 import { GrpcClient } from '../../src/net/grpc_client.js';
-import { PutRequest, RangeRequest, TxnRequest } from '../../src/proto/index.js';
+import { PutRequest, RangeRequest, TxnRequest, WatchRequest, WatchResponse } from '../../src/proto/index.js';
 
 function get(port: number, path: string): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {
@@ -92,9 +92,22 @@ test('metrics: mvcc op counters, backend commit durations and gRPC message bytes
     success: [{ requestPut: PutRequest.create({ key: Buffer.from('ops/t'), value: Buffer.from('x') }) }, { requestRange: RangeRequest.create({ key: Buffer.from('ops/1') }) }],
   }));
   let sent = 0;
+  let received = putReq.length + txnReq.length;
   try {
     sent += (await g.unary('/etcdserverpb.KV/Put', putReq)).length;
     sent += (await g.unary('/etcdserverpb.KV/Txn', txnReq)).length;
+    // A stream's messages count too, as etcd's codec counts every message: a watch created
+    // from revision 1 on ops/1 answers with its creation, then the key's event.
+    const w = g.stream('/etcdserverpb.Watch/Watch');
+    const create = WatchRequest.encode({ createRequest: { key: Buffer.from('ops/1'), rangeEnd: new Uint8Array(0), startRevision: 1, progressNotify: false, filters: [], prevKv: false, watchId: 0, fragment: false } });
+    w.send(create);
+    received += create.length;
+    for (let events = 0; events === 0; ) {
+      const resp = (await w.recv())!;
+      sent += resp.length;
+      events += WatchResponse.decode(resp).events?.length ?? 0;
+    }
+    w.cancel();
   } finally {
     g.close();
   }
@@ -106,7 +119,7 @@ test('metrics: mvcc op counters, backend commit durations and gRPC message bytes
   assert.equal(grew('etcd_mvcc_delete_total'), 1);
   assert.equal(grew('etcd_mvcc_range_total'), 1 + 1);
   assert.equal(grew('etcd_mvcc_txn_total'), 1);
-  assert.equal(grew('etcd_network_client_grpc_received_bytes_total'), putReq.length + txnReq.length);
+  assert.equal(grew('etcd_network_client_grpc_received_bytes_total'), received);
   assert.equal(grew('etcd_network_client_grpc_sent_bytes_total'), sent);
   assert.ok(grew('etcd_disk_backend_commit_duration_seconds_count') >= 1, 'backend commits are timed');
   assert.equal(value(m, 'etcd_disk_backend_commit_duration_seconds_bucket{le="+Inf"}'), value(m, 'etcd_disk_backend_commit_duration_seconds_count'));
