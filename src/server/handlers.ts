@@ -6,7 +6,7 @@
  * keep-alive and time-to-live), or by proposing through Raft (every write).
  */
 import { createHash } from 'node:crypto';
-import { MethodTable, type CallContext, type MessageParts, type ServerStream } from '../net/methods.js';
+import { MethodTable, type CallContext, type ServerStream } from '../net/methods.js';
 import {
   RangeRequest, RangeResponse, PutRequest, PutResponse, DeleteRangeRequest, DeleteRangeResponse, TxnRequest, TxnResponse,
   CompactionRequest, CompactionResponse, WatchRequest, WatchResponse, WatchResponseTemplate, encodeWatchResponseEncoded, watchIdField,
@@ -22,7 +22,7 @@ import {
 import { backendHash, eventBytes, type WatchHandle } from '../mvcc/index.js';
 import { errLearnerRpc, errNoLeader, errTimeout, toStatusError } from './errors.js';
 import type { EtcdServer } from './server.js';
-import type { OpCounts } from './server_metrics.js';
+import { countedStream, wrap } from './call_wrappers.js';
 import { FIELD_DELETE_RANGE, FIELD_PUT, FIELD_TXN } from './entry_codec.js';
 import type { Member } from './members.js';
 import { SERVER_VERSION, VERSION_PEER_METHOD, versionsJson } from './cluster_version.js';
@@ -37,67 +37,6 @@ import { watchFragmentOverheadBytes } from '../limits.js';
 /** etcd's version string this member reports (the API level it implements). */
 export const serverVersion = SERVER_VERSION;
 const snapshotChunkBytes = 32 * 1024;
-
-type Unary = (payload: Uint8Array, ctx: CallContext) => Promise<Uint8Array>;
-
-/**
- * A unary handler with errors mapped to etcd's statuses; over gRPC its message bytes are
- * counted (etcd_network_client_grpc_{received,sent}_bytes_total, message sizes as etcd's
- * interceptor counts them).
- */
-function wrap(counts: OpCounts, h: Unary) {
-  return async (_m: string, payload: Uint8Array, ctx: CallContext): Promise<Uint8Array> => {
-    try {
-      const out = await h(payload, ctx);
-      if (ctx.protocol === 'grpc') {
-        counts.grpcReceivedBytes += payload.length;
-        counts.grpcSentBytes += out.length;
-      }
-      return out;
-    } catch (err) {
-      if (ctx.protocol === 'grpc') counts.grpcReceivedBytes += payload.length;
-      throw toStatusError(err);
-    }
-  };
-}
-
-/**
- * A streaming call's stream with its messages counted over gRPC: etcd's codec counts every
- * message it marshals or unmarshals, streams included (etcd_network_client_grpc_*_bytes_total).
- */
-function countedStream(stream: ServerStream, counts: OpCounts): ServerStream {
-  if (stream.ctx.protocol !== 'grpc') return stream;
-  const recv = async (): Promise<Uint8Array | undefined> => {
-    const m = await stream.recv();
-    if (m !== undefined) counts.grpcReceivedBytes += m.length;
-    return m;
-  };
-  const fast = stream.sendFast?.bind(stream);
-  return {
-    ctx: stream.ctx,
-    recv,
-    send: (m) => {
-      counts.grpcSentBytes += m.length;
-      return stream.send(m);
-    },
-    ...(fast === undefined
-      ? {}
-      : {
-          sendFast: (m: Uint8Array | MessageParts) => {
-            if (m instanceof Uint8Array) counts.grpcSentBytes += m.length;
-            else for (const part of m) counts.grpcSentBytes += part.length;
-            return fast(m);
-          },
-        }),
-    async *[Symbol.asyncIterator]() {
-      for (;;) {
-        const m = await recv();
-        if (m === undefined) return;
-        yield m;
-      }
-    },
-  };
-}
 
 function toPbMember(m: Member): PbMember {
   return { ID: m.id, name: m.name, peerURLs: m.peerUrls, clientURLs: m.clientUrls, isLearner: m.isLearner };

@@ -17,38 +17,7 @@ import { openDb, type Bucket, type Db, type Tx } from '../../src/btree/index.js'
 import { FaultyFileLayer, InjectedIOError } from '../../src/util/file_layer.js';
 import { Prng, seedFromEnv } from '../../src/util/prng.js';
 import { tempDir, enc, hex } from './helpers.js';
-
-/** FaultyFileLayer whose async fdatasyncs wait for release while `hold` is set. */
-class GatedLayer extends FaultyFileLayer {
-  hold = false;
-  private readonly waiting: Array<{ fd: number; go: () => void; fail: (e: unknown) => void }> = [];
-
-  override async fdatasyncAsync(fd: number): Promise<void> {
-    if (!this.hold) return super.fdatasyncAsync(fd);
-    await new Promise<void>((go, fail) => this.waiting.push({ fd, go, fail }));
-    this.fdatasync(fd);
-  }
-  get held(): number {
-    return this.waiting.length;
-  }
-  async releaseAll(): Promise<void> {
-    this.hold = false;
-    while (this.waiting.length > 0) {
-      this.waiting.shift()!.go();
-      await ticks();
-    }
-  }
-  async failOne(): Promise<void> {
-    const w = this.waiting.shift();
-    assert.ok(w !== undefined, 'no sync held');
-    w.fail(new InjectedIOError('sync', 'held'));
-    await ticks();
-  }
-}
-
-async function ticks(): Promise<void> {
-  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-}
+import { GatedLayer, ticks } from '../gated_file_layer.js';
 
 /** Bucket paths: top-level 'a', 'b', 'tiny' (stays inline), and 'n' nested in 'a'. */
 const PATHS = ['a', 'b', 'tiny', 'a/n'] as const;

@@ -19,54 +19,12 @@ import { openDb } from '../../src/btree/index.js';
 import { Backend } from '../../src/mvcc/backend.js';
 import { BackendFailedError } from '../../src/mvcc/errors.js';
 import { openStore, type Store } from '../../src/mvcc/index.js';
-import { FaultyFileLayer, InjectedIOError } from '../../src/util/file_layer.js';
+import type { FaultyFileLayer } from '../../src/util/file_layer.js';
 import { backendFlightBufferFactor } from '../../src/limits.js';
 import { Prng, seedFromEnv } from '../../src/util/prng.js';
 import { tempDir, b, kvPlain } from './helpers.js';
 import { CrashableStore } from './crashable_store.js';
-
-/** FaultyFileLayer whose async fdatasyncs wait for release() while `hold` is set. */
-class GatedLayer extends FaultyFileLayer {
-  hold = false;
-  private readonly waiting: Array<{ fd: number; go: () => void; fail: (e: unknown) => void }> = [];
-  asyncSyncs = 0;
-
-  override async fdatasyncAsync(fd: number): Promise<void> {
-    this.asyncSyncs++;
-    if (!this.hold) return super.fdatasyncAsync(fd);
-    await new Promise<void>((go, fail) => this.waiting.push({ fd, go, fail }));
-    this.fdatasync(fd);
-  }
-
-  get held(): number {
-    return this.waiting.length;
-  }
-
-  /** Lets the oldest held sync run, then lets the flight's continuation reach its next step. */
-  async releaseOne(): Promise<void> {
-    const w = this.waiting.shift();
-    assert.ok(w !== undefined, 'no sync held');
-    w.go();
-    await ticks();
-  }
-
-  /** Fails the oldest held sync with EIO. */
-  async failOne(): Promise<void> {
-    const w = this.waiting.shift();
-    assert.ok(w !== undefined, 'no sync held');
-    w.fail(new InjectedIOError('sync', 'held'));
-    await ticks();
-  }
-
-  async releaseAll(): Promise<void> {
-    this.hold = false;
-    while (this.waiting.length > 0) await this.releaseOne();
-  }
-}
-
-async function ticks(): Promise<void> {
-  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-}
+import { GatedLayer, ticks } from '../gated_file_layer.js';
 
 const BUCKETS = ['key', 'meta', 'lease'];
 

@@ -21,43 +21,9 @@ import { Backend } from '../../src/mvcc/backend.js';
 import { BackendFailedError } from '../../src/mvcc/errors.js';
 import { MemoryEngine } from '../../src/mvcc/memory_engine.js';
 import { backendFlightBufferFactor } from '../../src/limits.js';
-import { FaultyFileLayer, InjectedIOError } from '../../src/util/file_layer.js';
 import { Prng, seedFromEnv } from '../../src/util/prng.js';
 import { tempDir } from './helpers.js';
-
-/** FaultyFileLayer whose async fdatasyncs wait for a release while `hold` is set. */
-class GatedLayer extends FaultyFileLayer {
-  hold = false;
-  private readonly waiting: Array<{ go: () => void; fail: (e: unknown) => void; fd: number }> = [];
-  override async fdatasyncAsync(fd: number): Promise<void> {
-    if (!this.hold) return super.fdatasyncAsync(fd);
-    await new Promise<void>((go, fail) => this.waiting.push({ go, fail, fd }));
-    this.fdatasync(fd);
-  }
-  get held(): number {
-    return this.waiting.length;
-  }
-  async releaseOne(): Promise<void> {
-    const w = this.waiting.shift();
-    assert.ok(w !== undefined, 'no sync held');
-    w.go();
-    await ticks();
-  }
-  async failOne(): Promise<void> {
-    const w = this.waiting.shift();
-    assert.ok(w !== undefined, 'no sync held');
-    w.fail(new InjectedIOError('sync', 'held'));
-    await ticks();
-  }
-  async releaseAll(): Promise<void> {
-    this.hold = false;
-    while (this.waiting.length > 0) await this.releaseOne();
-  }
-}
-
-async function ticks(): Promise<void> {
-  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-}
+import { GatedLayer, ticks } from '../gated_file_layer.js';
 
 const BUCKETS = ['key', 'meta'];
 const te = new TextEncoder();
