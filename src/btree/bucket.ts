@@ -146,19 +146,14 @@ export class Bucket {
     }
   }
 
-  /**
-   * get's hot path: pages only, straight through the page cache. A flight view (a transaction
-   * with a page overlay) must see its writer's new pages first; ordinary transactions pay one
-   * test of a local per level for that.
-   */
+  /** get's hot path: pages only, straight through the page cache (or a flight view's overlay). */
   private getFromPages(pgid: number, k: Uint8Array): Uint8Array | undefined {
-    const db = this.tx.db;
-    const ov = this.tx.overlay;
-    const highWater = this.tx.meta.pgid;
+    const tx = this.tx;
+    const highWater = tx.meta.pgid;
     for (let depth = 0; ; depth++) {
       if (depth >= btreeDepthMax) throw new CorruptPageError(`tree deeper than ${btreeDepthMax} at page ${pgid}: a cycle?`);
       if (pgid < 2 || pgid >= highWater) throw new CorruptPageError(`page ${pgid} out of bounds (high water ${highWater})`);
-      const p = ov === undefined ? db.page(pgid) : (ov.page(pgid) ?? db.page(pgid));
+      const p = tx.pageUnchecked(pgid);
       const i = p.search(k);
       if (p.isLeaf) return leafGet(p, k, i);
       pgid = p.childAt(branchIndex(p.count, i, p.exact));

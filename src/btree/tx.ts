@@ -104,9 +104,14 @@ export class Tx {
   page(pgid: number): PageView {
     this.checkOpen();
     if (pgid < 2 || pgid >= this.meta.pgid) throw new CorruptPageError(`page ${pgid} out of bounds (high water ${this.meta.pgid})`);
+    return this.pageUnchecked(pgid);
+  }
+
+  /** page() without the checks, for callers that walk from a root they already checked. */
+  pageUnchecked(pgid: number): PageView {
+    // A flight view sees its writer's new pages first.
     const ov = this.overlay;
-    if (ov !== undefined) return ov.page(pgid) ?? this.db.page(pgid);
-    return this.db.page(pgid);
+    return ov === undefined ? this.db.page(pgid) : (ov.page(pgid) ?? this.db.page(pgid));
   }
 
   /** Allocates count contiguous pages: a free run, or new pages at the high-water mark. */

@@ -236,7 +236,7 @@ export class Backend {
     }
     this.checkUsable();
     // The next batch over the state being committed.
-    scanOverlaid(this.flightBucket(fl, bucket), [this.batch], bucket, start, end, f);
+    scanOverlaid(this.flightBucket(fl, bucket), this.batch, bucket, start, end, f);
   }
 
 

@@ -93,43 +93,41 @@ export function bufferedKeyBytes(s: string): Uint8Array {
 }
 
 /**
- * Calls f for each entry with start <= key < end of a durable bucket seen through buffered
- * writes (later buffers over earlier ones, all over the bucket), in key order, until f returns
- * false: a range under a backend flight. Buffered deletes hide the durable entry.
+ * Calls f for each entry with start <= key < end of a bucket seen through a buffer of newer
+ * writes, in key order, until f returns false: a range under a backend flight. A buffered
+ * delete hides the bucket's entry.
  */
 export function scanOverlaid(
-  durable: EngineBucket | undefined,
-  overlays: readonly WriteBuffer[],
+  under: EngineBucket | undefined,
+  overlay: WriteBuffer,
   bucket: string,
   start: Uint8Array,
   end: Uint8Array | undefined,
   f: (k: Uint8Array, v: Uint8Array) => boolean | void,
 ): void {
-  const over = new Map<string, BufferedValue>();
-  for (const o of overlays) for (const [k, v] of o.range(bucket, start, end)) over.set(k, v);
-  const extra = [...over.keys()].sort();
+  // The buffer's entries in the range, in key order (the last write of each key).
+  const extra = overlay.range(bucket, start, end);
   let i = 0;
   const emitOverlay = (upTo: Uint8Array | undefined): boolean => {
-    // Emits overlay entries below upTo (all when undefined); false when f asked to stop.
+    // Emits buffered entries below upTo (all when undefined); false when f asked to stop.
     while (i < extra.length) {
-      const ks = extra[i]!;
+      const [ks, v] = extra[i]!;
       const kb = bufferedKeyBytes(ks);
       if (upTo !== undefined && Buffer.compare(kb, upTo) >= 0) return true;
       i++;
-      const v = over.get(ks)!;
       if (v !== null && f(kb, v) === false) return false;
     }
     return true;
   };
-  if (durable !== undefined) {
-    const c = durable.cursor();
+  if (under !== undefined) {
+    const c = under.cursor();
     for (let e = c.seek(start); e !== undefined; e = c.next()) {
       if (end !== undefined && Buffer.compare(e[0], end) >= 0) break;
       if (!emitOverlay(e[0])) return;
-      // The overlay holds this key (a newer value or a delete): it was emitted or skipped.
-      if (i < extra.length && Buffer.compare(bufferedKeyBytes(extra[i]!), e[0]) === 0) {
+      // The buffer holds this key (a newer value or a delete): it wins.
+      if (i < extra.length && Buffer.compare(bufferedKeyBytes(extra[i]![0]), e[0]) === 0) {
+        const v = extra[i]![1];
         i++;
-        const v = over.get(extra[i - 1]!)!;
         if (v !== null && f(e[0], v) === false) return;
         continue;
       }
